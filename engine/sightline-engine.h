@@ -1,0 +1,155 @@
+/* sightline-engine.h: the one public header of the Sightline engine.
+ *
+ * Plain C11, no GLib. Every fallible call returns sl_status and fills an
+ * sl_error (code + a message naming the file, tensor or argument at fault).
+ * No call aborts or prints on bad input. */
+#ifndef SIGHTLINE_ENGINE_H
+#define SIGHTLINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    SL_OK = 0,
+    SL_ERR_INVALID_ARGUMENT, /* a caller passed something out of range */
+    SL_ERR_IO,               /* open/read/mmap failed */
+    SL_ERR_FORMAT,           /* a file is malformed or hostile */
+    SL_ERR_UNSUPPORTED,      /* well-formed, but not something we handle */
+    SL_ERR_NO_MEMORY,        /* an allocation failed or would exceed a limit */
+    SL_ERR_CONTEXT_FULL,     /* the session has no room for more tokens */
+    SL_ERR_CANCELLED,        /* sl_session_cancel() was called */
+} sl_status;
+
+typedef struct {
+    sl_status code;
+    char message[512];
+} sl_error;
+
+const char *sl_status_name(sl_status status);
+
+/* ---- engine ------------------------------------------------------------ */
+
+typedef struct sl_engine sl_engine;
+
+typedef struct {
+    const char *model_path; /* a GGUF file */
+    int n_threads;          /* 0: one per online CPU */
+} sl_engine_options;
+
+typedef enum {
+    SL_CHAT_CHATML,
+    SL_CHAT_LLAMA3,
+    SL_CHAT_DEEPSEEK_V3,
+} sl_chat_template;
+
+typedef struct {
+    const char *architecture; /* "llama" */
+    const char *name;         /* general.name, or "" */
+    int n_layers;
+    int n_embd;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int n_ff;
+    int n_vocab;
+    int n_ctx_train;
+    float rope_theta;
+    float norm_eps;
+    bool tied_output;
+    sl_chat_template chat_template;
+    int32_t bos_id, eos_id, eot_id; /* -1 where the model has none */
+    size_t weight_bytes; /* bytes of weights as mapped from the file */
+} sl_model_info;
+
+sl_status sl_engine_open(const sl_engine_options *options, sl_engine **out, sl_error *err);
+void sl_engine_close(sl_engine *engine);
+const sl_model_info *sl_engine_model(const sl_engine *engine);
+int sl_engine_threads(const sl_engine *engine);
+
+/* ---- tokens ------------------------------------------------------------ */
+
+typedef struct {
+    int32_t *ids;
+    size_t n;
+    size_t capacity;
+} sl_tokens;
+
+void sl_tokens_free(sl_tokens *tokens);
+
+/* Appends the ids of utf8[0..n) to out. With parse_special, the text of
+ * special tokens (e.g. "<|im_start|>") becomes their id; without, it is
+ * tokenised as plain text. Invalid UTF-8 bytes are kept, each as its
+ * byte-level token, so decode(encode(s)) == s for every byte string. */
+sl_status sl_tokenize(const sl_engine *engine, const char *utf8, size_t n, bool parse_special,
+                      sl_tokens *out, sl_error *err);
+
+/* The bytes of one token (may be a partial UTF-8 sequence). NULL, *len = 0
+ * for an id out of range. The pointer lives as long as the engine. */
+const char *sl_token_piece(const sl_engine *engine, int32_t id, size_t *len);
+bool sl_token_is_special(const sl_engine *engine, int32_t id);
+/* True for tokens that end a turn (eos, eot, <|im_end|> …). */
+bool sl_token_ends_turn(const sl_engine *engine, int32_t id);
+
+/* ---- chat -------------------------------------------------------------- */
+
+typedef struct {
+    const char *role; /* "system", "user", "assistant" */
+    const char *content;
+} sl_chat_message;
+
+/* Renders messages with the model's template into a malloc'd UTF-8 string
+ * (free()). With add_assistant, ends with the opening of an assistant turn. */
+sl_status sl_chat_render(const sl_engine *engine, const sl_chat_message *messages, size_t n,
+                         bool add_assistant, char **out, sl_error *err);
+
+/* ---- sessions ---------------------------------------------------------- */
+
+typedef struct sl_session sl_session;
+
+typedef struct {
+    /* Called after each chunk of prefill; return false to cancel. */
+    bool (*callback)(void *user_data, size_t done, size_t total);
+    void *user_data;
+} sl_progress;
+
+typedef struct {
+    float temperature;        /* 0: greedy */
+    int top_k;                /* 0: off */
+    float top_p;              /* 1: off */
+    float min_p;              /* 0: off */
+    float repeat_penalty;     /* 1: off */
+    int repeat_last_n;        /* tokens the penalty looks back over */
+    uint64_t seed;
+} sl_sampling;
+
+sl_sampling sl_sampling_default(void);
+
+sl_status sl_session_new(sl_engine *engine, size_t max_tokens, sl_session **out, sl_error *err);
+void sl_session_free(sl_session *session);
+size_t sl_session_length(const sl_session *session);
+/* Forgets tokens from position n on (n <= length). */
+void sl_session_truncate(sl_session *session, size_t n);
+
+/* Runs the model over ids, appending them to the session. Afterwards the
+ * logits of the last token are available. */
+sl_status sl_session_prefill(sl_session *session, const int32_t *ids, size_t n,
+                             const sl_progress *progress, sl_error *err);
+/* Next-token logits of the last token (n_vocab floats), or NULL if none. */
+const float *sl_session_logits(const sl_session *session);
+/* Samples a token from the current logits and feeds it; *token gets it. */
+sl_status sl_session_next(sl_session *session, const sl_sampling *sampling, int32_t *token,
+                          sl_error *err);
+/* Logits of every position of ids (n × n_vocab floats, row-major) into out. */
+sl_status sl_session_prefill_all_logits(sl_session *session, const int32_t *ids, size_t n,
+                                        float *out, sl_error *err);
+void sl_session_cancel(sl_session *session); /* thread-safe */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,79 @@
+/* test-util.h: a tiny check harness for the engine tests (no GLib).
+ * Each CHECK prints the failing expression with its location and counts
+ * it; a test's main() ends with `return sl_test_finish();`. */
+#ifndef SL_TEST_UTIL_H
+#define SL_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int sl_test_checks, sl_test_failures;
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        sl_test_checks++;                                                                  \
+        if (!(cond)) {                                                                     \
+            sl_test_failures++;                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);      \
+        }                                                                                  \
+    } while (0)
+
+#define CHECKF(cond, ...)                                                                  \
+    do {                                                                                   \
+        sl_test_checks++;                                                                  \
+        if (!(cond)) {                                                                     \
+            sl_test_failures++;                                                            \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond);      \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fputc('\n', stderr);                                                           \
+        }                                                                                  \
+    } while (0)
+
+static inline int sl_test_finish(void)
+{
+    fprintf(stderr, "%d checks, %d failed\n", sl_test_checks, sl_test_failures);
+    return sl_test_failures ? 1 : 0;
+}
+
+/* The default model: $SIGHTLINE_MODEL, else the installed copy. Tests that
+ * need it fail (not skip) without it: packaging/setup installs it. */
+static inline const char *sl_test_model_path(void)
+{
+    static char path[4096];
+    const char *env = getenv("SIGHTLINE_MODEL");
+    if (env && *env)
+        return env;
+    const char *xdg = getenv("XDG_DATA_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(path, sizeof path, "%s/sightline/models/SmolLM2-135M-Instruct.Q4_1.gguf", xdg);
+    else
+        snprintf(path, sizeof path, "%s/.local/share/sightline/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+                 home ? home : ".");
+    return path;
+}
+
+/* Reads a whole file; NULL on failure. */
+static inline void *sl_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = 0;
+        *len = (size_t)n;
+    }
+    return buf;
+}
+
+#endif
