@@ -45,6 +45,7 @@ typedef enum {
     SL_CHAT_CHATML,
     SL_CHAT_LLAMA3,
     SL_CHAT_DEEPSEEK_V3,
+    SL_CHAT_NONE, /* the model has no template we know: sl_chat_render says why */
 } sl_chat_template;
 
 typedef struct {
@@ -132,6 +133,8 @@ sl_sampling sl_sampling_default(void);
 sl_status sl_session_new(sl_engine *engine, size_t max_tokens, sl_session **out, sl_error *err);
 void sl_session_free(sl_session *session);
 size_t sl_session_length(const sl_session *session);
+/* The tokens the session holds (sl_session_length() of them). */
+const int32_t *sl_session_tokens(const sl_session *session);
 /* Forgets tokens from position n on (n <= length). */
 void sl_session_truncate(sl_session *session, size_t n);
 

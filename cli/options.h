@@ -1,0 +1,43 @@
+/* options.h: command-line options shared by the sightline-cli commands. */
+#ifndef SL_CLI_OPTIONS_H
+#define SL_CLI_OPTIONS_H
+
+#include "sightline-engine.h"
+
+typedef struct {
+    const char *model;      /* path, or "default" */
+    int threads;
+    size_t ctx;             /* session size in tokens; 0: the model's */
+    int max_tokens;         /* tokens to generate */
+    sl_sampling sampling;
+    const char *system;     /* chat: system message */
+    const char *tokens;     /* logits: comma-separated ids */
+    const char *out;        /* logits: output file */
+    const char *prompt_file;
+    bool chat;              /* generate: wrap the prompt as a user turn */
+    bool no_special;        /* tokenize: special-token text is plain text */
+    bool pieces;            /* tokenize: print each token's text */
+    bool quiet;
+    int n_args;             /* positional arguments */
+    char **args;
+} cli_options;
+
+/* Parses argv after the command name; prints the problem and returns false
+ * on a bad option. */
+bool cli_parse(int argc, char **argv, cli_options *o);
+/* Resolves "default" to the installed default model; returns a malloc'd path. */
+char *cli_model_path(const char *model);
+/* Opens the engine for o->model, printing any error. */
+sl_engine *cli_open_engine(const cli_options *o);
+/* Prints "sightline-cli: <message>" for an error to stderr. */
+void cli_print_error(const sl_error *err);
+/* Reads a whole file into a NUL-terminated malloc'd buffer. */
+char *cli_read_file(const char *path, size_t *len);
+
+int cmd_info(cli_options *o);
+int cmd_tokenize(cli_options *o);
+int cmd_logits(cli_options *o);
+int cmd_generate(cli_options *o);
+int cmd_chat(cli_options *o);
+
+#endif

@@ -1,0 +1,59 @@
+/* sightline-cli: the engine from the command line. */
+#include "options.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: sightline-cli COMMAND [OPTIONS] [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  generate --model M [--chat] PROMPT   continue PROMPT (or, with --chat, answer it),\n"
+    "                                       streaming the text; -f FILE reads the prompt\n"
+    "  chat --model M [--system TEXT]       interactive multi-turn chat on stdin/stdout\n"
+    "  tokenize --model M [--pieces] [--no-special] TEXT\n"
+    "                                       print token ids (and their text)\n"
+    "  logits --model M --tokens 1,2,3 --out F\n"
+    "                                       write float32 logits, n_tokens x vocab, row-major\n"
+    "  info MODEL                           describe a model file\n"
+    "\n"
+    "options:\n"
+    "  --model, -m FILE|default   a GGUF model; 'default' is the installed default model\n"
+    "  --threads, -t N            CPU threads (default: all online CPUs)\n"
+    "  --ctx N                    context size in tokens (default: the model's)\n"
+    "  --max-tokens, -n N         tokens to generate per answer (default 256)\n"
+    "  --temperature T            0 for greedy (default 0.7)\n"
+    "  --top-k N --top-p P --min-p P   sampling filters (defaults 40, 0.95, 0.05; 0/1/0: off)\n"
+    "  --repeat-penalty R --repeat-last-n N   (defaults 1.1 over 64 tokens; 1: off)\n"
+    "  --seed N                   sampling seed (default 0); same seed, same text\n"
+    "  --quiet, -q                no statistics on stderr\n"
+    "  --help, -h                 this text\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(cli_options *);
+    } commands[] = {{"info", cmd_info},       {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
+                    {"generate", cmd_generate}, {"chat", cmd_chat}};
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
+        if (strcmp(argv[1], commands[c].name) != 0)
+            continue;
+        cli_options o = {0};
+        int rc = cli_parse(argc - 2, argv + 2, &o) ? commands[c].run(&o) : 2;
+        free(o.args);
+        return rc;
+    }
+    fprintf(stderr, "sightline-cli: unknown command '%s' (see --help)\n", argv[1]);
+    return 2;
+}

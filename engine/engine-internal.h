@@ -1,0 +1,23 @@
+/* engine-internal.h: what sl_engine holds, shared by engine.c and session.c. */
+#ifndef SL_ENGINE_INTERNAL_H
+#define SL_ENGINE_INTERNAL_H
+
+#include "arch/llama.h"
+#include "cpu/threads.h"
+#include "model/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+struct sl_engine {
+    sl_gguf *gguf;
+    sl_llama *llama;
+    sl_tokenizer *tok;
+    sl_pool *pool;
+    sl_model_info info;
+    char *name;
+    sl_error chat_error; /* why the model has no usable chat template */
+};
+
+/* Memory the system reports as available now, or 0 when it cannot tell. */
+size_t sl_available_memory(void);
+
+#endif

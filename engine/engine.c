@@ -1,0 +1,165 @@
+/* engine.c: opening a model file into an engine (weights, tokenizer,
+ * chat template, thread pool). */
+#include "engine-internal.h"
+
+#include "error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static size_t physical_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : 0;
+}
+
+size_t sl_available_memory(void)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : 0;
+}
+
+static sl_status check_architecture(const sl_gguf *g, sl_engine *e, sl_error *err)
+{
+    sl_gguf_string arch;
+    sl_status st = sl_gguf_get_string(g, "general.architecture", &arch, err);
+    if (st != SL_OK)
+        return st;
+    if (!(arch.len == 5 && memcmp(arch.ptr, "llama", 5) == 0))
+        return sl_fail(err, SL_ERR_UNSUPPORTED,
+                       "%s: architecture '%.*s' is not supported (supported: llama)",
+                       sl_gguf_path(g), (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+    e->info.architecture = "llama";
+    sl_gguf_string name = {"", 0};
+    if (sl_gguf_has(g, "general.name") && sl_gguf_get_string(g, "general.name", &name, NULL) != SL_OK)
+        name = (sl_gguf_string){"", 0};
+    e->name = strndup(name.ptr, name.len);
+    if (!e->name)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory", sl_gguf_path(g));
+    e->info.name = e->name;
+    return SL_OK;
+}
+
+static void find_turn_ends(sl_engine *e)
+{
+    e->info.bos_id = sl_tokenizer_bos(e->tok);
+    e->info.eos_id = sl_tokenizer_eos(e->tok);
+    e->info.eot_id = -1;
+    uint32_t v;
+    if (sl_gguf_has(e->gguf, "tokenizer.ggml.eot_token_id") &&
+        sl_gguf_get_u32(e->gguf, "tokenizer.ggml.eot_token_id", &v, NULL) == SL_OK &&
+        v < (uint32_t)e->info.n_vocab)
+        e->info.eot_id = (int32_t)v;
+    if (e->info.chat_template != SL_CHAT_NONE) {
+        int32_t id = sl_tokenizer_find(e->tok, sl_chat_end_of_turn(e->info.chat_template));
+        if (id >= 0)
+            e->info.eot_id = id;
+    }
+}
+
+static sl_status check_fits(const sl_engine *e, sl_error *err)
+{
+    size_t need = sl_gguf_file_size(e->gguf), have = physical_memory();
+    if (have && need > have)
+        return sl_fail(err, SL_ERR_NO_MEMORY,
+                       "%s: the model needs %.1f GiB of memory, this machine has %.1f GiB",
+                       sl_gguf_path(e->gguf), (double)need / 1073741824.0,
+                       (double)have / 1073741824.0);
+    return SL_OK;
+}
+
+sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error *err)
+{
+    if (!opt || !opt->model_path || !out)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: no model path given");
+    sl_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "engine: out of memory");
+    sl_status st = sl_gguf_open(opt->model_path, &e->gguf, err);
+    if (!st)
+        st = check_architecture(e->gguf, e, err);
+    if (!st)
+        st = check_fits(e, err);
+    if (!st)
+        st = sl_llama_load(e->gguf, &e->llama, &e->info, err);
+    if (!st)
+        st = sl_tokenizer_from_gguf(e->gguf, &e->tok, err);
+    if (!st && sl_tokenizer_n_vocab(e->tok) != e->info.n_vocab)
+        st = sl_fail(err, SL_ERR_FORMAT, "%s: the tokenizer has %d tokens but the model %d",
+                     opt->model_path, sl_tokenizer_n_vocab(e->tok), e->info.n_vocab);
+    if (!st) {
+        sl_error chat_err = {0};
+        if (sl_chat_detect(e->gguf, &e->info.chat_template, &chat_err) != SL_OK) {
+            e->info.chat_template = SL_CHAT_NONE;
+            e->chat_error = chat_err;
+        }
+        find_turn_ends(e);
+        uint32_t ctx = 0;
+        if (sl_gguf_has(e->gguf, "llama.context_length"))
+            st = sl_gguf_get_u32(e->gguf, "llama.context_length", &ctx, err);
+        e->info.n_ctx_train = ctx ? (int)ctx : 2048;
+        e->info.weight_bytes = sl_gguf_file_size(e->gguf);
+    }
+    if (!st)
+        st = sl_pool_new(opt->n_threads, &e->pool, err);
+    if (st) {
+        sl_engine_close(e);
+        return st;
+    }
+    *out = e;
+    return SL_OK;
+}
+
+void sl_engine_close(sl_engine *e)
+{
+    if (!e)
+        return;
+    sl_pool_free(e->pool);
+    sl_tokenizer_free(e->tok);
+    sl_llama_free(e->llama);
+    sl_gguf_close(e->gguf);
+    free(e->name);
+    free(e);
+}
+
+const sl_model_info *sl_engine_model(const sl_engine *e) { return &e->info; }
+int sl_engine_threads(const sl_engine *e) { return sl_pool_size(e->pool); }
+
+sl_status sl_tokenize(const sl_engine *e, const char *utf8, size_t n, bool parse_special,
+                      sl_tokens *out, sl_error *err)
+{
+    return sl_tokenizer_encode(e->tok, utf8, n, parse_special, out, err);
+}
+
+void sl_tokens_free(sl_tokens *t)
+{
+    free(t->ids);
+    *t = (sl_tokens){0};
+}
+
+const char *sl_token_piece(const sl_engine *e, int32_t id, size_t *len)
+{
+    const char *p = sl_tokenizer_piece(e->tok, id, len);
+    if (!p)
+        *len = 0;
+    return p;
+}
+
+bool sl_token_is_special(const sl_engine *e, int32_t id) { return sl_tokenizer_is_special(e->tok, id); }
+
+bool sl_token_ends_turn(const sl_engine *e, int32_t id)
+{
+    return id >= 0 && (id == e->info.eos_id || id == e->info.eot_id);
+}
+
+sl_status sl_chat_render(const sl_engine *e, const sl_chat_message *messages, size_t n,
+                         bool add_assistant, char **out, sl_error *err)
+{
+    if (e->info.chat_template == SL_CHAT_NONE) {
+        if (err)
+            *err = e->chat_error;
+        return e->chat_error.code ? e->chat_error.code : SL_ERR_UNSUPPORTED;
+    }
+    return sl_chat_render_template(e->info.chat_template, messages, n, add_assistant, out, err);
+}

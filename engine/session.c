@@ -1,0 +1,164 @@
+/* session.c: one conversation's state: KV cache, tokens, logits, sampler. */
+#include "engine-internal.h"
+#include "error.h"
+#include "sampler.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sl_session {
+    sl_engine *engine;
+    sl_llama_state *state;
+    sl_sampler *sampler;
+    size_t max_tokens, n;
+    int32_t *tokens;
+    float *logits; /* n_vocab: after the last token */
+    bool has_logits;
+    uint64_t seeded_with;
+    bool seeded;
+    atomic_bool cancel;
+};
+
+sl_status sl_session_new(sl_engine *e, size_t max_tokens, sl_session **out, sl_error *err)
+{
+    if (max_tokens == 0 || max_tokens > (size_t)e->info.n_ctx_train)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT,
+                       "session: %zu tokens is outside the model's context of 1 … %d", max_tokens,
+                       e->info.n_ctx_train);
+    size_t need = sl_llama_state_bytes(e->llama, sl_pool_size(e->pool), max_tokens);
+    size_t have = sl_available_memory();
+    if (have && need > have)
+        return sl_fail(err, SL_ERR_NO_MEMORY,
+                       "session: a context of %zu tokens needs %.1f MiB, only %.1f MiB is available",
+                       max_tokens, (double)need / 1048576.0, (double)have / 1048576.0);
+    sl_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    s->engine = e;
+    s->max_tokens = max_tokens;
+    s->tokens = malloc(max_tokens * sizeof *s->tokens);
+    s->logits = malloc((size_t)e->info.n_vocab * sizeof *s->logits);
+    sl_status st = (s->tokens && s->logits) ? SL_OK
+                                            : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    if (!st)
+        st = sl_llama_state_new(e->llama, e->pool, max_tokens, &s->state, err);
+    if (!st)
+        st = sl_sampler_new(e->info.n_vocab, 0, &s->sampler, err);
+    if (st) {
+        sl_session_free(s);
+        return st;
+    }
+    *out = s;
+    return SL_OK;
+}
+
+void sl_session_free(sl_session *s)
+{
+    if (!s)
+        return;
+    sl_llama_state_free(s->state);
+    sl_sampler_free(s->sampler);
+    free(s->tokens);
+    free(s->logits);
+    free(s);
+}
+
+size_t sl_session_length(const sl_session *s) { return s->n; }
+const int32_t *sl_session_tokens(const sl_session *s) { return s->tokens; }
+
+void sl_session_truncate(sl_session *s, size_t n)
+{
+    if (n < s->n) {
+        s->n = n;
+        s->has_logits = false; /* the logits belonged to a token now gone */
+    }
+}
+
+void sl_session_cancel(sl_session *s) { atomic_store(&s->cancel, true); }
+
+const float *sl_session_logits(const sl_session *s) { return s->has_logits ? s->logits : NULL; }
+
+static sl_status check_ids(const sl_session *s, const int32_t *ids, size_t n, sl_error *err)
+{
+    if (n == 0)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "prefill: no tokens given");
+    if (n > s->max_tokens - s->n)
+        return sl_fail(err, SL_ERR_CONTEXT_FULL,
+                       "prefill: %zu more tokens do not fit: %zu of %zu positions are used", n, s->n,
+                       s->max_tokens);
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= s->engine->info.n_vocab)
+            return sl_fail(err, SL_ERR_INVALID_ARGUMENT,
+                           "prefill: token %zu has id %d, outside the vocabulary of %d", i,
+                           (int)ids[i], s->engine->info.n_vocab);
+    return SL_OK;
+}
+
+/* Runs ids through the model chunk by chunk. out_all: n × n_vocab logits,
+ * or NULL to keep only the last token's logits in the session. */
+static sl_status run(sl_session *s, const int32_t *ids, size_t n, const sl_progress *progress,
+                     float *out_all, sl_error *err)
+{
+    sl_status st = check_ids(s, ids, n, err);
+    if (st != SL_OK)
+        return st;
+    atomic_store(&s->cancel, false);
+    size_t chunk = sl_llama_chunk(s->state), vocab = (size_t)s->engine->info.n_vocab;
+    s->has_logits = false;
+    for (size_t done = 0; done < n;) {
+        size_t m = n - done < chunk ? n - done : chunk;
+        bool last = done + m == n;
+        float *logits = out_all ? out_all + done * vocab : (last ? s->logits : NULL);
+        sl_llama_forward(s->engine->llama, s->state, s->engine->pool, ids + done, m, s->n, logits,
+                         out_all != NULL);
+        memcpy(s->tokens + s->n, ids + done, m * sizeof *ids);
+        s->n += m;
+        done += m;
+        if (progress && progress->callback && !progress->callback(progress->user_data, done, n))
+            sl_session_cancel(s);
+        if (atomic_load(&s->cancel) && done < n)
+            return sl_fail(err, SL_ERR_CANCELLED, "prefill: cancelled after %zu of %zu tokens",
+                           done, n);
+    }
+    if (out_all)
+        memcpy(s->logits, out_all + (n - 1) * vocab, vocab * sizeof(float));
+    s->has_logits = true;
+    return SL_OK;
+}
+
+sl_status sl_session_prefill(sl_session *s, const int32_t *ids, size_t n,
+                             const sl_progress *progress, sl_error *err)
+{
+    return run(s, ids, n, progress, NULL, err);
+}
+
+sl_status sl_session_prefill_all_logits(sl_session *s, const int32_t *ids, size_t n, float *out,
+                                        sl_error *err)
+{
+    if (!out)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "prefill: no logits buffer given");
+    return run(s, ids, n, NULL, out, err);
+}
+
+sl_status sl_session_next(sl_session *s, const sl_sampling *sampling, int32_t *token,
+                          sl_error *err)
+{
+    if (!s->has_logits)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "next: prefill the session first");
+    if (s->n >= s->max_tokens)
+        return sl_fail(err, SL_ERR_CONTEXT_FULL, "next: all %zu positions are used", s->max_tokens);
+    sl_sampling params = sampling ? *sampling : sl_sampling_default();
+    if (!s->seeded || s->seeded_with != params.seed) {
+        sl_sampler_seed(s->sampler, params.seed);
+        s->seeded = true;
+        s->seeded_with = params.seed;
+    }
+    int32_t id = sl_sampler_pick(s->sampler, &params, s->logits, s->tokens, s->n);
+    if (atomic_load(&s->cancel))
+        return sl_fail(err, SL_ERR_CANCELLED, "next: cancelled");
+    sl_status st = run(s, &id, 1, NULL, NULL, err);
+    if (st == SL_OK)
+        *token = id;
+    return st;
+}
