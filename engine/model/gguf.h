@@ -24,6 +24,7 @@ typedef enum {
     SL_GGUF_UINT64 = 10,
     SL_GGUF_INT64 = 11,
     SL_GGUF_FLOAT64 = 12,
+    SL_GGUF_NONE = -1, /* sl_gguf_kv_type() of an index out of range */
 } sl_gguf_type;
 
 /* A string inside the mapped file: not NUL-terminated. */
@@ -53,7 +54,9 @@ size_t sl_gguf_file_size(const sl_gguf *gguf);
 
 /* Metadata. Each getter returns SL_OK, or SL_ERR_FORMAT with a message
  * naming the file and key when the key is missing or of another type.
- * Integer getters accept any integer type whose value fits. */
+ * Integer getters accept any integer type whose value fits; get_f32 accepts
+ * FLOAT32, and FLOAT64 when the value fits in a float. String values are
+ * not checked for UTF-8 (keys and tensor names are). */
 bool sl_gguf_has(const sl_gguf *gguf, const char *key);
 int64_t sl_gguf_n_kv(const sl_gguf *gguf);
 const char *sl_gguf_kv_key(const sl_gguf *gguf, int64_t i); /* NUL-terminated copy */
@@ -65,7 +68,10 @@ sl_status sl_gguf_get_bool(const sl_gguf *gguf, const char *key, bool *out, sl_e
 sl_status sl_gguf_get_string(const sl_gguf *gguf, const char *key, sl_gguf_string *out,
                              sl_error *err);
 /* Arrays: strings come as a table built at open; numbers as a pointer into
- * the file (may be unaligned: read with memcpy) plus their element type. */
+ * the file (may be unaligned: read with memcpy) plus their element type.
+ * sl_gguf_get_array() on an array of strings gives elem_type SL_GGUF_STRING
+ * and data pointing at that table (const sl_gguf_string *). Arrays of
+ * arrays are refused at open (SL_ERR_UNSUPPORTED). */
 sl_status sl_gguf_get_string_array(const sl_gguf *gguf, const char *key,
                                    const sl_gguf_string **out, uint64_t *n, sl_error *err);
 sl_status sl_gguf_get_array(const sl_gguf *gguf, const char *key, sl_gguf_type *elem_type,
