@@ -28,8 +28,9 @@ struct sl_llama {
 
 struct sl_llama_state {
     size_t max_tokens, chunk;
-    float *k_cache, *v_cache; /* n_layers × max_tokens × kv_dim */
-    float *x, *xn, *q, *att, *gate, *up;
+    float *k_cache, *v_cache; /* n_layers × (blocked keys | max_tokens × kv_dim values) */
+    size_t k_layer_floats;
+    float *x, *xn, *q, *k_new, *att, *gate, *up;
     float *att_scratch;
     size_t att_scratch_per_thread;
     sl_matmul_scratch *mm;
@@ -68,6 +69,13 @@ static sl_status get_float(const sl_gguf *g, const char *key, float fallback, fl
     return sl_gguf_get_f32(g, key, out, err);
 }
 
+static sl_status unsupported_type(const sl_gguf *g, const sl_gguf_tensor *t, sl_error *err)
+{
+    const char *type = sl_type_name(t->type);
+    return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which is not supported",
+                   sl_gguf_path(g), t->name, type ? type : "(unknown)");
+}
+
 /* Finds a 2-D tensor of shape [cols, rows] (GGUF order) and describes it. */
 static sl_status find_matrix(const sl_gguf *g, const char *name, int64_t cols, int64_t rows,
                              sl_matrix *out, sl_error *err)
@@ -82,9 +90,7 @@ static sl_status find_matrix(const sl_gguf *g, const char *name, int64_t cols, i
                        (unsigned long long)t->dims[1], t->n_dims, (long long)cols,
                        (long long)rows);
     if (!sl_type_supported(t->type))
-        return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: tensor '%s' has unsupported type %s",
-                       sl_gguf_path(g), name,
-                       sl_type_name(t->type) ? sl_type_name(t->type) : "(unknown)");
+        return unsupported_type(g, t, err);
     out->name = t->name;
     out->type = t->type;
     out->rows = rows;
@@ -98,20 +104,19 @@ static sl_status find_matrix(const sl_gguf *g, const char *name, int64_t cols, i
 static sl_status load_vector(const sl_gguf *g, const char *name, int64_t n, float **out,
                              sl_error *err)
 {
-    sl_matrix m;
     const sl_gguf_tensor *t = sl_gguf_find_tensor(g, name);
     if (!t)
         return sl_fail(err, SL_ERR_FORMAT, "%s: tensor '%s' is missing", sl_gguf_path(g), name);
-    if (t->n_dims != 1)
-        return sl_fail(err, SL_ERR_FORMAT, "%s: tensor '%s' has %u dims, expected 1",
-                       sl_gguf_path(g), name, t->n_dims);
-    sl_status st = find_matrix(g, name, n, 1, &m, err);
-    if (st != SL_OK)
-        return st;
+    if (t->n_dims != 1 || t->dims[0] != (uint64_t)n)
+        return sl_fail(err, SL_ERR_FORMAT, "%s: tensor '%s' has %u dims [%llu, …], expected [%lld]",
+                       sl_gguf_path(g), name, t->n_dims, (unsigned long long)t->dims[0],
+                       (long long)n);
+    if (!sl_type_supported(t->type))
+        return unsupported_type(g, t, err);
     *out = malloc((size_t)n * sizeof(float));
     if (!*out)
         return sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for '%s'", sl_gguf_path(g), name);
-    sl_matrix_row(&m, 0, *out);
+    sl_dequantize_row(t->type, t->data, *out, (size_t)n);
     return SL_OK;
 }
 
@@ -254,8 +259,9 @@ size_t sl_llama_state_bytes(const sl_llama *m, int n_threads, size_t max_tokens)
     size_t chunk = max_tokens < PREFILL_CHUNK ? max_tokens : PREFILL_CHUNK;
     size_t kv_dim = (size_t)m->n_kv_heads * (size_t)m->head_dim;
     size_t q_dim = (size_t)m->n_heads * (size_t)m->head_dim;
-    size_t floats = 2 * (size_t)m->n_layers * max_tokens * kv_dim +
-                    chunk * (2 * (size_t)m->n_embd + 2 * q_dim + 2 * (size_t)m->n_ff) +
+    size_t floats = (size_t)m->n_layers * (max_tokens * kv_dim +
+                                           sl_key_cache_floats(max_tokens, m->n_kv_heads, m->head_dim)) +
+                    chunk * (2 * (size_t)m->n_embd + 2 * q_dim + kv_dim + 2 * (size_t)m->n_ff) +
                     (size_t)n_threads * sl_attention_scratch_floats(max_tokens, m->head_dim) +
                     (size_t)n_threads * max_cols(m) + (1u << 20);
     return floats * sizeof(float);
@@ -270,12 +276,14 @@ sl_status sl_llama_state_new(const sl_llama *m, const sl_pool *pool, size_t max_
     sl_llama_state *s = calloc(1, sizeof *s);
     if (!s)
         return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
-    size_t kv = (size_t)m->n_layers * max_tokens * (size_t)m->n_kv_heads * (size_t)m->head_dim;
+    size_t kv_dim = (size_t)m->n_kv_heads * (size_t)m->head_dim;
     size_t q_dim = (size_t)m->n_heads * (size_t)m->head_dim;
     s->max_tokens = max_tokens;
     s->chunk = max_tokens < PREFILL_CHUNK ? max_tokens : PREFILL_CHUNK;
-    s->k_cache = malloc(kv * sizeof(float));
-    s->v_cache = malloc(kv * sizeof(float));
+    s->k_layer_floats = sl_key_cache_floats(max_tokens, m->n_kv_heads, m->head_dim);
+    s->k_cache = malloc((size_t)m->n_layers * s->k_layer_floats * sizeof(float));
+    s->v_cache = malloc((size_t)m->n_layers * max_tokens * kv_dim * sizeof(float));
+    s->k_new = malloc(s->chunk * kv_dim * sizeof(float));
     s->x = malloc(s->chunk * (size_t)m->n_embd * sizeof(float));
     s->xn = malloc(s->chunk * (size_t)m->n_embd * sizeof(float));
     s->q = malloc(s->chunk * q_dim * sizeof(float));
@@ -285,7 +293,7 @@ sl_status sl_llama_state_new(const sl_llama *m, const sl_pool *pool, size_t max_
     s->att_scratch_per_thread = sl_attention_scratch_floats(max_tokens, m->head_dim);
     s->att_scratch = malloc((size_t)sl_pool_size(pool) * s->att_scratch_per_thread * sizeof(float));
     sl_status st = sl_matmul_scratch_new(pool, (int64_t)max_cols(m), &s->mm, err);
-    if (st == SL_OK && !(s->k_cache && s->v_cache && s->x && s->xn && s->q && s->att && s->gate &&
+    if (st == SL_OK && !(s->k_cache && s->v_cache && s->k_new && s->x && s->xn && s->q && s->att && s->gate &&
                          s->up && s->att_scratch))
         st = sl_fail(err, SL_ERR_NO_MEMORY,
                      "session: out of memory for a KV cache of %zu tokens (%.1f MiB)", max_tokens,
@@ -307,6 +315,7 @@ void sl_llama_state_free(sl_llama_state *s)
     free(s->x);
     free(s->xn);
     free(s->q);
+    free(s->k_new);
     free(s->att);
     free(s->gate);
     free(s->up);
@@ -331,9 +340,9 @@ static void attention_block(const sl_llama *m, sl_llama_state *s, sl_pool *pool,
     const llama_layer *l = &m->layers[il];
     size_t E = (size_t)m->n_embd, kv_dim = (size_t)m->n_kv_heads * (size_t)m->head_dim;
     size_t q_dim = (size_t)m->n_heads * (size_t)m->head_dim;
-    float *k_layer = s->k_cache + (size_t)il * s->max_tokens * kv_dim;
+    float *k_layer = s->k_cache + (size_t)il * s->k_layer_floats;
     float *v_layer = s->v_cache + (size_t)il * s->max_tokens * kv_dim;
-    float *k_new = k_layer + pos * kv_dim, *v_new = v_layer + pos * kv_dim;
+    float *k_new = s->k_new, *v_new = v_layer + pos * kv_dim;
 
     for (size_t t = 0; t < n; t++)
         sl_rmsnorm(s->xn + t * E, s->x + t * E, l->attn_norm, E, m->eps);
@@ -346,6 +355,7 @@ static void attention_block(const sl_llama *m, sl_llama_state *s, sl_pool *pool,
         sl_rope_interleaved(k_new + t * kv_dim, m->n_kv_heads, m->head_dim, m->rope_dims, pos + t,
                             m->inv_freq);
     }
+    sl_key_cache_store(k_layer, pos, n, m->n_kv_heads, m->head_dim, k_new);
     sl_attention_args args = {m->n_heads, m->n_kv_heads, m->head_dim, s->q, k_layer, v_layer,
                               pos, n, s->att};
     sl_attention(pool, &args, s->att_scratch, s->att_scratch_per_thread);

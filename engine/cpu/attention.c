@@ -1,15 +1,37 @@
 #include "cpu/attention.h"
 
-#include "cpu/matmul.h"
 #include "cpu/ops.h"
+#include "cpu/simd.h"
 
 #include <math.h>
 
 enum { QUERY_BLOCK = 16 };
 
+static size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+size_t sl_key_cache_floats(size_t max_pos, int n_kv_heads, int head_dim)
+{
+    return round_up(max_pos, SL_KEY_BLOCK) * (size_t)n_kv_heads * (size_t)head_dim;
+}
+
+void sl_key_cache_store(float *cache, size_t pos, size_t n, int n_kv_heads, int head_dim,
+                        const float *rows)
+{
+    size_t hd = (size_t)head_dim, kv_dim = (size_t)n_kv_heads * hd;
+    for (size_t t = 0; t < n; t++) {
+        size_t p = pos + t, block = p / SL_KEY_BLOCK, lane = p % SL_KEY_BLOCK;
+        for (size_t g = 0; g < (size_t)n_kv_heads; g++) {
+            float *dst = cache + (block * kv_dim + g * hd) * SL_KEY_BLOCK + lane;
+            const float *src = rows + t * kv_dim + g * hd;
+            for (size_t d = 0; d < hd; d++)
+                dst[d * SL_KEY_BLOCK] = src[d];
+        }
+    }
+}
+
 size_t sl_attention_scratch_floats(size_t max_pos, int head_dim)
 {
-    return QUERY_BLOCK * max_pos + QUERY_BLOCK * (size_t)head_dim;
+    return QUERY_BLOCK * round_up(max_pos, SL_KEY_BLOCK) + QUERY_BLOCK * (size_t)head_dim;
 }
 
 typedef struct {
@@ -19,6 +41,29 @@ typedef struct {
     size_t n_blocks; /* query blocks per head */
 } attention_job;
 
+/* scores[i][s] = scale · q_i · k_s for the rows of one query block. */
+static void score_block(const sl_attention_args *a, int h, size_t r0, size_t r1, float *scores,
+                        size_t stride)
+{
+    size_t hd = (size_t)a->head_dim, kv_dim = (size_t)a->n_kv_heads * hd;
+    size_t g = (size_t)(h / (a->n_heads / a->n_kv_heads));
+    size_t q_stride = (size_t)a->n_heads * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t n_key_blocks = (a->first_pos + r1 + SL_KEY_BLOCK - 1) / SL_KEY_BLOCK;
+    for (size_t kb = 0; kb < n_key_blocks; kb++) {
+        const float *kt = a->k + (kb * kv_dim + g * hd) * SL_KEY_BLOCK;
+        for (size_t r = r0; r < r1; r++) {
+            if (kb * SL_KEY_BLOCK > a->first_pos + r)
+                continue; /* the whole block is in this row's future */
+            const float *q = a->q + r * q_stride + (size_t)h * hd;
+            sl_v16f acc = {0};
+            for (size_t d = 0; d < hd; d++)
+                acc += sl_splat16(q[d]) * sl_load16(kt + d * SL_KEY_BLOCK);
+            sl_store16(scores + (r - r0) * stride + kb * SL_KEY_BLOCK, acc * sl_splat16(scale));
+        }
+    }
+}
+
 static void attend_block(void *p, size_t task, int thread)
 {
     attention_job *job = p;
@@ -26,46 +71,32 @@ static void attend_block(void *p, size_t task, int thread)
     int h = (int)(task / job->n_blocks);
     size_t r0 = (task % job->n_blocks) * QUERY_BLOCK;
     size_t r1 = r0 + QUERY_BLOCK < a->n_rows ? r0 + QUERY_BLOCK : a->n_rows;
-    size_t rows = r1 - r0;
-    int hd = a->head_dim;
-    int kvh = h / (a->n_heads / a->n_kv_heads);
-    size_t q_stride = (size_t)a->n_heads * (size_t)hd;
-    size_t kv_stride = (size_t)a->n_kv_heads * (size_t)hd;
-    size_t n_keys = a->first_pos + r1; /* the last row sees this many */
+    size_t hd = (size_t)a->head_dim, kv_dim = (size_t)a->n_kv_heads * hd;
+    size_t q_stride = (size_t)a->n_heads * hd;
+    size_t stride = round_up(a->first_pos + r1, SL_KEY_BLOCK);
     float *scores = job->scratch + (size_t)thread * job->per_thread;
-    float *acc = scores + QUERY_BLOCK * n_keys;
-    float scale = 1.0f / sqrtf((float)hd);
+    float *acc = scores + QUERY_BLOCK * stride;
 
-    /* scores[i][s] = q_i · k_s, keys outer so each key is loaded once */
-    const float *kh = a->k + (size_t)kvh * (size_t)hd;
+    score_block(a, h, r0, r1, scores, stride);
+    for (size_t r = r0; r < r1; r++)
+        sl_softmax(scores + (r - r0) * stride, a->first_pos + r + 1);
+
+    /* out_r = Σ_s p_r[s] v_s, keys outer so each value row is loaded once */
+    memset(acc, 0, (r1 - r0) * hd * sizeof *acc);
+    const float *vh = a->v + (size_t)(h / (a->n_heads / a->n_kv_heads)) * hd;
+    size_t n_keys = a->first_pos + r1;
     for (size_t s = 0; s < n_keys; s++) {
-        const float *ks = kh + s * kv_stride;
+        const float *vs = vh + s * kv_dim;
         size_t first_row = s > a->first_pos ? s - a->first_pos : 0; /* causal */
         for (size_t r = (first_row > r0 ? first_row : r0); r < r1; r++) {
-            const float *q = a->q + r * q_stride + (size_t)h * (size_t)hd;
-            scores[(r - r0) * n_keys + s] = sl_dot_f32(q, ks, (size_t)hd) * scale;
-        }
-    }
-    for (size_t i = 0; i < rows; i++)
-        sl_softmax(scores + i * n_keys, a->first_pos + r0 + i + 1);
-
-    /* out_i = Σ_s p_i[s] v_s */
-    for (size_t i = 0; i < rows * (size_t)hd; i++)
-        acc[i] = 0.0f;
-    const float *vh = a->v + (size_t)kvh * (size_t)hd;
-    for (size_t s = 0; s < n_keys; s++) {
-        const float *vs = vh + s * kv_stride;
-        size_t first_row = s > a->first_pos ? s - a->first_pos : 0;
-        for (size_t r = (first_row > r0 ? first_row : r0); r < r1; r++) {
-            float w = scores[(r - r0) * n_keys + s];
-            float *o = acc + (r - r0) * (size_t)hd;
-            for (int d = 0; d < hd; d++)
+            float w = scores[(r - r0) * stride + s];
+            float *o = acc + (r - r0) * hd;
+            for (size_t d = 0; d < hd; d++)
                 o[d] += w * vs[d];
         }
     }
     for (size_t r = r0; r < r1; r++)
-        memcpy(a->out + r * q_stride + (size_t)h * (size_t)hd, acc + (r - r0) * (size_t)hd,
-               (size_t)hd * sizeof(float));
+        memcpy(a->out + r * q_stride + (size_t)h * hd, acc + (r - r0) * hd, hd * sizeof(float));
 }
 
 void sl_attention(sl_pool *pool, const sl_attention_args *args, float *scratch,

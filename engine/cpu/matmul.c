@@ -6,20 +6,21 @@
 
 #include <stdlib.h>
 
-#ifdef SL_HAVE_BLAS
-#include <cblas.h>
+#ifdef __F16C__
+#include <immintrin.h>
 #endif
+
 
 /* Below this many tokens, rows are streamed (memory-bound); at or above it,
  * rows are dequantised once per chunk and reused across tokens. */
-enum { GEMM_MIN_TOKENS = 8, CHUNK_FLOATS = 1 << 20, TOKEN_BLOCK = 16, ROW_BLOCK = 16 };
+enum { GEMM_MIN_TOKENS = 8, ROW_BLOCK = 16, PANEL_ROWS = 32, TOKEN_TILE = 6 };
 
 struct sl_matmul_scratch {
     int64_t max_cols;
     int n_threads;
     float *rows;  /* n_threads × max_cols: one dequantised row per thread */
     float *xsum;  /* GEMM_MIN_TOKENS × max_cols/32: block sums of x */
-    float *chunk; /* CHUNK_FLOATS or max_cols: a dequantised row chunk */
+    float *panels; /* n_threads × PANEL_ROWS × max_cols: one packed panel per thread */
 };
 
 sl_status sl_matmul_scratch_new(const sl_pool *pool, int64_t max_cols, sl_matmul_scratch **out,
@@ -32,9 +33,8 @@ sl_status sl_matmul_scratch_new(const sl_pool *pool, int64_t max_cols, sl_matmul
     s->n_threads = sl_pool_size(pool);
     s->rows = malloc((size_t)s->n_threads * (size_t)max_cols * sizeof(float));
     s->xsum = malloc(GEMM_MIN_TOKENS * ((size_t)max_cols / 32 + 1) * sizeof(float));
-    size_t chunk = (size_t)max_cols > CHUNK_FLOATS ? (size_t)max_cols : CHUNK_FLOATS;
-    s->chunk = malloc(chunk * sizeof(float));
-    if (!s->rows || !s->xsum || !s->chunk) {
+    s->panels = malloc((size_t)s->n_threads * PANEL_ROWS * (size_t)max_cols * sizeof(float));
+    if (!s->rows || !s->xsum || !s->panels) {
         sl_matmul_scratch_free(s);
         return sl_fail(err, SL_ERR_NO_MEMORY, "matmul: out of memory for scratch of %lld columns",
                        (long long)max_cols);
@@ -49,7 +49,7 @@ void sl_matmul_scratch_free(sl_matmul_scratch *s)
         return;
     free(s->rows);
     free(s->xsum);
-    free(s->chunk);
+    free(s->panels);
     free(s);
 }
 
@@ -69,56 +69,64 @@ float sl_dot_f32(const float *a, const float *b, size_t n)
     return s;
 }
 
-static float f16_at(const uint8_t *p)
+static inline float f16_at(const uint8_t *p)
 {
     uint16_t h;
     memcpy(&h, p, 2);
+#ifdef __F16C__
+    return _cvtsh_ss(h);
+#else
     return sl_f16_to_f32(h);
+#endif
 }
 
-/* Fused dot products of one quantised row with x (cols floats). xsum holds
- * the sums of x over each 32-element block (used by types with an offset). */
+/* Fused dot products of one quantised row with x (cols floats): per block
+ * the scale multiplies a vector partial sum, and one horizontal sum ends the
+ * row. xsum holds the sums of x over each 32-element block (for the offset
+ * of Q4_1 and the -8 of Q4_0). */
 static float dot_q8_0(const uint8_t *row, const float *x, const float *xsum, int64_t cols)
 {
     (void)xsum;
-    float s = 0.0f;
+    sl_v16f acc = {0};
     for (int64_t b = 0; b < cols / 32; b++, row += 34, x += 32) {
         sl_v16i8 q0, q1;
         memcpy(&q0, row + 2, 16);
         memcpy(&q1, row + 18, 16);
-        sl_v16f acc = __builtin_convertvector(q0, sl_v16f) * sl_load16(x) +
-                      __builtin_convertvector(q1, sl_v16f) * sl_load16(x + 16);
-        s += f16_at(row) * sl_hsum16(acc);
+        acc += sl_splat16(f16_at(row)) * (sl_i8_to_f(q0) * sl_load16(x) +
+                                          sl_i8_to_f(q1) * sl_load16(x + 16));
     }
-    return s;
+    return sl_hsum16(acc);
 }
 
 static float dot_q4_1(const uint8_t *row, const float *x, const float *xsum, int64_t cols)
 {
-    float s = 0.0f;
+    sl_v16f acc = {0};
+    float offset = 0.0f;
     for (int64_t b = 0; b < cols / 32; b++, row += 20, x += 32) {
         sl_v16u8 q;
         memcpy(&q, row + 4, 16);
-        sl_v16f lo = __builtin_convertvector(q & 0xF, sl_v16f);
-        sl_v16f hi = __builtin_convertvector(q >> 4, sl_v16f);
-        float qx = sl_hsum16(lo * sl_load16(x) + hi * sl_load16(x + 16));
-        s += f16_at(row) * qx + f16_at(row + 2) * xsum[b];
+        sl_v16f lo = sl_u8_to_f(q & 0xF);
+        sl_v16f hi = sl_u8_to_f(q >> 4);
+        acc += sl_splat16(f16_at(row)) * (lo * sl_load16(x) + hi * sl_load16(x + 16));
+        offset += f16_at(row + 2) * xsum[b];
     }
-    return s;
+    return sl_hsum16(acc) + offset;
 }
 
 static float dot_q4_0(const uint8_t *row, const float *x, const float *xsum, int64_t cols)
 {
-    float s = 0.0f;
+    sl_v16f acc = {0};
+    float offset = 0.0f;
     for (int64_t b = 0; b < cols / 32; b++, row += 18, x += 32) {
         sl_v16u8 q;
         memcpy(&q, row + 2, 16);
-        sl_v16f lo = __builtin_convertvector(q & 0xF, sl_v16f);
-        sl_v16f hi = __builtin_convertvector(q >> 4, sl_v16f);
-        float qx = sl_hsum16(lo * sl_load16(x) + hi * sl_load16(x + 16));
-        s += f16_at(row) * (qx - 8.0f * xsum[b]);
+        sl_v16f lo = sl_u8_to_f(q & 0xF);
+        sl_v16f hi = sl_u8_to_f(q >> 4);
+        float d = f16_at(row);
+        acc += sl_splat16(d) * (lo * sl_load16(x) + hi * sl_load16(x + 16));
+        offset -= 8.0f * d * xsum[b];
     }
-    return s;
+    return sl_hsum16(acc) + offset;
 }
 
 typedef float (*fused_dot_fn)(const uint8_t *, const float *, const float *, int64_t);
@@ -196,74 +204,77 @@ static void matmul_stream(sl_pool *pool, sl_matmul_scratch *scratch, const sl_ma
     sl_pool_for(pool, blocks, stream_rows, &job);
 }
 
-/* ---- many tokens: dequantise a chunk of rows, then a matrix product ---- */
+/* ---- many tokens: packed panels and a register-blocked kernel ---------- */
+
+/* A panel is PANEL_ROWS weight rows, dequantised and stored column-major
+ * (panel[c][j] = W[r0 + j][c]) so that one column of the panel is two
+ * vectors. The kernel keeps TOKEN_TILE × 2 vector accumulators in registers
+ * and streams the panel once per tile of tokens. */
 
 typedef struct {
     const sl_matrix *w;
-    int64_t r0;
-    float *chunk;
-} dequant_job;
-
-static void dequant_rows(void *p, size_t i, int thread)
-{
-    (void)thread;
-    dequant_job *job = p;
-    sl_matrix_row(job->w, job->r0 + (int64_t)i, job->chunk + i * (size_t)job->w->cols);
-}
-
-#ifndef SL_HAVE_BLAS
-typedef struct {
-    const float *a; /* n_rows × cols, dequantised weights */
-    int64_t n_rows, cols, ldy, r0;
+    sl_matmul_scratch *scratch;
     const float *x;
     size_t n_tokens;
     float *y;
-} gemm_job;
+} panel_job;
 
-/* One tile of token block × row block, dot products kept in cache. */
-static void gemm_tile(void *p, size_t tile, int thread)
+static void pack_panel(const sl_matrix *w, int64_t r0, int64_t n_rows, float *row, float *panel)
 {
-    (void)thread;
-    gemm_job *job = p;
-    size_t row_blocks = (size_t)((job->n_rows + ROW_BLOCK - 1) / ROW_BLOCK);
-    size_t tb = tile / row_blocks, rb = tile % row_blocks;
-    size_t t1 = (tb + 1) * TOKEN_BLOCK < job->n_tokens ? (tb + 1) * TOKEN_BLOCK : job->n_tokens;
-    int64_t r1 = (int64_t)(rb + 1) * ROW_BLOCK < job->n_rows ? (int64_t)(rb + 1) * ROW_BLOCK
-                                                               : job->n_rows;
-    for (size_t t = tb * TOKEN_BLOCK; t < t1; t++)
-        for (int64_t r = (int64_t)rb * ROW_BLOCK; r < r1; r++)
-            job->y[t * (size_t)job->ldy + (size_t)(job->r0 + r)] =
-                sl_dot_f32(job->a + (size_t)r * (size_t)job->cols, job->x + t * (size_t)job->cols,
-                           (size_t)job->cols);
-}
-#endif
-
-static void matmul_chunked(sl_pool *pool, sl_matmul_scratch *scratch, const sl_matrix *w,
-                           const float *x, size_t n_tokens, float *y)
-{
-    int64_t chunk_rows = CHUNK_FLOATS / w->cols;
-    if (chunk_rows < 1)
-        chunk_rows = 1;
-    for (int64_t r0 = 0; r0 < w->rows; r0 += chunk_rows) {
-        int64_t n = w->rows - r0 < chunk_rows ? w->rows - r0 : chunk_rows;
-        const float *a = scratch->chunk;
-        if (w->type == SL_TYPE_F32) {
-            a = (const float *)(const void *)((const uint8_t *)w->data + (size_t)r0 * w->row_bytes);
-        } else {
-            dequant_job dj = {w, r0, scratch->chunk};
-            sl_pool_for(pool, (size_t)n, dequant_rows, &dj);
-        }
-#ifdef SL_HAVE_BLAS
-        /* y[:, r0:r0+n] = x · aᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_tokens, (int)n, (int)w->cols,
-                    1.0f, x, (int)w->cols, a, (int)w->cols, 0.0f, y + r0, (int)w->rows);
-#else
-        gemm_job gj = {a, n, w->cols, w->rows, r0, x, n_tokens, y};
-        size_t tiles = ((n_tokens + TOKEN_BLOCK - 1) / TOKEN_BLOCK) *
-                       (size_t)((n + ROW_BLOCK - 1) / ROW_BLOCK);
-        sl_pool_for(pool, tiles, gemm_tile, &gj);
-#endif
+    size_t cols = (size_t)w->cols;
+    for (int64_t j = 0; j < n_rows; j++) {
+        sl_matrix_row(w, r0 + j, row);
+        for (size_t c = 0; c < cols; c++)
+            panel[c * PANEL_ROWS + (size_t)j] = row[c];
     }
+    for (int64_t j = n_rows; j < PANEL_ROWS; j++) /* a short last panel: zero rows */
+        for (size_t c = 0; c < cols; c++)
+            panel[c * PANEL_ROWS + (size_t)j] = 0.0f;
+}
+
+/* y[t][0..32) for TOKEN_TILE tokens starting at x (row stride cols). */
+static void kernel_tile(const float *panel, const float *x, size_t cols, size_t n, float out[][PANEL_ROWS])
+{
+    sl_v16f acc[TOKEN_TILE][2];
+    memset(acc, 0, sizeof acc);
+    for (size_t c = 0; c < cols; c++) {
+        sl_v16f w0 = sl_load16(panel + c * PANEL_ROWS), w1 = sl_load16(panel + c * PANEL_ROWS + 16);
+        for (size_t i = 0; i < TOKEN_TILE; i++) {
+            sl_v16f xi = sl_splat16(x[(i < n ? i : 0) * cols + c]);
+            acc[i][0] += xi * w0;
+            acc[i][1] += xi * w1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        sl_store16(out[i], acc[i][0]);
+        sl_store16(out[i] + 16, acc[i][1]);
+    }
+}
+
+static void panel_rows(void *p, size_t panel_index, int thread)
+{
+    panel_job *job = p;
+    const sl_matrix *w = job->w;
+    size_t cols = (size_t)w->cols;
+    int64_t r0 = (int64_t)panel_index * PANEL_ROWS;
+    int64_t n_rows = w->rows - r0 < PANEL_ROWS ? w->rows - r0 : PANEL_ROWS;
+    float *row = job->scratch->rows + (size_t)thread * (size_t)job->scratch->max_cols;
+    float *panel = job->scratch->panels + (size_t)thread * PANEL_ROWS * (size_t)job->scratch->max_cols;
+    pack_panel(w, r0, n_rows, row, panel);
+    float out[TOKEN_TILE][PANEL_ROWS];
+    for (size_t t = 0; t < job->n_tokens; t += TOKEN_TILE) {
+        size_t n = job->n_tokens - t < TOKEN_TILE ? job->n_tokens - t : TOKEN_TILE;
+        kernel_tile(panel, job->x + t * cols, cols, n, out);
+        for (size_t i = 0; i < n; i++)
+            memcpy(job->y + (t + i) * (size_t)w->rows + r0, out[i], (size_t)n_rows * sizeof(float));
+    }
+}
+
+static void matmul_panels(sl_pool *pool, sl_matmul_scratch *scratch, const sl_matrix *w,
+                          const float *x, size_t n_tokens, float *y)
+{
+    panel_job job = {w, scratch, x, n_tokens, y};
+    sl_pool_for(pool, (size_t)((w->rows + PANEL_ROWS - 1) / PANEL_ROWS), panel_rows, &job);
 }
 
 void sl_matmul(sl_pool *pool, sl_matmul_scratch *scratch, const sl_matrix *w, const float *x,
@@ -272,5 +283,5 @@ void sl_matmul(sl_pool *pool, sl_matmul_scratch *scratch, const sl_matrix *w, co
     if (n_tokens < GEMM_MIN_TOKENS)
         matmul_stream(pool, scratch, w, x, n_tokens, y);
     else
-        matmul_chunked(pool, scratch, w, x, n_tokens, y);
+        matmul_panels(pool, scratch, w, x, n_tokens, y);
 }

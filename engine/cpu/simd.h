@@ -24,6 +24,18 @@ static inline void sl_store16(float *p, sl_v16f v) { memcpy(p, &v, sizeof v); }
 
 static inline sl_v16f sl_splat16(float x) { return (sl_v16f){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 
+/* Integer lanes to float through int32: a direct 8-bit to float conversion
+ * is scalarised by some compilers. */
+static inline sl_v16f sl_u8_to_f(sl_v16u8 v)
+{
+    return __builtin_convertvector(__builtin_convertvector(v, sl_v16i), sl_v16f);
+}
+
+static inline sl_v16f sl_i8_to_f(sl_v16i8 v)
+{
+    return __builtin_convertvector(__builtin_convertvector(v, sl_v16i), sl_v16f);
+}
+
 static inline float sl_hsum16(sl_v16f v)
 {
     float s = 0.0f;
