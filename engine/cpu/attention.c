@@ -56,12 +56,44 @@ static void score_block(const sl_attention_args *a, int h, size_t r0, size_t r1,
             if (kb * SL_KEY_BLOCK > a->first_pos + r)
                 continue; /* the whole block is in this row's future */
             const float *q = a->q + r * q_stride + (size_t)h * hd;
-            sl_v16f acc = {0};
-            for (size_t d = 0; d < hd; d++)
-                acc += sl_splat16(q[d]) * sl_load16(kt + d * SL_KEY_BLOCK);
-            sl_store16(scores + (r - r0) * stride + kb * SL_KEY_BLOCK, acc * sl_splat16(scale));
+            sl_v16f acc[4] = {{0}, {0}, {0}, {0}}; /* four chains hide the FMA latency */
+            size_t d = 0;
+            for (; d + 4 <= hd; d += 4)
+                for (size_t j = 0; j < 4; j++)
+                    acc[j] += sl_splat16(q[d + j]) * sl_load16(kt + (d + j) * SL_KEY_BLOCK);
+            for (; d < hd; d++)
+                acc[0] += sl_splat16(q[d]) * sl_load16(kt + d * SL_KEY_BLOCK);
+            sl_store16(scores + (r - r0) * stride + kb * SL_KEY_BLOCK,
+                       (acc[0] + acc[1] + acc[2] + acc[3]) * sl_splat16(scale));
         }
     }
+}
+
+/* out[0..n) = Σ_s p[s] · v[s·stride + 0..n) for n ≤ 64. */
+static void accumulate_values(const float *p, size_t n_keys, const float *v, size_t stride,
+                              size_t n, float *out)
+{
+    if (n == 64) {
+        sl_v16f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (size_t s = 0; s < n_keys; s++) {
+            const float *vs = v + s * stride;
+            sl_v16f w = sl_splat16(p[s]);
+            a0 += w * sl_load16(vs);
+            a1 += w * sl_load16(vs + 16);
+            a2 += w * sl_load16(vs + 32);
+            a3 += w * sl_load16(vs + 48);
+        }
+        sl_store16(out, a0);
+        sl_store16(out + 16, a1);
+        sl_store16(out + 32, a2);
+        sl_store16(out + 48, a3);
+        return;
+    }
+    for (size_t d = 0; d < n; d++)
+        out[d] = 0.0f;
+    for (size_t s = 0; s < n_keys; s++)
+        for (size_t d = 0; d < n; d++)
+            out[d] += p[s] * v[s * stride + d];
 }
 
 static void attend_block(void *p, size_t task, int thread)
@@ -81,19 +113,14 @@ static void attend_block(void *p, size_t task, int thread)
     for (size_t r = r0; r < r1; r++)
         sl_softmax(scores + (r - r0) * stride, a->first_pos + r + 1);
 
-    /* out_r = Σ_s p_r[s] v_s, keys outer so each value row is loaded once */
-    memset(acc, 0, (r1 - r0) * hd * sizeof *acc);
+    /* out_r = Σ_s p_r[s] v_s, 64 output dims at a time held in registers */
     const float *vh = a->v + (size_t)(h / (a->n_heads / a->n_kv_heads)) * hd;
-    size_t n_keys = a->first_pos + r1;
-    for (size_t s = 0; s < n_keys; s++) {
-        const float *vs = vh + s * kv_dim;
-        size_t first_row = s > a->first_pos ? s - a->first_pos : 0; /* causal */
-        for (size_t r = (first_row > r0 ? first_row : r0); r < r1; r++) {
-            float w = scores[(r - r0) * stride + s];
-            float *o = acc + (r - r0) * hd;
-            for (size_t d = 0; d < hd; d++)
-                o[d] += w * vs[d];
-        }
+    for (size_t r = r0; r < r1; r++) {
+        const float *pr = scores + (r - r0) * stride;
+        size_t n_keys = a->first_pos + r + 1;
+        for (size_t d0 = 0; d0 < hd; d0 += 64)
+            accumulate_values(pr, n_keys, vh + d0, kv_dim, hd - d0 < 64 ? hd - d0 : 64,
+                              acc + (r - r0) * hd + d0);
     }
     for (size_t r = r0; r < r1; r++)
         memcpy(a->out + r * q_stride + (size_t)h * hd, acc + (r - r0) * hd, hd * sizeof(float));

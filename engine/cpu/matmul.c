@@ -89,11 +89,8 @@ static float dot_q8_0(const uint8_t *row, const float *x, const float *xsum, int
     (void)xsum;
     sl_v16f acc = {0};
     for (int64_t b = 0; b < cols / 32; b++, row += 34, x += 32) {
-        sl_v16i8 q0, q1;
-        memcpy(&q0, row + 2, 16);
-        memcpy(&q1, row + 18, 16);
-        acc += sl_splat16(f16_at(row)) * (sl_i8_to_f(q0) * sl_load16(x) +
-                                          sl_i8_to_f(q1) * sl_load16(x + 16));
+        acc += sl_splat16(f16_at(row)) * (sl_load_i8_to_f(row + 2) * sl_load16(x) +
+                                          sl_load_i8_to_f(row + 18) * sl_load16(x + 16));
     }
     return sl_hsum16(acc);
 }

@@ -44,13 +44,23 @@ void sl_softmax(float *x, size_t n)
         memset(x, 0, n * sizeof *x);
         return;
     }
+    /* sixteen partial sums, so the loop vectorises without reassociating */
+    float part[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (size_t j = 0; j < 16; j++) {
+            x[i + j] = sl_expf(x[i + j] - max);
+            part[j] += x[i + j];
+        }
     float sum = 0.0f;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         x[i] = sl_expf(x[i] - max);
         sum += x[i];
     }
+    for (size_t j = 0; j < 16; j++)
+        sum += part[j];
     float inv = 1.0f / sum;
-    for (size_t i = 0; i < n; i++)
+    for (i = 0; i < n; i++)
         x[i] *= inv;
 }
 
