@@ -111,27 +111,17 @@ bool cli_parse(int argc, char **argv, cli_options *o)
     return true;
 }
 
-char *cli_model_path(const char *model)
-{
-    if (strcmp(model, "default") != 0)
-        return strdup(model);
-    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-    char buf[4096];
-    if (xdg && *xdg)
-        snprintf(buf, sizeof buf, "%s/sightline/models/SmolLM2-135M-Instruct.Q4_1.gguf", xdg);
-    else
-        snprintf(buf, sizeof buf, "%s/.local/share/sightline/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                 home ? home : ".");
-    return strdup(buf);
-}
-
 sl_engine *cli_open_engine(const cli_options *o)
 {
     if (!o->model) {
         fprintf(stderr, "sightline-cli: no model given: use --model FILE, or --model default\n");
         return NULL;
     }
-    char *path = cli_model_path(o->model);
+    char path[4096];
+    if (!sl_model_path(o->model, path, sizeof path)) {
+        fprintf(stderr, "sightline-cli: the model path is too long\n");
+        return NULL;
+    }
     sl_engine_options eo = {.model_path = path, .n_threads = o->threads};
     sl_engine *e = NULL;
     sl_error err = {0};
@@ -141,7 +131,6 @@ sl_engine *cli_open_engine(const cli_options *o)
             fprintf(stderr, "sightline-cli: install the default model with packaging/fetch-model\n");
         e = NULL;
     }
-    free(path);
     return e;
 }
 

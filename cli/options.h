@@ -25,8 +25,6 @@ typedef struct {
 /* Parses argv after the command name; prints the problem and returns false
  * on a bad option. */
 bool cli_parse(int argc, char **argv, cli_options *o);
-/* Resolves "default" to the installed default model; returns a malloc'd path. */
-char *cli_model_path(const char *model);
 /* Opens the engine for o->model, printing any error. */
 sl_engine *cli_open_engine(const cli_options *o);
 /* Prints "sightline-cli: <message>" for an error to stderr. */

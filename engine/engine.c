@@ -4,9 +4,21 @@
 
 #include "error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+bool sl_model_path(const char *model, char *out, size_t cap)
+{
+    if (strcmp(model, "default") != 0)
+        return (size_t)snprintf(out, cap, "%s", model) < cap;
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    int n = xdg && *xdg ? snprintf(out, cap, "%s/sightline/models/%s", xdg, SL_DEFAULT_MODEL_FILE)
+                        : snprintf(out, cap, "%s/.local/share/sightline/models/%s",
+                                   home ? home : ".", SL_DEFAULT_MODEL_FILE);
+    return n >= 0 && (size_t)n < cap;
+}
 
 static size_t physical_memory(void)
 {

@@ -67,6 +67,13 @@ typedef struct {
     size_t weight_bytes; /* bytes of weights as mapped from the file */
 } sl_model_info;
 
+/* The default model's file name, and where packaging/fetch-model installs
+ * it: $XDG_DATA_HOME/sightline/models/, else ~/.local/share/sightline/models/. */
+#define SL_DEFAULT_MODEL_FILE "SmolLM2-135M-Instruct.Q4_1.gguf"
+/* Writes the path of model into out: "default" becomes the installed default
+ * model, anything else is copied as it is. False when it does not fit. */
+bool sl_model_path(const char *model, char *out, size_t cap);
+
 sl_status sl_engine_open(const sl_engine_options *options, sl_engine **out, sl_error *err);
 void sl_engine_close(sl_engine *engine);
 const sl_model_info *sl_engine_model(const sl_engine *engine);

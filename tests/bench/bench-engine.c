@@ -5,7 +5,7 @@
  * JSON. Token ids are a fixed pseudo-random sequence over the vocabulary:
  * speed does not depend on what the text says.
  *
- * usage: bench-engine --model M [--threads N] [--contexts 512,2048,8192]
+ * usage: bench-engine --model M|default [--threads N] [--contexts 512,2048,8192]
  *                     [--decode N] [--json OUT] */
 #include "sightline-engine.h"
 
@@ -109,7 +109,10 @@ int main(int argc, char **argv)
                         "[--decode N] [--json OUT]\n");
         return 2;
     }
-    sl_engine_options opt = {.model_path = model, .n_threads = threads};
+    char path[4096];
+    if (!sl_model_path(model, path, sizeof path))
+        return 2;
+    sl_engine_options opt = {.model_path = path, .n_threads = threads};
     sl_engine *e = NULL;
     sl_error err = {0};
     double t0 = now();

@@ -4,6 +4,8 @@
 #ifndef SL_TEST_UTIL_H
 #define SL_TEST_UTIL_H
 
+#include "sightline-engine.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +46,7 @@ static inline const char *sl_test_model_path(void)
     const char *env = getenv("SIGHTLINE_MODEL");
     if (env && *env)
         return env;
-    const char *xdg = getenv("XDG_DATA_HOME");
-    const char *home = getenv("HOME");
-    if (xdg && *xdg)
-        snprintf(path, sizeof path, "%s/sightline/models/SmolLM2-135M-Instruct.Q4_1.gguf", xdg);
-    else
-        snprintf(path, sizeof path, "%s/.local/share/sightline/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                 home ? home : ".");
+    sl_model_path("default", path, sizeof path);
     return path;
 }
 
