@@ -14,6 +14,7 @@ struct sl_engine {
     sl_pool *pool;
     sl_model_info info;
     char *name;
+    size_t memory_limit; /* 0: none beyond the machine's */
     sl_error chat_error; /* why the model has no usable chat template */
 };
 

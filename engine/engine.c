@@ -73,11 +73,13 @@ static void find_turn_ends(sl_engine *e)
 static sl_status check_fits(const sl_engine *e, sl_error *err)
 {
     size_t need = sl_gguf_file_size(e->gguf), have = physical_memory();
+    if (e->memory_limit && (have == 0 || e->memory_limit < have))
+        have = e->memory_limit;
     if (have && need > have)
         return sl_fail(err, SL_ERR_NO_MEMORY,
-                       "%s: the model needs %.1f GiB of memory, this machine has %.1f GiB",
-                       sl_gguf_path(e->gguf), (double)need / 1073741824.0,
-                       (double)have / 1073741824.0);
+                       "%s: the model needs %.1f MiB of memory, but only %.1f MiB %s",
+                       sl_gguf_path(e->gguf), (double)need / 1048576.0, (double)have / 1048576.0,
+                       have == e->memory_limit ? "are allowed" : "are installed");
     return SL_OK;
 }
 
@@ -88,6 +90,7 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
     sl_engine *e = calloc(1, sizeof *e);
     if (!e)
         return sl_fail(err, SL_ERR_NO_MEMORY, "engine: out of memory");
+    e->memory_limit = opt->memory_limit;
     sl_status st = sl_gguf_open(opt->model_path, &e->gguf, err);
     if (!st)
         st = check_architecture(e->gguf, e, err);

@@ -28,6 +28,9 @@ sl_status sl_session_new(sl_engine *e, size_t max_tokens, sl_session **out, sl_e
                        e->info.n_ctx_train);
     size_t need = sl_llama_state_bytes(e->llama, sl_pool_size(e->pool), max_tokens);
     size_t have = sl_available_memory();
+    size_t limit = e->memory_limit > e->info.weight_bytes ? e->memory_limit - e->info.weight_bytes : 1;
+    if (e->memory_limit && (have == 0 || limit < have))
+        have = limit; /* what the limit leaves beside the weights */
     if (have && need > have)
         return sl_fail(err, SL_ERR_NO_MEMORY,
                        "session: a context of %zu tokens needs %.1f MiB, only %.1f MiB is available",

@@ -39,6 +39,7 @@ typedef struct sl_engine sl_engine;
 typedef struct {
     const char *model_path; /* a GGUF file */
     int n_threads;          /* 0: one per online CPU */
+    size_t memory_limit;    /* bytes the engine may use; 0: what the machine has */
 } sl_engine_options;
 
 typedef enum {
