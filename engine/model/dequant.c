@@ -11,19 +11,20 @@
  *   Q2_K … Q6_K are 256-element super-blocks with packed sub-block scales;
  *   see each function below.
  *
- * The arithmetic is written one rounding per statement, in the same order
- * as ggml's reference code, so results are bit-identical to it: nothing
- * here may be contracted into fused multiply-adds. */
+ * The arithmetic is the same float32 operations in the same order as
+ * ggml's reference code, so results are bit-identical to it and to the gguf
+ * Python package. That holds even where the compiler fuses a product and
+ * the following sum into an FMA (the project builds with
+ * -ffp-contract=fast): every product here is exact in float32 — an f16
+ * scale has at most 11 significant bits, sub-block scales at most 8 and
+ * quants at most 6, so no product needs more than 24 bits, and none leaves
+ * the normal range — so only the final sum rounds, fused or not. */
 #include "model/dequant.h"
 
 #include <string.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the GGUF reader and dequantisation assume a little-endian host"
-#endif
-
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
 #endif
 
 #define QK 32

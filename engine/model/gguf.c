@@ -348,7 +348,7 @@ static sl_status read_string_array(reader *r, kv_entry *kv)
     for (uint64_t i = 0; i < kv->n; i++) {
         sl_gguf_string s;
         char field[48];
-        snprintf(field, sizeof field, "string %llu of the array", (ull)i);
+        snprintf(field, sizeof field, "array string %llu", (ull)i);
         sl_status st = read_string(r, field, &s);
         if (st != SL_OK)
             return st;
@@ -540,9 +540,10 @@ static sl_status read_alignment(reader *r)
     if (i < 0)
         return SL_OK;
     const kv_entry *kv = &g->kvs[i];
-    snprintf(r->ctx, sizeof r->ctx, "key 'general.alignment'");
     if (kv->type != SL_GGUF_UINT32)
-        return fail(r, SL_ERR_FORMAT, "is of type %s, expected u32", value_type_name(kv->type));
+        return fail(r, SL_ERR_FORMAT, "key 'general.alignment' is of type %s, expected u32",
+                    value_type_name(kv->type));
+    snprintf(r->ctx, sizeof r->ctx, "key 'general.alignment'");
     uint32_t a = load_u32(kv->value);
     if (a == 0 || (a & (a - 1)) != 0)
         return fail(r, SL_ERR_FORMAT, "alignment %u is not a power of two", a);
@@ -670,11 +671,15 @@ static sl_status place_tensor(reader *r, tensor_entry *e, uint64_t offset)
     sl_gguf *g = r->g;
     uint64_t room = (uint64_t)g->size - g->data_start;
     snprintf(r->ctx, sizeof r->ctx, "tensor '%s'", e->name);
-    if (offset > room || e->pub.n_bytes > room - offset)
+    if (offset > room)
+        return fail(r, SL_ERR_FORMAT,
+                    "data offset %llu (from the data section at %llu) is past the end of the file "
+                    "(%zu bytes)",
+                    (ull)offset, (ull)g->data_start, g->size);
+    if (e->pub.n_bytes > room - offset)
         return fail(r, SL_ERR_FORMAT,
                     "data [offset %llu, %llu bytes) runs past the end of the file (%zu bytes)",
-                    offset > UINT64_MAX - g->data_start ? (ull)UINT64_MAX : (ull)(g->data_start + offset),
-                    (ull)e->pub.n_bytes, g->size);
+                    (ull)(g->data_start + offset), (ull)e->pub.n_bytes, g->size);
     e->pub.data = g->map + g->data_start + offset;
     return SL_OK;
 }
