@@ -6,9 +6,17 @@
 
 #include "sightline-engine.h"
 
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__GNUC__)
+#define SL_TEST_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SL_TEST_PRINTF(a, b)
+#endif
 
 static int sl_test_checks, sl_test_failures;
 

@@ -1,0 +1,111 @@
+/* sightline-cli as a user runs it: exit status, messages that name the
+ * problem, and outputs equal to what the engine API gives in-process. */
+#include "../test-util.h"
+
+#include <sys/wait.h>
+
+static const char *cli, *model, *tmpdir;
+
+/* Runs a shell command line; returns its exit status, stdout+stderr in out. */
+static int run(char *out, size_t cap, const char *fmt, ...) SL_TEST_PRINTF(3, 4);
+static int run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    size_t n = p ? fread(out, 1, cap - 1, p) : 0;
+    out[n] = 0;
+    int status = p ? pclose(p) : -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_errors(void)
+{
+    char out[8192];
+    CHECK(run(out, sizeof out, "%s --help", cli) == 0 && strstr(out, "logits"));
+    CHECK(run(out, sizeof out, "%s", cli) == 2);
+    CHECK(run(out, sizeof out, "%s frobnicate", cli) == 2 && strstr(out, "frobnicate"));
+    CHECK(run(out, sizeof out, "%s info %s/missing.gguf", cli, tmpdir) == 1);
+    CHECKF(strstr(out, "missing.gguf") != NULL, "%s", out);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens 1,x --out %s/l.bin", cli, model, tmpdir) == 2);
+    CHECKF(strstr(out, "1,x") != NULL, "%s", out);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens 1,99999 --out %s/l.bin", cli, model, tmpdir) == 1);
+    CHECKF(strstr(out, "99999") != NULL, "%s", out);
+    CHECK(run(out, sizeof out, "%s generate --model %s --top-p 7 hi", cli, model) == 2);
+    CHECK(run(out, sizeof out, "%s generate --model %s --threads", cli, model) == 2);
+}
+
+static void test_logits_match_engine(sl_engine *e)
+{
+    char out[8192], path[1024];
+    snprintf(path, sizeof path, "%s/logits.bin", tmpdir);
+    int32_t ids[5] = {258, 10, 200, 7, 261};
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens 258,10,200,7,261 --out %s", cli, model,
+              path) == 0);
+    size_t len = 0, vocab = (size_t)sl_engine_model(e)->n_vocab;
+    float *file = sl_test_read_file(path, &len);
+    CHECKF(file && len == 5 * vocab * sizeof(float), "%zu bytes", len);
+    float *mine = malloc(5 * vocab * sizeof(float));
+    sl_session *s = NULL;
+    sl_error err = {0};
+    CHECK(sl_session_new(e, 5, &s, &err) == SL_OK);
+    CHECK(sl_session_prefill_all_logits(s, ids, 5, mine, &err) == SL_OK);
+    if (file && len == 5 * vocab * sizeof(float)) {
+        double worst = 0;
+        for (size_t i = 0; i < 5 * vocab; i++)
+            worst = fmax(worst, fabs((double)file[i] - (double)mine[i]));
+        CHECKF(worst < 1e-5, "CLI and API differ by %g", worst);
+    }
+    sl_session_free(s);
+    free(mine);
+    free(file);
+}
+
+static void test_tokenize_and_generate(sl_engine *e)
+{
+    char out[8192], want[1024] = "";
+    const char *text = "the then he";
+    sl_tokens t = {0};
+    sl_error err = {0};
+    CHECK(sl_tokenize(e, text, strlen(text), true, &t, &err) == SL_OK);
+    for (size_t i = 0; i < t.n; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), i ? ",%d" : "%d", t.ids[i]);
+    sl_tokens_free(&t);
+    CHECK(run(out, sizeof out, "%s tokenize --model %s '%s'", cli, model, text) == 0);
+    CHECKF(strncmp(out, want, strlen(want)) == 0, "got %s want %s", out, want);
+
+    CHECK(run(out, sizeof out, "%s generate -q --model %s --temperature 0 -n 8 'the'", cli, model) == 0);
+    CHECK(run(out, sizeof out, "%s generate -q --model %s --chat -n 8 --seed 3 'hello'", cli, model) == 0);
+    char again[8192];
+    CHECK(run(again, sizeof again, "%s generate -q --model %s --chat -n 8 --seed 3 'hello'", cli, model) == 0);
+    CHECKF(strcmp(out, again) == 0, "same seed, different text: '%s' vs '%s'", out, again);
+    CHECK(run(out, sizeof out, "printf 'hello\\nthe\\n/reset\\nhe\\n/exit\\n' | %s chat -q --model %s -n 6",
+              cli, model) == 0);
+    CHECKF(strstr(out, "Chatting with") != NULL, "%s", out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s SIGHTLINE-CLI MODEL TMPDIR\n", argv[0]);
+        return 2;
+    }
+    cli = argv[1];
+    model = argv[2];
+    tmpdir = argv[3];
+    test_errors();
+    sl_engine_options opt = {.model_path = model};
+    sl_engine *e = NULL;
+    sl_error err = {0};
+    CHECKF(sl_engine_open(&opt, &e, &err) == SL_OK, "%s", err.message);
+    if (e) {
+        test_logits_match_engine(e);
+        test_tokenize_and_generate(e);
+        sl_engine_close(e);
+    }
+    return sl_test_finish();
+}
