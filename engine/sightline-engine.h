@@ -93,7 +93,10 @@ void sl_tokens_free(sl_tokens *tokens);
 /* Appends the ids of utf8[0..n) to out. With parse_special, the text of
  * special tokens (e.g. "<|im_start|>") becomes their id; without, it is
  * tokenised as plain text. Invalid UTF-8 bytes are kept, each as its
- * byte-level token, so decode(encode(s)) == s for every byte string. */
+ * byte-level token, so decode(encode(s)) == s for every byte string, except
+ * that bytes the vocabulary has no token for are dropped, as Hugging Face
+ * `tokenizers` drops them (SmolLM2 lacks 21 of the 256, e.g. 0x1D, 0xFF;
+ * details in tokenizer/tokenizer.h). */
 sl_status sl_tokenize(const sl_engine *engine, const char *utf8, size_t n, bool parse_special,
                       sl_tokens *out, sl_error *err);
 
