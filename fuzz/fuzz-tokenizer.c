@@ -2,7 +2,7 @@
  *
  * The input bytes are encoded with and without special-token parsing by the
  * default model's tokenizer (loaded once: $SIGHTLINE_MODEL, else the
- * installed copy); decoding the ids must give the input back, less the
+ * installed copy, as sl_model_path() finds it); decoding the ids must give the input back, less the
  * bytes the vocabulary has no token for (see sl_tokenizer_encode()). The
  * input is also split by every pre-tokenizer, whose pieces must cover it
  * exactly. Any mismatch aborts.
@@ -26,12 +26,10 @@ static sl_tokenizer *tokenizer(void)
         return tok;
     char path[4096];
     const char *env = getenv("SIGHTLINE_MODEL");
-    const char *home = getenv("HOME");
     if (env && *env)
         snprintf(path, sizeof path, "%s", env);
     else
-        snprintf(path, sizeof path, "%s/.local/share/sightline/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                 home ? home : ".");
+        sl_model_path("default", path, sizeof path);
     sl_error err = {0};
     if (sl_gguf_open(path, &gguf, &err) != SL_OK ||
         sl_tokenizer_from_gguf(gguf, &tok, &err) != SL_OK) {

@@ -15,6 +15,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <time.h>
+#include <unistd.h>
 
 /* decode(ids) == text with the bytes the vocabulary cannot encode removed. */
 static bool round_trips(const sl_tokenizer *tok, const char *text, size_t n, const sl_tokens *ids)
@@ -467,6 +468,171 @@ static void test_llama3_synth(const char *dir)
     free(data);
 }
 
+/* ---- sl_tokenizer_from_gguf on small files written here ---------------------- */
+
+typedef struct {
+    const char *model, *pre;        /* NULL: key left out */
+    int n_types;                    /* entries of token_type; -1: key left out */
+    int64_t bos;                    /* -2: key left out */
+    bool merges_as_ints;            /* merges of the wrong type */
+    bool bad_merge;                 /* a merge of unknown tokens */
+} gguf_spec;
+
+static void put_u32(FILE *f, uint32_t v) { fwrite(&v, 4, 1, f); }
+static void put_u64(FILE *f, uint64_t v) { fwrite(&v, 8, 1, f); }
+static void put_str(FILE *f, const char *s, size_t n)
+{
+    put_u64(f, n);
+    fwrite(s, 1, n, f);
+}
+static void put_key(FILE *f, const char *key, uint32_t type)
+{
+    put_str(f, key, strlen(key));
+    put_u32(f, type);
+}
+
+/* A vocabulary of the 256 byte-level tokens, then "Ġt", "he", "Ġthe". */
+static void write_tokenizer_gguf(const char *path, const gguf_spec *g)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return;
+    uint64_t n_kv = 1 + (g->model != NULL) + (g->pre != NULL) + (g->n_types >= 0) +
+                    (g->bos != -2) + 1;
+    fwrite("GGUF", 1, 4, f);
+    put_u32(f, 3);
+    put_u64(f, 0);
+    put_u64(f, n_kv);
+    if (g->model) {
+        put_key(f, "tokenizer.ggml.model", 8);
+        put_str(f, g->model, strlen(g->model));
+    }
+    if (g->pre) {
+        put_key(f, "tokenizer.ggml.pre", 8);
+        put_str(f, g->pre, strlen(g->pre));
+    }
+    put_key(f, "tokenizer.ggml.tokens", 9);
+    put_u32(f, 8);
+    put_u64(f, 259);
+    for (unsigned b = 0; b < 256; b++) {
+        /* The byte-level character of byte b, in UTF-8. */
+        unsigned cp = b;
+        if (!((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE)))
+            cp = 0x100 + (b <= 0x20 ? b : b <= 0xA0 ? 0x21 + (b - 0x7F) : 0x43);
+        char u[2];
+        size_t n = put_cp(u, cp);
+        put_str(f, u, n);
+    }
+    put_str(f, "\xC4\xA0t", 3);
+    put_str(f, "he", 2);
+    put_str(f, "\xC4\xA0the", 5);
+    if (g->n_types >= 0) {
+        put_key(f, "tokenizer.ggml.token_type", 9);
+        put_u32(f, 5);
+        put_u64(f, (uint64_t)g->n_types);
+        for (int i = 0; i < g->n_types; i++)
+            put_u32(f, 1);
+    }
+    if (g->bos != -2) {
+        put_key(f, "tokenizer.ggml.bos_token_id", 4);
+        put_u32(f, (uint32_t)g->bos);
+    }
+    put_key(f, "tokenizer.ggml.merges", 9);
+    if (g->merges_as_ints) {
+        put_u32(f, 5);
+        put_u64(f, 1);
+        put_u32(f, 0);
+    } else {
+        put_u32(f, 8);
+        put_u64(f, 3);
+        put_str(f, "\xC4\xA0 t", 4);
+        put_str(f, g->bad_merge ? "x yz" : "h e", g->bad_merge ? 4 : 3);
+        put_str(f, "\xC4\xA0t he", 6);
+    }
+    fclose(f);
+}
+
+static sl_status load_spec(const char *path, const gguf_spec *g, sl_tokenizer **tok, sl_error *err)
+{
+    write_tokenizer_gguf(path, g);
+    sl_gguf *gguf = NULL;
+    *tok = NULL;
+    sl_status st = sl_gguf_open(path, &gguf, err);
+    CHECKF(st == SL_OK, "%s", err->message);
+    if (st == SL_OK)
+        st = sl_tokenizer_from_gguf(gguf, tok, err);
+    sl_gguf_close(gguf);
+    return st;
+}
+
+static void test_from_gguf_validation(void)
+{
+    char path[] = "/tmp/sl-test-tokenizer-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
+    const gguf_spec good = {"gpt2", "smollm", 259, 1, false, false};
+    sl_tokenizer *tok;
+    sl_error err = {0};
+    CHECKF(load_spec(path, &good, &tok, &err) == SL_OK, "%s", err.message);
+    if (tok) {
+        sl_tokens ids = {0};
+        CHECK(sl_tokenizer_encode(tok, " the", 4, false, &ids, &err) == SL_OK);
+        CHECK(ids.n == 1 && ids.ids[0] == 258);
+        CHECK(sl_tokenizer_bos(tok) == 1 && sl_tokenizer_eos(tok) == -1);
+        sl_tokens_free(&ids);
+        sl_tokenizer_free(tok);
+    }
+
+    gguf_spec g = good;
+    g.n_types = 258;
+    CHECK(load_spec(path, &g, &tok, &err) == SL_ERR_FORMAT && !tok);
+    CHECKF(strstr(err.message, path) && strstr(err.message, "token_type"), "%s", err.message);
+
+    g = good;
+    g.n_types = -1; /* no token types: all normal */
+    CHECKF(load_spec(path, &g, &tok, &err) == SL_OK, "%s", err.message);
+    sl_tokenizer_free(tok);
+
+    g = good;
+    g.pre = "klingon";
+    CHECK(load_spec(path, &g, &tok, &err) == SL_ERR_UNSUPPORTED);
+    CHECKF(strstr(err.message, path) && strstr(err.message, "'klingon'"), "%s", err.message);
+
+    g = good;
+    g.pre = NULL; /* default */
+    CHECKF(load_spec(path, &g, &tok, &err) == SL_OK, "%s", err.message);
+    sl_tokenizer_free(tok);
+
+    g = good;
+    g.model = "llama";
+    CHECK(load_spec(path, &g, &tok, &err) == SL_ERR_UNSUPPORTED);
+    CHECKF(strstr(err.message, path) && strstr(err.message, "'llama'"), "%s", err.message);
+
+    g = good;
+    g.model = NULL;
+    CHECK(load_spec(path, &g, &tok, &err) == SL_ERR_FORMAT);
+    CHECKF(strstr(err.message, path) != NULL, "%s", err.message);
+
+    g = good;
+    g.bos = 259;
+    CHECK(load_spec(path, &g, &tok, &err) == SL_ERR_FORMAT);
+    CHECKF(strstr(err.message, path) && strstr(err.message, "bos"), "%s", err.message);
+
+    g = good;
+    g.merges_as_ints = true;
+    CHECK(load_spec(path, &g, &tok, &err) == SL_ERR_FORMAT);
+    CHECKF(strstr(err.message, path) != NULL, "%s", err.message);
+
+    g = good;
+    g.bad_merge = true;
+    CHECK(load_spec(path, &g, &tok, &err) == SL_ERR_FORMAT);
+    CHECKF(strstr(err.message, path) && strstr(err.message, "merge 1"), "%s", err.message);
+    unlink(path);
+}
+
 static void test_tokens_reserve(void)
 {
     sl_tokens t = {0};
@@ -487,6 +653,7 @@ int main(int argc, char **argv)
     }
     test_tokens_reserve();
     test_llama3_synth(argv[1]);
+    test_from_gguf_validation();
 
     const char *model = sl_test_model_path();
     sl_gguf *gguf = NULL;
