@@ -343,6 +343,20 @@ static void key_values(void)
                   NULL);
     free(long_key);
 
+    /* A long key is quoted cut short, at a character boundary: "a" and 50
+     * two-byte characters, with an unknown value type after it. */
+    uint8_t key_and_type[101 + 4];
+    key_and_type[0] = 'a';
+    for (int i = 0; i < 50; i++)
+        memcpy(key_and_type + 1 + 2 * i, "\xc3\xa9", 2);
+    put32(key_and_type, 101, 13);
+    char shown[128] = "key 'a";
+    for (int i = 0; i < 39; i++)
+        strcat(shown, "\xc3\xa9");
+    strcat(shown, "...': unknown value type 13");
+    splice_header("long-key-quoted", k->key_at, k->key_len + 4, key_and_type, sizeof key_and_type,
+                  k->key_len_at, SL_ERR_FORMAT, shown);
+
     const kv_rec *u8 = kv("test.u8");
     patch32("value-type-13", u8->type_at, 13, SL_ERR_FORMAT, "unknown value type 13");
     patch32("value-type-max", u8->type_at, UINT32_MAX, SL_ERR_FORMAT, "unknown value type");
