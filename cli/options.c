@@ -59,7 +59,8 @@ bool cli_parse(int argc, char **argv, cli_options *o)
             continue;
         }
         if (!strcmp(a, "--chat") || !strcmp(a, "--no-special") || !strcmp(a, "--pieces") ||
-            !strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            !strcmp(a, "--quiet") || !strcmp(a, "-q") || !strcmp(a, "--blas")) {
+            o->blas |= !strcmp(a, "--blas");
             o->chat |= !strcmp(a, "--chat");
             o->no_special |= !strcmp(a, "--no-special");
             o->pieces |= !strcmp(a, "--pieces");
@@ -122,7 +123,7 @@ sl_engine *cli_open_engine(const cli_options *o)
         fprintf(stderr, "sightline-cli: the model path is too long\n");
         return NULL;
     }
-    sl_engine_options eo = {.model_path = path, .n_threads = o->threads};
+    sl_engine_options eo = {.model_path = path, .n_threads = o->threads, .use_blas = o->blas};
     sl_engine *e = NULL;
     sl_error err = {0};
     if (sl_engine_open(&eo, &e, &err) != SL_OK) {

@@ -18,6 +18,7 @@ typedef struct {
     bool no_special;        /* tokenize: special-token text is plain text */
     bool pieces;            /* tokenize: print each token's text */
     bool quiet;
+    bool blas;              /* prefill products through BLAS */
     int n_args;             /* positional arguments */
     char **args;
 } cli_options;

@@ -27,6 +27,7 @@ static const char usage[] =
     "  --top-k N --top-p P --min-p P   sampling filters (defaults 40, 0.95, 0.05; 0/1/0: off)\n"
     "  --repeat-penalty R --repeat-last-n N   (defaults 1.1 over 64 tokens; 1: off)\n"
     "  --seed N                   sampling seed (default 0); same seed, same text\n"
+    "  --blas                     prefill matrix products through BLAS (builds with BLAS)\n"
     "  --quiet, -q                no statistics on stderr\n"
     "  --help, -h                 this text\n";
 

@@ -15,6 +15,7 @@ struct sl_engine {
     sl_model_info info;
     char *name;
     size_t memory_limit; /* 0: none beyond the machine's */
+    bool use_blas;
     sl_error chat_error; /* why the model has no usable chat template */
 };
 

@@ -2,6 +2,7 @@
  * chat template, thread pool). */
 #include "engine-internal.h"
 
+#include "cpu/matmul.h"
 #include "error.h"
 
 #include <stdio.h>
@@ -91,6 +92,11 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
     if (!e)
         return sl_fail(err, SL_ERR_NO_MEMORY, "engine: out of memory");
     e->memory_limit = opt->memory_limit;
+    e->use_blas = opt->use_blas;
+    if (opt->use_blas && !sl_matmul_have_blas()) {
+        free(e);
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "engine: BLAS was asked for, but this build has none");
+    }
     sl_status st = sl_gguf_open(opt->model_path, &e->gguf, err);
     if (!st)
         st = check_architecture(e->gguf, e, err);

@@ -45,7 +45,7 @@ sl_status sl_session_new(sl_engine *e, size_t max_tokens, sl_session **out, sl_e
     sl_status st = (s->tokens && s->logits) ? SL_OK
                                             : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     if (!st)
-        st = sl_llama_state_new(e->llama, e->pool, max_tokens, &s->state, err);
+        st = sl_llama_state_new(e->llama, e->pool, max_tokens, e->use_blas, &s->state, err);
     if (!st)
         st = sl_sampler_new(e->info.n_vocab, 0, &s->sampler, err);
     if (st) {

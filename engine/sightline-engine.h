@@ -40,6 +40,7 @@ typedef struct {
     const char *model_path; /* a GGUF file */
     int n_threads;          /* 0: one per online CPU */
     size_t memory_limit;    /* bytes the engine may use; 0: what the machine has */
+    bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
 } sl_engine_options;
 
 typedef enum {

@@ -263,12 +263,12 @@ size_t sl_llama_state_bytes(const sl_llama *m, int n_threads, size_t max_tokens)
                                            sl_key_cache_floats(max_tokens, m->n_kv_heads, m->head_dim)) +
                     chunk * (2 * (size_t)m->n_embd + 2 * q_dim + kv_dim + 2 * (size_t)m->n_ff) +
                     (size_t)n_threads * sl_attention_scratch_floats(max_tokens, m->head_dim) +
-                    (size_t)n_threads * max_cols(m) + (1u << 20);
+                    ((size_t)n_threads * 33 + 512) * max_cols(m); /* matmul rows, panels, BLAS rows */
     return floats * sizeof(float);
 }
 
 sl_status sl_llama_state_new(const sl_llama *m, const sl_pool *pool, size_t max_tokens,
-                             sl_llama_state **out, sl_error *err)
+                             bool use_blas, sl_llama_state **out, sl_error *err)
 {
     if (max_tokens == 0 || max_tokens > (1u << 24))
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "session: %zu tokens is out of range",
@@ -292,7 +292,7 @@ sl_status sl_llama_state_new(const sl_llama *m, const sl_pool *pool, size_t max_
     s->up = malloc(s->chunk * (size_t)m->n_ff * sizeof(float));
     s->att_scratch_per_thread = sl_attention_scratch_floats(max_tokens, m->head_dim);
     s->att_scratch = malloc((size_t)sl_pool_size(pool) * s->att_scratch_per_thread * sizeof(float));
-    sl_status st = sl_matmul_scratch_new(pool, (int64_t)max_cols(m), &s->mm, err);
+    sl_status st = sl_matmul_scratch_new(pool, (int64_t)max_cols(m), use_blas, &s->mm, err);
     if (st == SL_OK && !(s->k_cache && s->v_cache && s->k_new && s->x && s->xn && s->q && s->att && s->gate &&
                          s->up && s->att_scratch))
         st = sl_fail(err, SL_ERR_NO_MEMORY,

@@ -20,7 +20,7 @@ void sl_llama_free(sl_llama *model);
 
 /* KV cache and activations for up to max_tokens positions. */
 sl_status sl_llama_state_new(const sl_llama *model, const sl_pool *pool, size_t max_tokens,
-                             sl_llama_state **out, sl_error *err);
+                             bool use_blas, sl_llama_state **out, sl_error *err);
 void sl_llama_state_free(sl_llama_state *state);
 /* Bytes a state for max_tokens positions would allocate. */
 size_t sl_llama_state_bytes(const sl_llama *model, int n_threads, size_t max_tokens);

@@ -6,6 +6,10 @@
 
 #include <stdlib.h>
 
+#ifdef SL_HAVE_BLAS
+#include <cblas.h>
+#endif
+
 #ifdef __F16C__
 #include <immintrin.h>
 #endif
@@ -13,7 +17,7 @@
 
 /* Below this many tokens, rows are streamed (memory-bound); at or above it,
  * rows are dequantised once per chunk and reused across tokens. */
-enum { GEMM_MIN_TOKENS = 8, ROW_BLOCK = 16, PANEL_ROWS = 32, TOKEN_TILE = 6 };
+enum { GEMM_MIN_TOKENS = 8, ROW_BLOCK = 16, PANEL_ROWS = 32, TOKEN_TILE = 6, BLAS_ROWS = 512 };
 
 struct sl_matmul_scratch {
     int64_t max_cols;
@@ -21,11 +25,23 @@ struct sl_matmul_scratch {
     float *rows;  /* n_threads × max_cols: one dequantised row per thread */
     float *xsum;  /* GEMM_MIN_TOKENS × max_cols/32: block sums of x */
     float *panels; /* n_threads × PANEL_ROWS × max_cols: one packed panel per thread */
+    float *blas_rows; /* BLAS_ROWS × max_cols dequantised rows, when BLAS is used */
 };
 
-sl_status sl_matmul_scratch_new(const sl_pool *pool, int64_t max_cols, sl_matmul_scratch **out,
-                                sl_error *err)
+bool sl_matmul_have_blas(void)
 {
+#ifdef SL_HAVE_BLAS
+    return true;
+#else
+    return false;
+#endif
+}
+
+sl_status sl_matmul_scratch_new(const sl_pool *pool, int64_t max_cols, bool use_blas,
+                                sl_matmul_scratch **out, sl_error *err)
+{
+    if (use_blas && !sl_matmul_have_blas())
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "matmul: this build has no BLAS");
     sl_matmul_scratch *s = calloc(1, sizeof *s);
     if (!s)
         return sl_fail(err, SL_ERR_NO_MEMORY, "matmul: out of memory");
@@ -34,7 +50,9 @@ sl_status sl_matmul_scratch_new(const sl_pool *pool, int64_t max_cols, sl_matmul
     s->rows = malloc((size_t)s->n_threads * (size_t)max_cols * sizeof(float));
     s->xsum = malloc(GEMM_MIN_TOKENS * ((size_t)max_cols / 32 + 1) * sizeof(float));
     s->panels = malloc((size_t)s->n_threads * PANEL_ROWS * (size_t)max_cols * sizeof(float));
-    if (!s->rows || !s->xsum || !s->panels) {
+    if (use_blas)
+        s->blas_rows = malloc((size_t)BLAS_ROWS * (size_t)max_cols * sizeof(float));
+    if (!s->rows || !s->xsum || !s->panels || (use_blas && !s->blas_rows)) {
         sl_matmul_scratch_free(s);
         return sl_fail(err, SL_ERR_NO_MEMORY, "matmul: out of memory for scratch of %lld columns",
                        (long long)max_cols);
@@ -50,6 +68,7 @@ void sl_matmul_scratch_free(sl_matmul_scratch *s)
     free(s->rows);
     free(s->xsum);
     free(s->panels);
+    free(s->blas_rows);
     free(s);
 }
 
@@ -274,11 +293,45 @@ static void matmul_panels(sl_pool *pool, sl_matmul_scratch *scratch, const sl_ma
     sl_pool_for(pool, (size_t)((w->rows + PANEL_ROWS - 1) / PANEL_ROWS), panel_rows, &job);
 }
 
+#ifdef SL_HAVE_BLAS
+typedef struct {
+    const sl_matrix *w;
+    int64_t r0;
+    float *rows;
+} dequant_job;
+
+static void dequant_row_task(void *p, size_t i, int thread)
+{
+    (void)thread;
+    dequant_job *job = p;
+    sl_matrix_row(job->w, job->r0 + (int64_t)i, job->rows + i * (size_t)job->w->cols);
+}
+
+/* Row chunks dequantised on the pool, multiplied by sgemm: y[:, r0:r0+n] = x · chunkᵀ. */
+static void matmul_blas(sl_pool *pool, sl_matmul_scratch *scratch, const sl_matrix *w,
+                        const float *x, size_t n_tokens, float *y)
+{
+    for (int64_t r0 = 0; r0 < w->rows; r0 += BLAS_ROWS) {
+        int64_t n = w->rows - r0 < BLAS_ROWS ? w->rows - r0 : BLAS_ROWS;
+        dequant_job job = {w, r0, scratch->blas_rows};
+        sl_pool_for(pool, (size_t)n, dequant_row_task, &job);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_tokens, (int)n, (int)w->cols,
+                    1.0f, x, (int)w->cols, scratch->blas_rows, (int)w->cols, 0.0f, y + r0,
+                    (int)w->rows);
+    }
+}
+#endif
+
 void sl_matmul(sl_pool *pool, sl_matmul_scratch *scratch, const sl_matrix *w, const float *x,
                size_t n_tokens, float *y)
 {
     if (n_tokens < GEMM_MIN_TOKENS)
         matmul_stream(pool, scratch, w, x, n_tokens, y);
     else
+#ifdef SL_HAVE_BLAS
+        if (scratch->blas_rows)
+            matmul_blas(pool, scratch, w, x, n_tokens, y);
+        else
+#endif
         matmul_panels(pool, scratch, w, x, n_tokens, y);
 }

@@ -4,8 +4,9 @@
  * dequantised values in float32 (fp32 accumulation), so results match a
  * reference that dequantises first, up to summation order. One token:
  * fused per-type dot products. Many tokens: rows are dequantised in chunks
- * into a scratch buffer, then multiplied by BLAS sgemm where built with it,
- * else by blocked dot products on the thread pool. */
+ * into packed panels and multiplied by a register-blocked kernel on the
+ * thread pool; or, where built with BLAS and asked for, dequantised in row
+ * chunks and multiplied by BLAS sgemm. */
 #ifndef SL_MATMUL_H
 #define SL_MATMUL_H
 
@@ -22,9 +23,13 @@ typedef struct {
 
 typedef struct sl_matmul_scratch sl_matmul_scratch;
 
-/* Scratch for matrices of at most max_cols columns on pool's threads. */
-sl_status sl_matmul_scratch_new(const sl_pool *pool, int64_t max_cols, sl_matmul_scratch **out,
-                                sl_error *err);
+/* Scratch for matrices of at most max_cols columns on pool's threads;
+ * use_blas picks BLAS sgemm for many tokens (SL_ERR_UNSUPPORTED when the
+ * engine was built without BLAS). */
+sl_status sl_matmul_scratch_new(const sl_pool *pool, int64_t max_cols, bool use_blas,
+                                sl_matmul_scratch **out, sl_error *err);
+/* Whether this build can use BLAS. */
+bool sl_matmul_have_blas(void);
 void sl_matmul_scratch_free(sl_matmul_scratch *scratch);
 
 /* y[t][r] = Σ_c W[r][c]·x[t][c] for t < n_tokens; x is n_tokens × cols, y is

@@ -5,7 +5,7 @@
  * JSON. Token ids are a fixed pseudo-random sequence over the vocabulary:
  * speed does not depend on what the text says.
  *
- * usage: bench-engine --model M|default [--threads N] [--contexts 512,2048,8192]
+ * usage: bench-engine --model M|default [--blas] [--threads N] [--contexts 512,2048,8192]
  *                     [--decode N] [--json OUT] */
 #include "sightline-engine.h"
 
@@ -97,6 +97,13 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *json = NULL, *contexts = "512,2048,8192";
     int threads = 0, n_decode = 64;
+    bool blas = false;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--blas")) {
+            blas = true;
+            memmove(argv + i, argv + i + 1, (size_t)(argc - i - 1) * sizeof *argv);
+            argc--;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
@@ -112,7 +119,7 @@ int main(int argc, char **argv)
     char path[4096];
     if (!sl_model_path(model, path, sizeof path))
         return 2;
-    sl_engine_options opt = {.model_path = path, .n_threads = threads};
+    sl_engine_options opt = {.model_path = path, .n_threads = threads, .use_blas = blas};
     sl_engine *e = NULL;
     sl_error err = {0};
     double t0 = now();
@@ -125,8 +132,8 @@ int main(int argc, char **argv)
     struct utsname un;
     uname(&un);
     cpu_name(cpu, sizeof cpu);
-    printf("model: %s   threads: %d   cpu: %s   load: %.2f s\n", sl_engine_model(e)->name,
-           sl_engine_threads(e), cpu, load_s);
+    printf("model: %s   threads: %d   matmul: %s   cpu: %s   load: %.2f s\n",
+           sl_engine_model(e)->name, sl_engine_threads(e), blas ? "BLAS" : "own kernels", cpu, load_s);
     printf("%8s %14s %14s %12s\n", "context", "prefill tok/s", "decode tok/s", "peak MiB");
     result res[16];
     int n = 0, rc = 0;
@@ -141,9 +148,9 @@ int main(int argc, char **argv)
         FILE *f = fopen(json, "w");
         if (f) {
             fprintf(f, "{\"model\": \"%s\", \"threads\": %d, \"cpu\": \"%s\", \"kernel\": \"%s %s\", "
-                       "\"decode_tokens\": %d, \"load_seconds\": %.3f, \"results\": [",
+                       "\"matmul\": \"%s\", \"decode_tokens\": %d, \"load_seconds\": %.3f, \"results\": [",
                     sl_engine_model(e)->name, sl_engine_threads(e), cpu, un.sysname, un.release,
-                    n_decode, load_s);
+                    blas ? "blas" : "own", n_decode, load_s);
             for (int i = 0; i < n; i++)
                 fprintf(f, "%s{\"context\": %d, \"prefill_tokens_per_s\": %.2f, "
                            "\"decode_tokens_per_s\": %.2f, \"peak_rss_mib\": %.1f}",

@@ -165,16 +165,18 @@ int main(void)
     sl_pool *pool = NULL;
     sl_error err = {0};
     CHECK(sl_pool_new(3, &pool, &err) == SL_OK);
-    sl_matmul_scratch *scratch = NULL;
-    CHECK(sl_matmul_scratch_new(pool, 768, &scratch, &err) == SL_OK);
-    int tested = 0;
-    for (uint32_t type = 0; type < SL_TYPE_COUNT_MAX; type++)
-        if (sl_type_supported(type)) {
-            check_matmul(pool, scratch, type);
-            tested++;
-        }
-    CHECKF(tested >= 11, "only %d types supported", tested);
-    sl_matmul_scratch_free(scratch);
+    for (int blas = 0; blas <= (int)sl_matmul_have_blas(); blas++) {
+        sl_matmul_scratch *scratch = NULL;
+        CHECK(sl_matmul_scratch_new(pool, 768, blas, &scratch, &err) == SL_OK);
+        int tested = 0;
+        for (uint32_t type = 0; scratch && type < SL_TYPE_COUNT_MAX; type++)
+            if (sl_type_supported(type)) {
+                check_matmul(pool, scratch, type);
+                tested++;
+            }
+        CHECKF(tested >= 11, "only %d types supported", tested);
+        sl_matmul_scratch_free(scratch);
+    }
 
     check_attention(pool, 6, 2, 64, 0, 1);
     check_attention(pool, 6, 2, 64, 0, 40);
