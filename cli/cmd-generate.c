@@ -80,6 +80,18 @@ static sl_status answer(sl_engine *e, sl_session *s, const cli_options *o, const
     return st;
 }
 
+static bool prepend(sl_tokens *t, int32_t id)
+{
+    int32_t *ids = realloc(t->ids, (t->n + 1) * sizeof *ids);
+    if (!ids)
+        return false;
+    memmove(ids + 1, ids, t->n * sizeof *ids);
+    ids[0] = id;
+    t->ids = ids;
+    t->capacity = ++t->n;
+    return true;
+}
+
 static size_t common_prefix(const sl_session *s, const sl_tokens *ids)
 {
     const int32_t *held = sl_session_tokens(s);
@@ -123,6 +135,10 @@ int cmd_generate(cli_options *o)
     }
     if (st == SL_OK)
         st = sl_tokenize(e, prompt, strlen(prompt), !o->no_special, &ids, &err);
+    /* raw text starts with BOS where the model asks for it; chat templates write their own */
+    if (st == SL_OK && !o->chat && sl_engine_model(e)->add_bos &&
+        !prepend(&ids, sl_engine_model(e)->bos_id))
+        st = SL_ERR_NO_MEMORY;
     if (st == SL_OK && ids.n == 0) {
         snprintf(err.message, sizeof err.message, "the prompt is empty");
         st = err.code = SL_ERR_INVALID_ARGUMENT;

@@ -58,6 +58,7 @@ static void find_turn_ends(sl_engine *e)
 {
     e->info.bos_id = sl_tokenizer_bos(e->tok);
     e->info.eos_id = sl_tokenizer_eos(e->tok);
+    e->info.add_bos = sl_tokenizer_add_bos(e->tok) && e->info.bos_id >= 0;
     e->info.eot_id = -1;
     uint32_t v;
     if (sl_gguf_has(e->gguf, "tokenizer.ggml.eot_token_id") &&

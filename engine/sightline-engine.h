@@ -66,6 +66,7 @@ typedef struct {
     bool tied_output;
     sl_chat_template chat_template;
     int32_t bos_id, eos_id, eot_id; /* -1 where the model has none */
+    bool add_bos;             /* raw text should start with bos_id */
     size_t weight_bytes; /* bytes of weights as mapped from the file */
 } sl_model_info;
 
