@@ -15,6 +15,8 @@ struct sl_session {
     int32_t *tokens;
     float *logits; /* n_vocab: after the last token */
     bool has_logits;
+    sl_dsa *dsa;         /* NULL: dense */
+    sl_dsa_options dsa_options;
     uint64_t seeded_with;
     bool seeded;
     atomic_bool cancel;
@@ -61,6 +63,7 @@ void sl_session_free(sl_session *s)
     if (!s)
         return;
     sl_llama_state_free(s->state);
+    sl_dsa_free(s->dsa);
     sl_sampler_free(s->sampler);
     free(s->tokens);
     free(s->logits);
@@ -76,6 +79,8 @@ void sl_session_truncate(sl_session *s, size_t n)
         s->n = n;
         s->has_logits = false; /* the logits belonged to a token now gone */
     }
+    if (s->dsa)
+        sl_dsa_truncate(s->dsa, n);
 }
 
 void sl_session_cancel(sl_session *s) { atomic_store(&s->cancel, true); }
@@ -99,9 +104,10 @@ static sl_status check_ids(const sl_session *s, const int32_t *ids, size_t n, sl
 }
 
 /* Runs ids through the model chunk by chunk. out_all: n × n_vocab logits,
- * or NULL to keep only the last token's logits in the session. */
+ * or NULL to keep only the last token's logits in the session. answer: the
+ * tokens come from sl_session_next (for the DSA records). */
 static sl_status run(sl_session *s, const int32_t *ids, size_t n, const sl_progress *progress,
-                     float *out_all, sl_error *err)
+                     float *out_all, bool answer, sl_error *err)
 {
     sl_status st = check_ids(s, ids, n, err);
     if (st != SL_OK)
@@ -113,8 +119,16 @@ static sl_status run(sl_session *s, const int32_t *ids, size_t n, const sl_progr
         size_t m = n - done < chunk ? n - done : chunk;
         bool last = done + m == n;
         float *logits = out_all ? out_all + done * vocab : (last ? s->logits : NULL);
+        if (s->dsa) { /* the last record_question rows of a prefill, every answer row */
+            size_t q = answer ? n : (size_t)s->dsa_options.record_question;
+            size_t first_recorded = n > q ? n - q : 0;
+            sl_dsa_begin_chunk(s->dsa, s->n, m, first_recorded > done ? first_recorded - done : 0,
+                               answer);
+        }
         sl_llama_forward(s->engine->llama, s->state, s->engine->pool, ids + done, m, s->n, logits,
-                         out_all != NULL);
+                         out_all != NULL, s->dsa);
+        if (s->dsa && (st = sl_dsa_end_chunk(s->dsa, err)) != SL_OK)
+            return st;
         memcpy(s->tokens + s->n, ids + done, m * sizeof *ids);
         s->n += m;
         done += m;
@@ -133,7 +147,7 @@ static sl_status run(sl_session *s, const int32_t *ids, size_t n, const sl_progr
 sl_status sl_session_prefill(sl_session *s, const int32_t *ids, size_t n,
                              const sl_progress *progress, sl_error *err)
 {
-    return run(s, ids, n, progress, NULL, err);
+    return run(s, ids, n, progress, NULL, false, err);
 }
 
 sl_status sl_session_prefill_all_logits(sl_session *s, const int32_t *ids, size_t n, float *out,
@@ -141,7 +155,7 @@ sl_status sl_session_prefill_all_logits(sl_session *s, const int32_t *ids, size_
 {
     if (!out)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "prefill: no logits buffer given");
-    return run(s, ids, n, NULL, out, err);
+    return run(s, ids, n, NULL, out, false, err);
 }
 
 sl_status sl_session_next(sl_session *s, const sl_sampling *sampling, int32_t *token,
@@ -160,8 +174,35 @@ sl_status sl_session_next(sl_session *s, const sl_sampling *sampling, int32_t *t
     int32_t id = sl_sampler_pick(s->sampler, &params, s->logits, s->tokens, s->n);
     if (atomic_load(&s->cancel))
         return sl_fail(err, SL_ERR_CANCELLED, "next: cancelled");
-    sl_status st = run(s, &id, 1, NULL, NULL, err);
+    sl_status st = run(s, &id, 1, NULL, NULL, true, err);
     if (st == SL_OK)
         *token = id;
     return st;
+}
+
+sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_error *err)
+{
+    if (s->n > 0)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: the session already holds %zu tokens",
+                       s->n);
+    if (options->mode == SL_DSA_INDEXER)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: indexer mode needs an indexer file, which "
+                                                "this version cannot load yet");
+    sl_dsa_free(s->dsa);
+    s->dsa = NULL;
+    s->dsa_options = *options;
+    if (options->mode == SL_DSA_DENSE)
+        return SL_OK;
+    const sl_model_info *m = &s->engine->info;
+    sl_dsa_shape shape = {m->n_layers, m->n_heads, m->n_kv_heads, m->head_dim, s->max_tokens,
+                          sl_llama_chunk(s->state)};
+    return sl_dsa_new(options, &shape, s->engine->pool, &s->dsa, err);
+}
+
+sl_status sl_session_selections(const sl_session *s, sl_selection_view *out, sl_error *err)
+{
+    if (!s->dsa)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "selections: the session uses dense attention");
+    sl_dsa_view(s->dsa, s->n, out);
+    return SL_OK;
 }

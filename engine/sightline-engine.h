@@ -165,6 +165,60 @@ sl_status sl_session_prefill_all_logits(sl_session *session, const int32_t *ids,
                                         float *out, sl_error *err);
 void sl_session_cancel(sl_session *session); /* thread-safe */
 
+/* ---- DeepSeek Sparse Attention ------------------------------------------ */
+
+typedef enum {
+    SL_DSA_DENSE,   /* no DSA: every head attends to every earlier position */
+    SL_DSA_INDEXER, /* a lightning indexer scores positions; its top-k are attended */
+    SL_DSA_ORACLE,  /* the top-k of the dense attention distribution summed over heads:
+                       the teacher an indexer imitates, at dense cost */
+} sl_dsa_mode;
+
+typedef struct {
+    sl_dsa_mode mode;
+    int top_k;             /* positions each query token keeps (default 2048) */
+    int record_top_m;      /* per recorded token: the M most voted positions (default 64) */
+    int record_question;   /* the last N tokens of each prefill are recorded (default 64) */
+    bool record_raw;       /* keep every layer's whole selection per recorded token */
+    bool sparse_always;    /* take the sparse path even where k covers every position
+                              (it equals dense there; for tests and measurement) */
+} sl_dsa_options;
+
+sl_dsa_options sl_dsa_default(void);
+
+/* Switches a session to DSA; only while it holds no tokens. */
+sl_status sl_session_set_dsa(sl_session *session, const sl_dsa_options *options, sl_error *err);
+
+/* What the indexer selected (DESIGN.md §4.5). A record belongs to one query
+ * token: the last record_question tokens of each prefill, and each token fed
+ * by sl_session_next(). The token sampled after query position p was chosen
+ * from logits computed with the selections recorded at p. "Selected by the
+ * indexer" is not "what mattered": these are what attention was allowed to
+ * see. */
+typedef struct {
+    int32_t query_pos;
+    bool answer;              /* fed by sl_session_next(), not by a prefill */
+    int n_top;                /* ≤ record_top_m */
+    const int32_t *top_pos;   /* the most voted positions: votes descending, then position */
+    const uint16_t *top_votes;/* how many DSA layers selected each */
+    const int32_t *raw;       /* record_raw: n_layers × top_k positions, -1 padded; else NULL */
+} sl_selection_record;
+
+typedef struct {
+    int n_layers;             /* layers of the model (counts has a row for each) */
+    int top_k;
+    size_t n_positions;       /* positions the counts cover: the session's length */
+    size_t stride;            /* counts row stride */
+    const uint32_t *counts;   /* n_layers × stride: times each position was selected by each
+                                 layer, over the recorded query tokens */
+    size_t n_records;
+    const sl_selection_record *records;
+} sl_selection_view;
+
+/* Fills out (pointers valid until the session changes); SL_ERR_INVALID_ARGUMENT
+ * for a dense session, which selects nothing. */
+sl_status sl_session_selections(const sl_session *session, sl_selection_view *out, sl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

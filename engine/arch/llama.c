@@ -335,7 +335,7 @@ static void add_rows(float *x, const float *y, size_t n) /* x += y */
 }
 
 static void attention_block(const sl_llama *m, sl_llama_state *s, sl_pool *pool, int il,
-                            size_t n, size_t pos)
+                            size_t n, size_t pos, sl_dsa *dsa)
 {
     const llama_layer *l = &m->layers[il];
     size_t E = (size_t)m->n_embd, kv_dim = (size_t)m->n_kv_heads * (size_t)m->head_dim;
@@ -358,7 +358,10 @@ static void attention_block(const sl_llama *m, sl_llama_state *s, sl_pool *pool,
     sl_key_cache_store(k_layer, pos, n, m->n_kv_heads, m->head_dim, k_new);
     sl_attention_args args = {m->n_heads, m->n_kv_heads, m->head_dim, s->q, k_layer, v_layer,
                               pos, n, s->att};
-    sl_attention(pool, &args, s->att_scratch, s->att_scratch_per_thread);
+    if (dsa)
+        sl_dsa_attention(dsa, pool, il, &args, s->att_scratch, s->att_scratch_per_thread);
+    else
+        sl_attention(pool, &args, s->att_scratch, s->att_scratch_per_thread);
     sl_matmul(pool, s->mm, &l->wo, s->att, n, s->xn);
     add_rows(s->x, s->xn, n * E);
 }
@@ -377,13 +380,13 @@ static void ffn_block(const sl_llama *m, sl_llama_state *s, sl_pool *pool, int i
 }
 
 void sl_llama_forward(const sl_llama *m, sl_llama_state *s, sl_pool *pool, const int32_t *ids,
-                      size_t n, size_t pos, float *logits, bool all_logits)
+                      size_t n, size_t pos, float *logits, bool all_logits, sl_dsa *dsa)
 {
     size_t E = (size_t)m->n_embd;
     for (size_t t = 0; t < n; t++)
         sl_matrix_row(&m->embd, ids[t], s->x + t * E);
     for (int il = 0; il < m->n_layers; il++) {
-        attention_block(m, s, pool, il, n, pos);
+        attention_block(m, s, pool, il, n, pos, dsa);
         ffn_block(m, s, pool, il, n);
     }
     if (!logits)

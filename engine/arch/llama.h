@@ -8,6 +8,7 @@
 #define SL_LLAMA_H
 
 #include "cpu/threads.h"
+#include "dsa/dsa.h"
 #include "model/gguf.h"
 
 typedef struct sl_llama sl_llama;
@@ -29,8 +30,10 @@ size_t sl_llama_chunk(const sl_llama_state *state);
 
 /* Runs n ≤ sl_llama_chunk() tokens at positions pos … pos+n-1 (the cache
  * must hold positions < pos). logits: NULL; or n_vocab floats for the last
- * token; or, with all_logits, n × n_vocab floats. */
+ * token; or, with all_logits, n × n_vocab floats. dsa: NULL for dense
+ * attention, else the session's DSA state (begun for this call). */
 void sl_llama_forward(const sl_llama *model, sl_llama_state *state, sl_pool *pool,
-                      const int32_t *ids, size_t n, size_t pos, float *logits, bool all_logits);
+                      const int32_t *ids, size_t n, size_t pos, float *logits, bool all_logits,
+                      sl_dsa *dsa);
 
 #endif

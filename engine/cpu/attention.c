@@ -29,6 +29,16 @@ void sl_key_cache_store(float *cache, size_t pos, size_t n, int n_kv_heads, int 
     }
 }
 
+void sl_key_cache_get(const float *cache, size_t pos, int n_kv_heads, int head_dim, int g,
+                      float *out)
+{
+    size_t hd = (size_t)head_dim, kv_dim = (size_t)n_kv_heads * hd;
+    const float *src = cache + ((pos / SL_KEY_BLOCK) * kv_dim + (size_t)g * hd) * SL_KEY_BLOCK +
+                       pos % SL_KEY_BLOCK;
+    for (size_t d = 0; d < hd; d++)
+        out[d] = src[d * SL_KEY_BLOCK];
+}
+
 size_t sl_attention_scratch_floats(size_t max_pos, int head_dim)
 {
     return QUERY_BLOCK * round_up(max_pos, SL_KEY_BLOCK) + QUERY_BLOCK * (size_t)head_dim;
@@ -94,6 +104,11 @@ static void accumulate_values(const float *p, size_t n_keys, const float *v, siz
     for (size_t s = 0; s < n_keys; s++)
         for (size_t d = 0; d < n; d++)
             out[d] += p[s] * v[s * stride + d];
+}
+
+void sl_attention_row_scores(const sl_attention_args *args, int h, size_t row, float *scores)
+{
+    score_block(args, h, row, row + 1, scores, 0);
 }
 
 static void attend_block(void *p, size_t task, int thread)

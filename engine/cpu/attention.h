@@ -31,6 +31,15 @@ size_t sl_key_cache_floats(size_t max_pos, int n_kv_heads, int head_dim);
 void sl_key_cache_store(float *cache, size_t pos, size_t n, int n_kv_heads, int head_dim,
                         const float *rows);
 
+/* Copies the key of KV head g at position pos out of the blocked cache. */
+void sl_key_cache_get(const float *cache, size_t pos, int n_kv_heads, int head_dim, int g,
+                      float *out);
+
+/* Scaled scores q·k/sqrt(head_dim) of query head h of row `row` against
+ * positions 0 … first_pos + row; writes scores[0 … first_pos + row] (and
+ * may write up to the next multiple of SL_KEY_BLOCK). */
+void sl_attention_row_scores(const sl_attention_args *args, int h, size_t row, float *scores);
+
 /* Floats of scratch per pool thread for contexts of up to max_pos positions. */
 size_t sl_attention_scratch_floats(size_t max_pos, int head_dim);
 

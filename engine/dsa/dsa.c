@@ -1,0 +1,355 @@
+#include "dsa/dsa.h"
+
+#include "cpu/matmul.h"
+#include "cpu/ops.h"
+#include "dsa/topk.h"
+#include "error.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct {
+    int32_t query_pos;
+    bool answer;
+    int n_top;
+    size_t top_at; /* offset into top_pos / top_votes */
+    size_t raw_at; /* offset into raw, or SIZE_MAX */
+} record;
+
+struct sl_dsa {
+    sl_dsa_options opt;
+    sl_dsa_shape shape;
+    size_t k;          /* top_k */
+    int n_threads;
+    sl_topk **topk;    /* one per thread */
+    float *scratch;    /* per thread: mass, scores, logits, gathered keys */
+    size_t scratch_floats;
+    int32_t *sel;      /* per thread: k positions */
+
+    /* the current forward call */
+    size_t pos, n, record_from;
+    bool answer;
+    size_t rec_cap;    /* recorded rows one call may have */
+    int32_t *rec_sel;  /* rec_cap × k: this layer's selection of each recorded row */
+    size_t *rec_n;     /* rec_cap: its size */
+    uint16_t *votes;   /* rec_cap × max_tokens */
+    int32_t *rec_raw;  /* record_raw: rec_cap × n_layers × k */
+
+    /* what was recorded */
+    uint32_t *counts;  /* n_layers × max_tokens */
+    record *records;
+    size_t n_records, cap_records;
+    int32_t *top_pos;
+    uint16_t *top_votes;
+    size_t n_top, cap_top;
+    int32_t *raw;
+    size_t n_raw, cap_raw;
+    sl_selection_record *view; /* built by sl_dsa_view */
+};
+
+sl_dsa_options sl_dsa_default(void)
+{
+    return (sl_dsa_options){.mode = SL_DSA_DENSE, .top_k = 2048, .record_top_m = 64,
+                            .record_question = 64, .record_raw = false, .sparse_always = false};
+}
+
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+sl_status sl_dsa_new(const sl_dsa_options *opt, const sl_dsa_shape *shape, const sl_pool *pool,
+                     sl_dsa **out, sl_error *err)
+{
+    if (opt->top_k < 1 || opt->record_top_m < 1 || opt->record_top_m > 65535 ||
+        opt->record_question < 0)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT,
+                       "dsa: top-k %d, top-M %d and question tokens %d must be positive",
+                       opt->top_k, opt->record_top_m, opt->record_question);
+    sl_dsa *d = calloc(1, sizeof *d);
+    if (!d)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "dsa: out of memory");
+    d->opt = *opt;
+    d->shape = *shape;
+    d->k = (size_t)opt->top_k < shape->max_tokens ? (size_t)opt->top_k : shape->max_tokens;
+    d->n_threads = sl_pool_size(pool);
+    size_t T = (size_t)d->n_threads, L = round16(shape->max_tokens), k = d->k;
+    d->scratch_floats = 2 * L + k + k * (size_t)shape->head_dim;
+    size_t q = (size_t)opt->record_question;
+    d->rec_cap = shape->max_chunk < (q > 1 ? q : 1) ? shape->max_chunk : (q > 1 ? q : 1);
+    d->topk = calloc(T, sizeof *d->topk);
+    d->scratch = malloc(T * d->scratch_floats * sizeof(float));
+    d->sel = malloc(T * k * sizeof(int32_t));
+    d->rec_sel = malloc(d->rec_cap * k * sizeof(int32_t));
+    d->rec_n = calloc(d->rec_cap, sizeof(size_t));
+    d->votes = calloc(d->rec_cap * shape->max_tokens, sizeof(uint16_t));
+    d->counts = calloc((size_t)shape->n_layers * shape->max_tokens, sizeof(uint32_t));
+    if (opt->record_raw)
+        d->rec_raw = malloc(d->rec_cap * (size_t)shape->n_layers * k * sizeof(int32_t));
+    bool ok = d->topk && d->scratch && d->sel && d->rec_sel && d->rec_n && d->votes && d->counts &&
+              (!opt->record_raw || d->rec_raw);
+    for (size_t t = 0; ok && t < T; t++) {
+        size_t kt = k > (size_t)opt->record_top_m ? k : (size_t)opt->record_top_m;
+        ok = sl_topk_new(kt, &d->topk[t], err) == SL_OK;
+    }
+    if (!ok) {
+        sl_dsa_free(d);
+        return sl_fail(err, SL_ERR_NO_MEMORY, "dsa: out of memory for %zu positions",
+                       shape->max_tokens);
+    }
+    *out = d;
+    return SL_OK;
+}
+
+void sl_dsa_free(sl_dsa *d)
+{
+    if (!d)
+        return;
+    for (int t = 0; d->topk && t < d->n_threads; t++)
+        sl_topk_free(d->topk[t]);
+    free(d->topk);
+    free(d->scratch);
+    free(d->sel);
+    free(d->rec_sel);
+    free(d->rec_n);
+    free(d->votes);
+    free(d->rec_raw);
+    free(d->counts);
+    free(d->records);
+    free(d->top_pos);
+    free(d->top_votes);
+    free(d->raw);
+    free(d->view);
+    free(d);
+}
+
+void sl_dsa_begin_chunk(sl_dsa *d, size_t pos, size_t n, size_t record_from, bool answer)
+{
+    d->pos = pos;
+    d->n = n;
+    d->record_from = record_from < n ? record_from : n;
+    if (n - d->record_from > d->rec_cap) /* never more than the votes buffer holds */
+        d->record_from = n - d->rec_cap;
+    d->answer = answer;
+}
+
+/* ---- one row: select, then attend to the selection ------------------------ */
+
+/* The oracle: top-k of Σ_h softmax_h(q_h·K) over the row's n_keys positions. */
+static size_t oracle_select(const sl_dsa *d, const sl_attention_args *a, size_t row, float *mass,
+                            float *scores, sl_topk *topk, int32_t *sel)
+{
+    size_t n_keys = a->first_pos + row + 1;
+    memset(mass, 0, n_keys * sizeof *mass);
+    for (int h = 0; h < a->n_heads; h++) {
+        sl_attention_row_scores(a, h, row, scores);
+        sl_softmax(scores, n_keys);
+        for (size_t s = 0; s < n_keys; s++)
+            mass[s] += scores[s];
+    }
+    return sl_topk_row(topk, mass, n_keys, d->k, sel);
+}
+
+/* Every head of the row attends to the positions sel[0..k) only. */
+static void attend_selected(const sl_attention_args *a, size_t row, const int32_t *sel, size_t k,
+                            float *logits, float *keys)
+{
+    size_t hd = (size_t)a->head_dim, kv_dim = (size_t)a->n_kv_heads * hd;
+    size_t q_stride = (size_t)a->n_heads * hd;
+    int group = a->n_heads / a->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int g = 0; g < a->n_kv_heads; g++) {
+        for (size_t j = 0; j < k; j++) /* gathered once for the group's query heads */
+            sl_key_cache_get(a->k, (size_t)sel[j], a->n_kv_heads, a->head_dim, g, keys + j * hd);
+        for (int h = g * group; h < (g + 1) * group; h++) {
+            const float *q = a->q + row * q_stride + (size_t)h * hd;
+            for (size_t j = 0; j < k; j++)
+                logits[j] = sl_dot_f32(q, keys + j * hd, hd) * scale;
+            sl_softmax(logits, k);
+            float *out = a->out + row * q_stride + (size_t)h * hd;
+            memset(out, 0, hd * sizeof *out);
+            for (size_t j = 0; j < k; j++) {
+                const float *v = a->v + (size_t)sel[j] * kv_dim + (size_t)g * hd;
+                for (size_t dd = 0; dd < hd; dd++)
+                    out[dd] += logits[j] * v[dd];
+            }
+        }
+    }
+}
+
+typedef struct {
+    sl_dsa *d;
+    const sl_attention_args *a;
+    size_t first_row; /* rows before it went through the dense kernel */
+} sparse_job;
+
+static void sparse_row_task(void *p, size_t i, int thread)
+{
+    sparse_job *job = p;
+    sl_dsa *d = job->d;
+    size_t row = job->first_row + i;
+    float *mass = d->scratch + (size_t)thread * d->scratch_floats;
+    float *scores = mass + round16(d->shape.max_tokens);
+    float *logits = scores + round16(d->shape.max_tokens);
+    float *keys = logits + d->k;
+    int32_t *sel = d->sel + (size_t)thread * d->k;
+    size_t k = oracle_select(d, job->a, row, mass, scores, d->topk[thread], sel);
+    attend_selected(job->a, row, sel, k, logits, keys);
+    if (row >= d->record_from) {
+        size_t r = row - d->record_from;
+        memcpy(d->rec_sel + r * d->k, sel, k * sizeof *sel);
+        d->rec_n[r] = k;
+    }
+}
+
+/* Votes and counts of this layer's selections of the recorded rows. */
+static void record_layer(sl_dsa *d, int layer, size_t dense_rows)
+{
+    uint32_t *counts = d->counts + (size_t)layer * d->shape.max_tokens;
+    for (size_t row = d->record_from; row < d->n; row++) {
+        size_t r = row - d->record_from, n_keys = d->pos + row + 1;
+        uint16_t *votes = d->votes + r * d->shape.max_tokens;
+        int32_t *raw = d->rec_raw ? d->rec_raw + (r * (size_t)d->shape.n_layers + (size_t)layer) * d->k
+                                  : NULL;
+        if (row < dense_rows) { /* everything was selected */
+            for (size_t s = 0; s < n_keys; s++) {
+                votes[s]++;
+                counts[s]++;
+                if (raw && s < d->k)
+                    raw[s] = (int32_t)s;
+            }
+            for (size_t j = n_keys; raw && j < d->k; j++)
+                raw[j] = -1;
+            continue;
+        }
+        const int32_t *sel = d->rec_sel + r * d->k;
+        for (size_t j = 0; j < d->rec_n[r]; j++) {
+            votes[sel[j]]++;
+            counts[sel[j]]++;
+        }
+        for (size_t j = 0; raw && j < d->k; j++)
+            raw[j] = j < d->rec_n[r] ? sel[j] : -1;
+    }
+}
+
+void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_args *a,
+                      float *dense_scratch, size_t dense_scratch_per_thread)
+{
+    /* rows that see at most k positions select everything: dense attention */
+    size_t dense_rows = 0;
+    if (!d->opt.sparse_always && d->k > a->first_pos)
+        dense_rows = d->k - a->first_pos < a->n_rows ? d->k - a->first_pos : a->n_rows;
+    if (dense_rows > 0) {
+        sl_attention_args dense = *a;
+        dense.n_rows = dense_rows;
+        sl_attention(pool, &dense, dense_scratch, dense_scratch_per_thread);
+    }
+    sparse_job job = {d, a, dense_rows};
+    sl_pool_for(pool, a->n_rows - dense_rows, sparse_row_task, &job);
+    record_layer(d, layer, dense_rows);
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t cap2 = *cap ? *cap : 64;
+    while (cap2 < need)
+        cap2 *= 2;
+    void *q = realloc(*p, cap2 * elem);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = cap2;
+    return true;
+}
+
+typedef struct {
+    int32_t pos;
+    uint16_t votes;
+} voted;
+
+static int by_votes(const void *x, const void *y)
+{
+    const voted *a = x, *b = y;
+    if (a->votes != b->votes)
+        return a->votes > b->votes ? -1 : 1;
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* The top M positions of one recorded row's votes, most voted first. */
+static size_t top_voted(sl_dsa *d, const uint16_t *votes, size_t n_keys, voted *out, float *tmp,
+                        int32_t *pos)
+{
+    size_t m = (size_t)d->opt.record_top_m;
+    for (size_t s = 0; s < n_keys; s++)
+        tmp[s] = votes[s];
+    size_t n = sl_topk_row(d->topk[0], tmp, n_keys, m, pos);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (voted){pos[i], votes[pos[i]]};
+    qsort(out, n, sizeof *out, by_votes);
+    return n;
+}
+
+sl_status sl_dsa_end_chunk(sl_dsa *d, sl_error *err)
+{
+    size_t m = (size_t)d->opt.record_top_m, rows = d->n - d->record_from;
+    size_t raw_per = d->rec_raw ? (size_t)d->shape.n_layers * d->k : 0;
+    voted *best = malloc(m * sizeof *best);
+    int32_t *pos = malloc(m * sizeof *pos);
+    bool ok = best && pos && grow((void **)&d->records, &d->cap_records, d->n_records + rows, sizeof(record));
+    size_t cap_votes = d->cap_top;
+    ok = ok && grow((void **)&d->top_pos, &d->cap_top, d->n_top + rows * m, sizeof(int32_t)) &&
+         grow((void **)&d->top_votes, &cap_votes, d->n_top + rows * m, sizeof(uint16_t)) &&
+         grow((void **)&d->raw, &d->cap_raw, d->n_raw + rows * raw_per, sizeof(int32_t));
+    for (size_t r = 0; ok && r < rows; r++) {
+        size_t row = d->record_from + r, n_keys = d->pos + row + 1;
+        uint16_t *votes = d->votes + r * d->shape.max_tokens;
+        size_t n = top_voted(d, votes, n_keys, best, d->scratch, pos);
+        record *rec = &d->records[d->n_records++];
+        *rec = (record){(int32_t)(d->pos + row), d->answer, (int)n, d->n_top, SIZE_MAX};
+        for (size_t i = 0; i < n; i++) {
+            d->top_pos[d->n_top + i] = best[i].pos;
+            d->top_votes[d->n_top + i] = best[i].votes;
+        }
+        d->n_top += n;
+        if (raw_per) {
+            memcpy(d->raw + d->n_raw, d->rec_raw + r * raw_per, raw_per * sizeof(int32_t));
+            rec->raw_at = d->n_raw;
+            d->n_raw += raw_per;
+        }
+        memset(votes, 0, n_keys * sizeof *votes);
+    }
+    free(best);
+    free(pos);
+    if (!ok)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "dsa: out of memory for selection records");
+    return SL_OK;
+}
+
+void sl_dsa_truncate(sl_dsa *d, size_t n)
+{
+    while (d->n_records > 0 && (size_t)d->records[d->n_records - 1].query_pos >= n) {
+        record *rec = &d->records[--d->n_records];
+        d->n_top = rec->top_at;
+        if (rec->raw_at != SIZE_MAX)
+            d->n_raw = rec->raw_at;
+    }
+    if (n == 0)
+        memset(d->counts, 0, (size_t)d->shape.n_layers * d->shape.max_tokens * sizeof *d->counts);
+}
+
+void sl_dsa_view(sl_dsa *d, size_t n_positions, sl_selection_view *out)
+{
+    sl_selection_record *view = realloc(d->view, (d->n_records ? d->n_records : 1) * sizeof *view);
+    if (view) {
+        d->view = view;
+        for (size_t i = 0; i < d->n_records; i++) {
+            const record *r = &d->records[i];
+            view[i] = (sl_selection_record){r->query_pos, r->answer, r->n_top,
+                                            d->top_pos + r->top_at, d->top_votes + r->top_at,
+                                            r->raw_at == SIZE_MAX ? NULL : d->raw + r->raw_at};
+        }
+    }
+    *out = (sl_selection_view){d->shape.n_layers, (int)d->k, n_positions, d->shape.max_tokens,
+                               d->counts, view ? d->n_records : 0, view ? d->view : NULL};
+}

@@ -1,0 +1,40 @@
+/* dsa.h: DeepSeek Sparse Attention in a session, on the CPU.
+ *
+ * Per layer and query token t: choose S_t (k = min(top_k, t+1) positions),
+ * then every head attends to S_t only. The selection comes from the oracle
+ * (top-k of the dense attention distribution summed over heads) or, later,
+ * a lightning indexer. Where k covers every earlier position the selection
+ * is everything and the dense kernel runs (the two paths agree; a test
+ * forces the sparse one). Selections of recorded rows become the records of
+ * sightline-engine.h. */
+#ifndef SL_DSA_H
+#define SL_DSA_H
+
+#include "cpu/attention.h"
+
+typedef struct sl_dsa sl_dsa;
+
+typedef struct {
+    int n_layers, n_heads, n_kv_heads, head_dim;
+    size_t max_tokens; /* session positions */
+    size_t max_chunk;  /* most rows one forward call takes */
+} sl_dsa_shape;
+
+sl_status sl_dsa_new(const sl_dsa_options *options, const sl_dsa_shape *shape,
+                     const sl_pool *pool, sl_dsa **out, sl_error *err);
+void sl_dsa_free(sl_dsa *dsa);
+
+/* Before a forward call over n rows at positions pos …: rows ≥ record_from
+ * are recorded, as answer tokens or as question tokens. */
+void sl_dsa_begin_chunk(sl_dsa *dsa, size_t pos, size_t n, size_t record_from, bool answer);
+/* Attention of one layer under DSA: writes args->out for every row. The
+ * dense kernel's scratch is passed for the rows that see ≤ k positions. */
+void sl_dsa_attention(sl_dsa *dsa, sl_pool *pool, int layer, const sl_attention_args *args,
+                      float *dense_scratch, size_t dense_scratch_per_thread);
+/* After every layer of the call: the recorded rows' votes become records. */
+sl_status sl_dsa_end_chunk(sl_dsa *dsa, sl_error *err);
+/* Forgets records of positions ≥ n; at n = 0, the counts too. */
+void sl_dsa_truncate(sl_dsa *dsa, size_t n);
+void sl_dsa_view(sl_dsa *dsa, size_t n_positions, sl_selection_view *out);
+
+#endif
