@@ -213,6 +213,10 @@ typedef struct {
                                  layer, over the recorded query tokens */
     size_t n_records;
     const sl_selection_record *records;
+    /* n_layers: over every query row so far, the mean share of the dense
+     * attention mass (summed over heads) that the selection kept; NULL
+     * outside oracle mode, where the dense distribution is not computed. */
+    const double *mass_kept;
 } sl_selection_view;
 
 /* Fills out (pointers valid until the session changes); SL_ERR_INVALID_ARGUMENT

@@ -45,6 +45,9 @@ struct sl_dsa {
     int32_t *raw;
     size_t n_raw, cap_raw;
     sl_selection_record *view; /* built by sl_dsa_view */
+    double *kept;      /* per thread × n_layers: Σ over rows of the dense mass kept */
+    double *kept_rows; /* the same: rows counted */
+    double *kept_mean; /* n_layers, built by sl_dsa_view */
 };
 
 sl_dsa_options sl_dsa_default(void)
@@ -81,9 +84,12 @@ sl_status sl_dsa_new(const sl_dsa_options *opt, const sl_dsa_shape *shape, const
     d->rec_n = calloc(d->rec_cap, sizeof(size_t));
     d->votes = calloc(d->rec_cap * shape->max_tokens, sizeof(uint16_t));
     d->counts = calloc((size_t)shape->n_layers * shape->max_tokens, sizeof(uint32_t));
+    d->kept = calloc(T * (size_t)shape->n_layers, sizeof(double));
+    d->kept_rows = calloc(T * (size_t)shape->n_layers, sizeof(double));
+    d->kept_mean = calloc((size_t)shape->n_layers, sizeof(double));
     if (opt->record_raw)
         d->rec_raw = malloc(d->rec_cap * (size_t)shape->n_layers * k * sizeof(int32_t));
-    bool ok = d->topk && d->scratch && d->sel && d->rec_sel && d->rec_n && d->votes && d->counts &&
+    bool ok = d->kept && d->kept_rows && d->kept_mean && d->topk && d->scratch && d->sel && d->rec_sel && d->rec_n && d->votes && d->counts &&
               (!opt->record_raw || d->rec_raw);
     for (size_t t = 0; ok && t < T; t++) {
         size_t kt = k > (size_t)opt->record_top_m ? k : (size_t)opt->record_top_m;
@@ -117,6 +123,9 @@ void sl_dsa_free(sl_dsa *d)
     free(d->top_votes);
     free(d->raw);
     free(d->view);
+    free(d->kept);
+    free(d->kept_rows);
+    free(d->kept_mean);
     free(d);
 }
 
@@ -178,6 +187,7 @@ typedef struct {
     sl_dsa *d;
     const sl_attention_args *a;
     size_t first_row; /* rows before it went through the dense kernel */
+    int layer;
 } sparse_job;
 
 static void sparse_row_task(void *p, size_t i, int thread)
@@ -191,6 +201,12 @@ static void sparse_row_task(void *p, size_t i, int thread)
     float *keys = logits + d->k;
     int32_t *sel = d->sel + (size_t)thread * d->k;
     size_t k = oracle_select(d, job->a, row, mass, scores, d->topk[thread], sel);
+    double kept = 0;
+    for (size_t j = 0; j < k; j++)
+        kept += mass[sel[j]];
+    size_t slot = (size_t)thread * (size_t)d->shape.n_layers + (size_t)job->layer;
+    d->kept[slot] += kept / job->a->n_heads;
+    d->kept_rows[slot] += 1;
     attend_selected(job->a, row, sel, k, logits, keys);
     if (row >= d->record_from) {
         size_t r = row - d->record_from;
@@ -241,7 +257,9 @@ void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_ar
         dense.n_rows = dense_rows;
         sl_attention(pool, &dense, dense_scratch, dense_scratch_per_thread);
     }
-    sparse_job job = {d, a, dense_rows};
+    d->kept[layer] += (double)dense_rows; /* rows that kept everything, in thread 0's slot */
+    d->kept_rows[layer] += (double)dense_rows;
+    sparse_job job = {d, a, dense_rows, layer};
     sl_pool_for(pool, a->n_rows - dense_rows, sparse_row_task, &job);
     record_layer(d, layer, dense_rows);
 }
@@ -334,8 +352,12 @@ void sl_dsa_truncate(sl_dsa *d, size_t n)
         if (rec->raw_at != SIZE_MAX)
             d->n_raw = rec->raw_at;
     }
-    if (n == 0)
-        memset(d->counts, 0, (size_t)d->shape.n_layers * d->shape.max_tokens * sizeof *d->counts);
+    if (n == 0) {
+        size_t L = (size_t)d->shape.n_layers;
+        memset(d->counts, 0, L * d->shape.max_tokens * sizeof *d->counts);
+        memset(d->kept, 0, (size_t)d->n_threads * L * sizeof *d->kept);
+        memset(d->kept_rows, 0, (size_t)d->n_threads * L * sizeof *d->kept_rows);
+    }
 }
 
 void sl_dsa_view(sl_dsa *d, size_t n_positions, sl_selection_view *out)
@@ -350,6 +372,15 @@ void sl_dsa_view(sl_dsa *d, size_t n_positions, sl_selection_view *out)
                                             r->raw_at == SIZE_MAX ? NULL : d->raw + r->raw_at};
         }
     }
+    for (int l = 0; l < d->shape.n_layers; l++) {
+        double kept = 0, rows = 0;
+        for (int t = 0; t < d->n_threads; t++) {
+            kept += d->kept[(size_t)t * (size_t)d->shape.n_layers + (size_t)l];
+            rows += d->kept_rows[(size_t)t * (size_t)d->shape.n_layers + (size_t)l];
+        }
+        d->kept_mean[l] = rows > 0 ? kept / rows : 1.0;
+    }
     *out = (sl_selection_view){d->shape.n_layers, (int)d->k, n_positions, d->shape.max_tokens,
-                               d->counts, view ? d->n_records : 0, view ? d->view : NULL};
+                               d->counts, view ? d->n_records : 0, view ? d->view : NULL,
+                               d->kept_mean};
 }
