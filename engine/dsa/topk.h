@@ -21,10 +21,12 @@ void sl_topk_free(sl_topk *topk);
 /* Bytes a selector for k_max holds (for memory bounds). */
 size_t sl_topk_bytes(size_t k_max);
 
-/* Starts a row that keeps the k best (k ≤ k_max). */
+/* Starts a row that keeps the k best (k ≤ k_max; a larger k is taken as
+ * k_max). A selector may be reused for any number of rows. */
 void sl_topk_begin(sl_topk *topk, size_t k);
 /* Offers scores[i] for position first_pos + i, i < n. Positions must
- * increase across calls within a row. */
+ * increase across calls within a row (and fit in int32_t: the part of a
+ * chunk beyond INT32_MAX is ignored). Allocates nothing. */
 void sl_topk_push(sl_topk *topk, const float *scores, size_t n, int32_t first_pos);
 /* Ends the row: writes the min(k, pushed) selected positions in increasing
  * position order, with their scores when scores is not NULL; returns the
