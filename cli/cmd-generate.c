@@ -108,6 +108,10 @@ static sl_session *new_session(sl_engine *e, const cli_options *o)
     sl_error err = {0};
     if (sl_session_new(e, ctx, &s, &err) != SL_OK)
         cli_print_error(&err);
+    else if (!cli_session_dsa(s, o)) {
+        sl_session_free(s);
+        s = NULL;
+    }
     return s;
 }
 
@@ -146,6 +150,9 @@ int cmd_generate(cli_options *o)
     if (st == SL_OK) {
         signal(SIGINT, on_interrupt);
         st = answer(e, s, o, &ids, 0, NULL, &err);
+        if ((st == SL_OK || st == SL_ERR_CANCELLED) && o->selections &&
+            !cli_write_selections(e, s, o->dsa.mode, o->selections))
+            st = SL_ERR_IO;
     }
     if (st != SL_OK && s)
         cli_print_error(&err);
@@ -242,6 +249,8 @@ int cmd_chat(cli_options *o)
         sl_error err = {0};
         sl_status st = add_message(&c, "user", line) ? chat_turn(e, s, o, &c, &ids, &err)
                                                       : SL_ERR_NO_MEMORY;
+        if ((st == SL_OK || st == SL_ERR_CANCELLED) && o->selections)
+            cli_write_selections(e, s, o->dsa.mode, o->selections);
         if (st == SL_ERR_CONTEXT_FULL) {
             cli_print_error(&err);
             fprintf(stderr, "sightline-cli: the conversation fills the context: /reset to start over\n");

@@ -150,9 +150,14 @@ int cmd_logits(cli_options *o)
     size_t ctx = o->ctx ? o->ctx : ids.n;
     if (!logits)
         fprintf(stderr, "sightline-cli: out of memory for %zu x %zu logits\n", ids.n, vocab);
-    else if (sl_session_new(e, ctx, &s, &err) != SL_OK ||
-             sl_session_prefill_all_logits(s, ids.ids, ids.n, logits, &err) != SL_OK)
+    else if (sl_session_new(e, ctx, &s, &err) != SL_OK)
         cli_print_error(&err);
+    else if (!cli_session_dsa(s, o))
+        ;
+    else if (sl_session_prefill_all_logits(s, ids.ids, ids.n, logits, &err) != SL_OK)
+        cli_print_error(&err);
+    else if (o->selections && !cli_write_selections(e, s, o->dsa.mode, o->selections))
+        ;
     else {
         FILE *f = fopen(o->out, "wb");
         if (!f || fwrite(logits, sizeof(float), ids.n * vocab, f) != ids.n * vocab ||

@@ -41,6 +41,7 @@ static bool parse_float(const char *name, const char *s, float lo, float hi, flo
 bool cli_parse(int argc, char **argv, cli_options *o)
 {
     o->sampling = sl_sampling_default();
+    o->dsa = sl_dsa_default();
     o->max_tokens = 256;
     o->args = calloc((size_t)argc + 1, sizeof *o->args);
     if (!o->args)
@@ -81,8 +82,22 @@ bool cli_parse(int argc, char **argv, cli_options *o)
             ok = parse_long(a, v, 0, 1L << 24, &n) && ((o->max_tokens = (int)n), true);
         else if (!strcmp(a, "--temperature"))
             ok = parse_float(a, v, 0.0f, 100.0f, &o->sampling.temperature);
-        else if (!strcmp(a, "--top-k"))
+        else if (!strcmp(a, "--sample-top-k"))
             ok = parse_long(a, v, 0, 1L << 30, &n) && ((o->sampling.top_k = (int)n), true);
+        else if (!strcmp(a, "--top-k"))
+            ok = parse_long(a, v, 1, 1L << 24, &n) && ((o->dsa.top_k = (int)n), true);
+        else if (!strcmp(a, "--dsa")) {
+            ok = !strcmp(v, "dense") || !strcmp(v, "oracle") || !strcmp(v, "indexer");
+            o->dsa.mode = !strcmp(v, "oracle") ? SL_DSA_ORACLE
+                        : !strcmp(v, "indexer") ? SL_DSA_INDEXER : SL_DSA_DENSE;
+            if (!ok)
+                fprintf(stderr, "sightline-cli: --dsa is dense, oracle or indexer, not '%s'\n", v);
+        } else if (!strcmp(a, "--indexer"))
+            o->indexer = v;
+        else if (!strcmp(a, "--selections"))
+            o->selections = v;
+        else if (!strcmp(a, "--top-m"))
+            ok = parse_long(a, v, 1, 65535, &n) && ((o->dsa.record_top_m = (int)n), true);
         else if (!strcmp(a, "--top-p"))
             ok = parse_float(a, v, 0.0f, 1.0f, &o->sampling.top_p);
         else if (!strcmp(a, "--min-p"))
@@ -164,4 +179,22 @@ char *cli_read_file(const char *path, size_t *len)
     buf[n] = 0;
     *len = n;
     return buf;
+}
+
+bool cli_session_dsa(sl_session *s, const cli_options *o)
+{
+    if (o->selections && o->dsa.mode == SL_DSA_DENSE) {
+        fprintf(stderr, "sightline-cli: --selections needs --dsa oracle or --dsa indexer\n");
+        return false;
+    }
+    if (o->indexer && o->dsa.mode != SL_DSA_INDEXER) {
+        fprintf(stderr, "sightline-cli: --indexer goes with --dsa indexer\n");
+        return false;
+    }
+    sl_error err = {0};
+    if (sl_session_set_dsa(s, &o->dsa, &err) != SL_OK) {
+        cli_print_error(&err);
+        return false;
+    }
+    return true;
 }
