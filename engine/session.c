@@ -185,9 +185,9 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
     if (s->n > 0)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: the session already holds %zu tokens",
                        s->n);
-    if (options->mode == SL_DSA_INDEXER)
-        return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: indexer mode needs an indexer file, which "
-                                                "this version cannot load yet");
+    if (options->mode == SL_DSA_INDEXER && !s->engine->indexer)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: indexer mode needs an indexer: load "
+                                                     "one with sl_engine_load_indexer (--indexer FILE)");
     sl_dsa_free(s->dsa);
     s->dsa = NULL;
     s->dsa_options = *options;
@@ -195,7 +195,7 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
         return SL_OK;
     const sl_model_info *m = &s->engine->info;
     sl_dsa_shape shape = {m->n_layers, m->n_heads, m->n_kv_heads, m->head_dim, s->max_tokens,
-                          sl_llama_chunk(s->state)};
+                          sl_llama_chunk(s->state), m->n_embd, s->engine->indexer};
     return sl_dsa_new(options, &shape, s->engine->pool, &s->dsa, err);
 }
 

@@ -186,6 +186,10 @@ typedef struct {
 
 sl_dsa_options sl_dsa_default(void);
 
+/* Loads a lightning indexer for the engine's model (format: engine/README.md);
+ * it must name the model by its SHA-256. Sessions in SL_DSA_INDEXER mode use it. */
+sl_status sl_engine_load_indexer(sl_engine *engine, const char *path, sl_error *err);
+
 /* Switches a session to DSA; only while it holds no tokens. */
 sl_status sl_session_set_dsa(sl_session *session, const sl_dsa_options *options, sl_error *err);
 

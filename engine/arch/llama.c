@@ -358,8 +358,8 @@ static void attention_block(const sl_llama *m, sl_llama_state *s, sl_pool *pool,
     sl_key_cache_store(k_layer, pos, n, m->n_kv_heads, m->head_dim, k_new);
     sl_attention_args args = {m->n_heads, m->n_kv_heads, m->head_dim, s->q, k_layer, v_layer,
                               pos, n, s->att};
-    if (dsa)
-        sl_dsa_attention(dsa, pool, il, &args, s->att_scratch, s->att_scratch_per_thread);
+    if (dsa && sl_dsa_layer_active(dsa, il))
+        sl_dsa_attention(dsa, pool, il, &args, s->xn, s->att_scratch, s->att_scratch_per_thread);
     else
         sl_attention(pool, &args, s->att_scratch, s->att_scratch_per_thread);
     sl_matmul(pool, s->mm, &l->wo, s->att, n, s->xn);

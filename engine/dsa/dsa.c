@@ -48,7 +48,14 @@ struct sl_dsa {
     double *kept;      /* per thread × n_layers: Σ over rows of the dense mass kept */
     double *kept_rows; /* the same: rows counted */
     double *kept_mean; /* n_layers, built by sl_dsa_view */
+
+    /* indexer mode */
+    float **ikeys;     /* n_layers: max_tokens × D indexer keys, NULL for dense layers */
+    float *iq, *iw;    /* max_chunk × H × D, max_chunk × H */
+    sl_matmul_scratch *imm;
 };
+
+enum { SCORE_TILE = 1024 }; /* indexer scores are made and pushed this many at a time */
 
 sl_dsa_options sl_dsa_default(void)
 {
@@ -57,6 +64,26 @@ sl_dsa_options sl_dsa_default(void)
 }
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
+
+static sl_status setup_indexer(sl_dsa *d, const sl_indexer *ix, const sl_pool *pool, sl_error *err)
+{
+    size_t H = (size_t)sl_indexer_heads(ix), D = (size_t)sl_indexer_head_dim(ix);
+    d->ikeys = calloc((size_t)d->shape.n_layers, sizeof *d->ikeys);
+    d->iq = malloc(d->shape.max_chunk * H * D * sizeof(float));
+    d->iw = malloc(d->shape.max_chunk * H * sizeof(float));
+    if (!d->ikeys || !d->iq || !d->iw)
+        return SL_ERR_NO_MEMORY;
+    for (int l = 0; l < d->shape.n_layers; l++)
+        if (sl_indexer_layer_at(ix, l) && !(d->ikeys[l] = malloc(d->shape.max_tokens * D * sizeof(float))))
+            return SL_ERR_NO_MEMORY;
+    return sl_matmul_scratch_new(pool, d->shape.n_embd, false, &d->imm, err);
+}
+
+bool sl_dsa_layer_active(const sl_dsa *d, int layer)
+{
+    return d->opt.mode == SL_DSA_ORACLE ||
+           (d->opt.mode == SL_DSA_INDEXER && sl_indexer_layer_at(d->shape.indexer, layer));
+}
 
 sl_status sl_dsa_new(const sl_dsa_options *opt, const sl_dsa_shape *shape, const sl_pool *pool,
                      sl_dsa **out, sl_error *err)
@@ -89,7 +116,9 @@ sl_status sl_dsa_new(const sl_dsa_options *opt, const sl_dsa_shape *shape, const
     d->kept_mean = calloc((size_t)shape->n_layers, sizeof(double));
     if (opt->record_raw)
         d->rec_raw = malloc(d->rec_cap * (size_t)shape->n_layers * k * sizeof(int32_t));
-    bool ok = d->kept && d->kept_rows && d->kept_mean && d->topk && d->scratch && d->sel && d->rec_sel && d->rec_n && d->votes && d->counts &&
+    const sl_indexer *ix = opt->mode == SL_DSA_INDEXER ? shape->indexer : NULL;
+    bool ok = !ix || setup_indexer(d, ix, pool, err) == SL_OK;
+    ok = ok && d->kept && d->kept_rows && d->kept_mean && d->topk && d->scratch && d->sel && d->rec_sel && d->rec_n && d->votes && d->counts &&
               (!opt->record_raw || d->rec_raw);
     for (size_t t = 0; ok && t < T; t++) {
         size_t kt = k > (size_t)opt->record_top_m ? k : (size_t)opt->record_top_m;
@@ -126,6 +155,12 @@ void sl_dsa_free(sl_dsa *d)
     free(d->kept);
     free(d->kept_rows);
     free(d->kept_mean);
+    for (int l = 0; d->ikeys && l < d->shape.n_layers; l++)
+        free(d->ikeys[l]);
+    free(d->ikeys);
+    free(d->iq);
+    free(d->iw);
+    sl_matmul_scratch_free(d->imm);
     free(d);
 }
 
@@ -183,6 +218,21 @@ static void attend_selected(const sl_attention_args *a, size_t row, const int32_
     }
 }
 
+/* The indexer: top-k of I[row, 0..n_keys), scored tile by tile into the selector. */
+static size_t indexer_select(const sl_dsa *d, int layer, size_t row, size_t n_keys, float *tile,
+                             sl_topk *topk, int32_t *sel)
+{
+    const sl_indexer *ix = d->shape.indexer;
+    size_t H = (size_t)sl_indexer_heads(ix), D = (size_t)sl_indexer_head_dim(ix);
+    sl_topk_begin(topk, d->k);
+    for (size_t s0 = 0; s0 < n_keys; s0 += SCORE_TILE) {
+        size_t n = n_keys - s0 < SCORE_TILE ? n_keys - s0 : SCORE_TILE;
+        sl_indexer_scores(ix, d->iq + row * H * D, d->iw + row * H, d->ikeys[layer], s0, n, tile);
+        sl_topk_push(topk, tile, n, (int32_t)s0);
+    }
+    return sl_topk_end(topk, sel, NULL);
+}
+
 typedef struct {
     sl_dsa *d;
     const sl_attention_args *a;
@@ -200,13 +250,18 @@ static void sparse_row_task(void *p, size_t i, int thread)
     float *logits = scores + round16(d->shape.max_tokens);
     float *keys = logits + d->k;
     int32_t *sel = d->sel + (size_t)thread * d->k;
-    size_t k = oracle_select(d, job->a, row, mass, scores, d->topk[thread], sel);
-    double kept = 0;
-    for (size_t j = 0; j < k; j++)
-        kept += mass[sel[j]];
-    size_t slot = (size_t)thread * (size_t)d->shape.n_layers + (size_t)job->layer;
-    d->kept[slot] += kept / job->a->n_heads;
-    d->kept_rows[slot] += 1;
+    size_t k;
+    if (d->opt.mode == SL_DSA_INDEXER) {
+        k = indexer_select(d, job->layer, row, job->a->first_pos + row + 1, scores, d->topk[thread], sel);
+    } else {
+        k = oracle_select(d, job->a, row, mass, scores, d->topk[thread], sel);
+        double kept = 0;
+        for (size_t j = 0; j < k; j++)
+            kept += mass[sel[j]];
+        size_t slot = (size_t)thread * (size_t)d->shape.n_layers + (size_t)job->layer;
+        d->kept[slot] += kept / job->a->n_heads;
+        d->kept_rows[slot] += 1;
+    }
     attend_selected(job->a, row, sel, k, logits, keys);
     if (row >= d->record_from) {
         size_t r = row - d->record_from;
@@ -246,8 +301,14 @@ static void record_layer(sl_dsa *d, int layer, size_t dense_rows)
 }
 
 void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_args *a,
-                      float *dense_scratch, size_t dense_scratch_per_thread)
+                      const float *x, float *dense_scratch, size_t dense_scratch_per_thread)
 {
+    if (d->opt.mode == SL_DSA_INDEXER) { /* every row's keys are cached, whatever path it takes */
+        const sl_indexer *ix = d->shape.indexer;
+        size_t D = (size_t)sl_indexer_head_dim(ix);
+        sl_indexer_project(ix, sl_indexer_layer_at(ix, layer), pool, d->imm, x, a->n_rows,
+                           a->first_pos, d->iq, d->iw, d->ikeys[layer] + a->first_pos * D);
+    }
     /* rows that see at most k positions select everything: dense attention */
     size_t dense_rows = 0;
     if (!d->opt.sparse_always && d->k > a->first_pos)
@@ -382,5 +443,5 @@ void sl_dsa_view(sl_dsa *d, size_t n_positions, sl_selection_view *out)
     }
     *out = (sl_selection_view){d->shape.n_layers, (int)d->k, n_positions, d->shape.max_tokens,
                                d->counts, view ? d->n_records : 0, view ? d->view : NULL,
-                               d->kept_mean};
+                               d->opt.mode == SL_DSA_ORACLE ? d->kept_mean : NULL};
 }

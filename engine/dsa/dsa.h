@@ -11,6 +11,7 @@
 #define SL_DSA_H
 
 #include "cpu/attention.h"
+#include "dsa/indexer.h"
 
 typedef struct sl_dsa sl_dsa;
 
@@ -18,6 +19,8 @@ typedef struct {
     int n_layers, n_heads, n_kv_heads, head_dim;
     size_t max_tokens; /* session positions */
     size_t max_chunk;  /* most rows one forward call takes */
+    int n_embd;
+    const sl_indexer *indexer; /* SL_DSA_INDEXER: the engine's indexer */
 } sl_dsa_shape;
 
 sl_status sl_dsa_new(const sl_dsa_options *options, const sl_dsa_shape *shape,
@@ -27,10 +30,13 @@ void sl_dsa_free(sl_dsa *dsa);
 /* Before a forward call over n rows at positions pos …: rows ≥ record_from
  * are recorded, as answer tokens or as question tokens. */
 void sl_dsa_begin_chunk(sl_dsa *dsa, size_t pos, size_t n, size_t record_from, bool answer);
-/* Attention of one layer under DSA: writes args->out for every row. The
- * dense kernel's scratch is passed for the rows that see ≤ k positions. */
+/* Whether the layer selects (else it keeps dense attention). */
+bool sl_dsa_layer_active(const sl_dsa *dsa, int layer);
+/* Attention of one layer under DSA: writes args->out for every row. x is
+ * the layer's attention input (n_rows × n_embd), which the indexer reads.
+ * The dense kernel's scratch is passed for the rows that see ≤ k positions. */
 void sl_dsa_attention(sl_dsa *dsa, sl_pool *pool, int layer, const sl_attention_args *args,
-                      float *dense_scratch, size_t dense_scratch_per_thread);
+                      const float *x, float *dense_scratch, size_t dense_scratch_per_thread);
 /* After every layer of the call: the recorded rows' votes become records. */
 sl_status sl_dsa_end_chunk(sl_dsa *dsa, sl_error *err);
 /* Forgets records of positions ≥ n; at n = 0, the counts too. */
