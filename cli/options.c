@@ -38,6 +38,21 @@ static bool parse_float(const char *name, const char *s, float lo, float hi, flo
     return true;
 }
 
+/* Options that only make sense together. */
+static bool check_dsa_options(const cli_options *o)
+{
+    const char *problem = o->selections && o->dsa.mode == SL_DSA_DENSE
+                              ? "--selections needs --dsa oracle or --dsa indexer"
+                          : o->indexer && o->dsa.mode != SL_DSA_INDEXER
+                              ? "--indexer goes with --dsa indexer"
+                          : !o->indexer && o->dsa.mode == SL_DSA_INDEXER
+                              ? "--dsa indexer needs --indexer FILE"
+                              : NULL;
+    if (problem)
+        fprintf(stderr, "sightline-cli: %s\n", problem);
+    return problem == NULL;
+}
+
 bool cli_parse(int argc, char **argv, cli_options *o)
 {
     o->sampling = sl_sampling_default();
@@ -124,7 +139,7 @@ bool cli_parse(int argc, char **argv, cli_options *o)
             return false;
         i += takes;
     }
-    return true;
+    return check_dsa_options(o);
 }
 
 sl_engine *cli_open_engine(const cli_options *o)
@@ -145,6 +160,10 @@ sl_engine *cli_open_engine(const cli_options *o)
         cli_print_error(&err);
         if (strcmp(o->model, "default") == 0 && err.code == SL_ERR_IO)
             fprintf(stderr, "sightline-cli: install the default model with packaging/fetch-model\n");
+        e = NULL;
+    } else if (o->indexer && sl_engine_load_indexer(e, o->indexer, &err) != SL_OK) {
+        cli_print_error(&err);
+        sl_engine_close(e);
         e = NULL;
     }
     return e;
@@ -183,14 +202,6 @@ char *cli_read_file(const char *path, size_t *len)
 
 bool cli_session_dsa(sl_session *s, const cli_options *o)
 {
-    if (o->selections && o->dsa.mode == SL_DSA_DENSE) {
-        fprintf(stderr, "sightline-cli: --selections needs --dsa oracle or --dsa indexer\n");
-        return false;
-    }
-    if (o->indexer && o->dsa.mode != SL_DSA_INDEXER) {
-        fprintf(stderr, "sightline-cli: --indexer goes with --dsa indexer\n");
-        return false;
-    }
     sl_error err = {0};
     if (sl_session_set_dsa(s, &o->dsa, &err) != SL_OK) {
         cli_print_error(&err);

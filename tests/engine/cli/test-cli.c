@@ -88,6 +88,33 @@ static void test_tokenize_and_generate(sl_engine *e)
     CHECKF(strstr(out, "Chatting with") != NULL, "%s", out);
 }
 
+/* DSA from the command line: selections written as JSON, errors named. */
+static void test_dsa(void)
+{
+    char out[8192], json[1024], indexer[1024];
+    snprintf(json, sizeof json, "%s/selections.json", tmpdir);
+    snprintf(indexer, sizeof indexer, "%s", model);
+    char *slash = strrchr(indexer, '/');
+    snprintf(slash ? slash + 1 : indexer, sizeof indexer - (size_t)(slash ? slash + 1 - indexer : 0),
+             "tiny-indexer.safetensors");
+    CHECK(run(out, sizeof out, "%s generate -q --model %s --temperature 0 -n 4 --dsa oracle --top-k 4 "
+              "--selections %s 'the then he the then he'", cli, model, json) == 0);
+    size_t len;
+    char *text = sl_test_read_file(json, &len);
+    CHECKF(text && strstr(text, "\"mode\": \"oracle\"") && strstr(text, "\"records\"") &&
+               strstr(text, "\"layer_counts\""), "%s", text ? text : "(no file)");
+    free(text);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens 258,10,200,7 --out %s/l.bin --dsa indexer "
+              "--indexer %s --top-k 2 --selections %s", cli, model, tmpdir, indexer, json) == 0);
+    text = sl_test_read_file(json, &len);
+    CHECKF(text && strstr(text, "\"mode\": \"indexer\""), "%s", out);
+    free(text);
+    CHECK(run(out, sizeof out, "%s generate --model %s --dsa sideways x", cli, model) == 2);
+    CHECK(run(out, sizeof out, "%s generate --model %s --selections %s x", cli, model, json) == 2);
+    CHECK(run(out, sizeof out, "%s generate --model %s --dsa indexer x", cli, model) == 2);
+    CHECKF(strstr(out, "indexer") != NULL, "%s", out);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -105,6 +132,7 @@ int main(int argc, char **argv)
     if (e) {
         test_logits_match_engine(e);
         test_tokenize_and_generate(e);
+        test_dsa();
         sl_engine_close(e);
     }
     return sl_test_finish();
