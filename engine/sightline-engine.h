@@ -227,6 +227,28 @@ typedef struct {
  * for a dense session, which selects nothing. */
 sl_status sl_session_selections(const sl_session *session, sl_selection_view *out, sl_error *err);
 
+/* The compact serialised form of a selection view, for storing with an
+ * answer (format: engine/README.md). Per-layer counts are summed into at
+ * most SL_SELECTION_BINS bins of equal width; records keep their top
+ * positions and votes exactly; raw lists are not stored. One answer of 500
+ * tokens over 128K positions and 61 layers stays under 2 MB. */
+enum { SL_SELECTION_BINS = 8192 };
+
+typedef struct {
+    int n_layers, top_k;
+    size_t n_positions;
+    size_t bin_width, n_bins;  /* bin b covers positions [b·width, (b+1)·width) */
+    const uint32_t *bins;      /* n_layers × n_bins */
+    size_t n_records;
+    const sl_selection_record *records; /* raw is NULL */
+} sl_selections;
+
+/* Encodes v into a malloc'd buffer (free()). */
+sl_status sl_selections_encode(const sl_selection_view *v, uint8_t **out, size_t *len, sl_error *err);
+/* Decodes and validates data; *out is freed with sl_selections_free. */
+sl_status sl_selections_decode(const uint8_t *data, size_t len, sl_selections **out, sl_error *err);
+void sl_selections_free(sl_selections *selections);
+
 #ifdef __cplusplus
 }
 #endif
