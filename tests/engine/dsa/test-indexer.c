@@ -81,6 +81,40 @@ static void expect_refused(sl_engine *e, const char *path, sl_status want, const
            err.message, words);
 }
 
+/* With top-k ≥ the sequence, indexer mode is dense attention, on both paths. */
+static void check_dense_equivalence(sl_engine *e)
+{
+    enum { T = 40 };
+    int32_t ids[T];
+    for (int i = 0; i < T; i++)
+        ids[i] = (i * 53 + 7) % 256;
+    size_t V = (size_t)sl_engine_model(e)->n_vocab;
+    float *dense = malloc(T * V * sizeof(float)), *dsa = malloc(T * V * sizeof(float));
+    sl_error err = {0};
+    for (int run = 0; run < 3; run++) {
+        sl_session *s = NULL;
+        CHECK(sl_session_new(e, T, &s, &err) == SL_OK);
+        if (run > 0) {
+            sl_dsa_options o = sl_dsa_default();
+            o.mode = SL_DSA_INDEXER;
+            o.top_k = T;
+            o.sparse_always = run == 2;
+            CHECK(sl_session_set_dsa(s, &o, &err) == SL_OK);
+        }
+        CHECK(sl_session_prefill_all_logits(s, ids, T, run ? dsa : dense, &err) == SL_OK);
+        sl_session_free(s);
+        if (run == 0)
+            continue;
+        double worst = 0;
+        for (size_t i = 0; i < T * V; i++)
+            worst = fmax(worst, fabs((double)dsa[i] - dense[i]) / (fabs((double)dense[i]) + 1.0));
+        CHECKF(worst < 1e-5, "indexer mode, top-k = L%s: differs from dense by %g",
+               run == 2 ? " (sparse path)" : "", worst);
+    }
+    free(dense);
+    free(dsa);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -106,6 +140,7 @@ int main(int argc, char **argv)
     CHECKF(sl_engine_load_indexer(e, path_in("tiny-indexer.safetensors"), &err) == SL_OK, "%s", err.message);
     check_against_oracle(e, false);
     check_against_oracle(e, true);
+    check_dense_equivalence(e);
     sl_engine_close(e);
 
     /* the same file does not fit another model */
