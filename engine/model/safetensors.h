@@ -10,6 +10,15 @@
  * tensors that do not overlap, unique names, string-only metadata. Errors
  * name the file and the tensor or key at fault.
  *
+ * As in the reference implementation (the Rust crate behind the Python
+ * package), the header must start with '{' and be at most
+ * SL_ST_MAX_HEADER_BYTES, and the tensors must cover the data section
+ * exactly: no holes between them and no bytes after the last. Tensor
+ * entries with members other than dtype, shape and data_offsets, and names
+ * or metadata containing NUL characters, are refused too. Tensor data is
+ * little-endian, as the format defines; sl_st_to_f32 assumes a
+ * little-endian host.
+ *
  * Shapes are row-major as the file writes them: dims[0] is the OUTERMOST
  * dimension (unlike GGUF, whose dims[0] is contiguous). */
 #ifndef SL_SAFETENSORS_H
@@ -23,6 +32,8 @@ typedef enum {
 } sl_st_dtype;
 
 enum { SL_ST_MAX_DIMS = 8 };
+/* The largest JSON header accepted (the reference implementation's limit). */
+enum { SL_ST_MAX_HEADER_BYTES = 100000000 };
 
 typedef struct {
     const char *name;      /* NUL-terminated copy */
