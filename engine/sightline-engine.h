@@ -214,7 +214,8 @@ typedef struct {
     size_t n_positions;       /* positions the counts cover: the session's length */
     size_t stride;            /* counts row stride */
     const uint32_t *counts;   /* n_layers × stride: times each position was selected by each
-                                 layer, over the recorded query tokens */
+                                 layer, over the query tokens recorded since the session was
+                                 last emptied (sl_session_truncate to 0) */
     size_t n_records;
     const sl_selection_record *records;
     /* n_layers: over every query row so far, the mean share of the dense
