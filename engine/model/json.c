@@ -311,10 +311,10 @@ static sl_status parse_string(parser *P, const char **out, size_t *out_len)
             if (i + 1 >= P->len)
                 return expected(P, i + 1, "an escape after '\\'");
             uint8_t e = s[i + 1];
-            const char *simple = strchr("\"\\/bfnrt", e);
-            if (e && simple) {
-                static const char decoded[] = "\"\\/\b\f\n\r\t";
-                buf[o++] = (uint8_t)decoded[simple - "\"\\/bfnrt"];
+            static const char escapes[] = "\"\\/bfnrt", decoded[] = "\"\\/\b\f\n\r\t";
+            const char *simple = e ? strchr(escapes, e) : NULL;
+            if (simple) {
+                buf[o++] = (uint8_t)decoded[simple - escapes];
                 i += 2;
                 continue;
             }
