@@ -15,19 +15,15 @@
 #include "model/gguf.h"
 
 #include "error.h"
+#include "model/mapped-file.h"
 #include "model/dequant.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define GGUF_HEADER_BYTES 24u   /* magic, version, n_tensors, n_kv */
 #define GGUF_MAX_KEY_BYTES 65535u
@@ -748,34 +744,6 @@ static sl_status parse_tensors(reader *r, uint64_t n_tensors)
 
 /* ---- open and close ----------------------------------------------------------- */
 
-static sl_status map_file(sl_gguf *g, sl_error *err)
-{
-    int fd = open(g->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sl_fail(err, SL_ERR_IO, "%s: cannot open: %s", g->path, strerror(errno));
-    struct stat st;
-    sl_status s = SL_OK;
-    if (fstat(fd, &st) != 0)
-        s = sl_fail(err, SL_ERR_IO, "%s: cannot stat: %s", g->path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s = sl_fail(err, SL_ERR_IO, "%s: not a regular file", g->path);
-    else if ((uint64_t)(size_t)st.st_size != (uint64_t)st.st_size)
-        s = sl_fail(err, SL_ERR_IO, "%s: too large to map", g->path);
-    if (s == SL_OK && st.st_size > 0) {
-        g->size = (size_t)st.st_size;
-        void *p = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            s = sl_fail(err, SL_ERR_IO, "%s: cannot map %zu bytes: %s", g->path, g->size,
-                        strerror(errno));
-            g->size = 0;
-        } else {
-            g->map = p;
-        }
-    }
-    close(fd);
-    return s;
-}
-
 static sl_status parse(sl_gguf *g, sl_error *err)
 {
     static const uint8_t empty[1];
@@ -812,7 +780,7 @@ sl_status sl_gguf_open(const char *path, sl_gguf **out, sl_error *err)
         return sl_fail(err, SL_ERR_NO_MEMORY, "%s: no memory", path);
     }
     strcpy(g->path, path);
-    sl_status s = map_file(g, err);
+    sl_status s = sl_map_file(g->path, &g->map, &g->size, err);
     if (s == SL_OK)
         s = parse(g, err);
     if (s != SL_OK) {
@@ -837,8 +805,7 @@ void sl_gguf_close(sl_gguf *g)
     free(g->tensors);
     free(g->kv_index.slots);
     free(g->tensor_index.slots);
-    if (g->map)
-        munmap((void *)g->map, g->size);
+    sl_unmap_file(g->map, g->size);
     free(g->path);
     free(g);
 }

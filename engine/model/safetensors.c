@@ -12,18 +12,14 @@
 #include "model/safetensors.h"
 
 #include "error.h"
+#include "model/mapped-file.h"
 #include "model/dequant.h"
 #include "model/json.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define NAME_DISPLAY 80u /* longest name quoted in a message */
 
@@ -413,34 +409,6 @@ static sl_status read_tensors(reader *r)
 
 /* ---- open and close ----------------------------------------------------------- */
 
-static sl_status map_file(sl_safetensors *st, sl_error *err)
-{
-    int fd = open(st->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sl_fail(err, SL_ERR_IO, "%s: cannot open: %s", st->path, strerror(errno));
-    struct stat sb;
-    sl_status s = SL_OK;
-    if (fstat(fd, &sb) != 0)
-        s = sl_fail(err, SL_ERR_IO, "%s: cannot stat: %s", st->path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode))
-        s = sl_fail(err, SL_ERR_IO, "%s: not a regular file", st->path);
-    else if (sb.st_size < 0 || (uint64_t)(size_t)sb.st_size != (uint64_t)sb.st_size)
-        s = sl_fail(err, SL_ERR_IO, "%s: too large to map", st->path);
-    if (s == SL_OK && sb.st_size > 0) {
-        st->size = (size_t)sb.st_size;
-        void *p = mmap(NULL, st->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            s = sl_fail(err, SL_ERR_IO, "%s: cannot map %zu bytes: %s", st->path, st->size,
-                        strerror(errno));
-            st->size = 0;
-        } else {
-            st->map = p;
-        }
-    }
-    close(fd);
-    return s;
-}
-
 sl_status sl_safetensors_open(const char *path, sl_safetensors **out, sl_error *err)
 {
     if (out)
@@ -458,7 +426,7 @@ sl_status sl_safetensors_open(const char *path, sl_safetensors **out, sl_error *
     strcpy(copy, path);
     st->path = copy;
     reader r = {.st = st, .err = err, .ctx = ""};
-    sl_status s = map_file(st, err);
+    sl_status s = sl_map_file(st->path, &st->map, &st->size, err);
     if (s == SL_OK)
         s = read_header(&r);
     if (s == SL_OK)
@@ -478,8 +446,7 @@ void sl_safetensors_close(sl_safetensors *st)
     free(st->tensors);
     free(st->by_name);
     sl_json_free(st->header);
-    if (st->map)
-        munmap((void *)st->map, st->size);
+    sl_unmap_file(st->map, st->size);
     free(st->path);
     free(st);
 }
