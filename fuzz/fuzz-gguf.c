@@ -5,6 +5,7 @@
  * are checked with __builtin_trap so the fuzzer reports them.
  *
  * Run: build-fuzz/fuzz/fuzz-gguf fuzz/corpus-gguf -max_total_time=600 */
+#include "fuzz-util.h"
 #include "model/dequant.h"
 #include "model/gguf.h"
 
@@ -14,13 +15,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                          \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            __builtin_trap();                                                                  \
-    } while (0)
 
 static volatile float sink;
 
@@ -99,20 +93,10 @@ static void exercise_tensor(const sl_gguf *g, const sl_gguf_tensor *t)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz.gguf", MFD_CLOEXEC);
+    char path[64];
+    int fd = fuzz_input_file("fuzz.gguf", data, size, path);
     if (fd < 0)
         return 0;
-    size_t done = 0;
-    while (done < size) {
-        ssize_t w = write(fd, data + done, size - done);
-        if (w <= 0) {
-            close(fd);
-            return 0;
-        }
-        done += (size_t)w;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
     sl_gguf *g = NULL;
     sl_error err;

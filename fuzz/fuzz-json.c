@@ -8,19 +8,13 @@
  * __builtin_trap so the fuzzer reports them.
  *
  * Run: build-fuzz/fuzz/fuzz-json fuzz/corpus-json -dict=fuzz/json.dict -max_total_time=600 */
+#include "fuzz-util.h"
 #include "model/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                          \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            __builtin_trap();                                                                  \
-    } while (0)
 
 /* An independent check of well-formed UTF-8 (Unicode 3.9 D92). */
 static bool utf8_ok(const uint8_t *s, size_t n)

@@ -9,6 +9,7 @@
  *
  * Run: build-fuzz/fuzz/fuzz-safetensors fuzz/corpus-safetensors
  *        -dict=fuzz/safetensors.dict -max_total_time=600 */
+#include "fuzz-util.h"
 #include "model/safetensors.h"
 
 #include <stdio.h>
@@ -17,13 +18,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define REQUIRE(cond)                                                                          \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            __builtin_trap();                                                                  \
-    } while (0)
 
 static volatile float sink;
 
@@ -118,20 +112,10 @@ static void exercise(const sl_safetensors *st, size_t size, const uint8_t *input
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz.safetensors", MFD_CLOEXEC);
+    char path[64];
+    int fd = fuzz_input_file("fuzz.safetensors", data, size, path);
     if (fd < 0)
         return 0;
-    size_t done = 0;
-    while (done < size) {
-        ssize_t w = write(fd, data + done, size - done);
-        if (w <= 0) {
-            close(fd);
-            return 0;
-        }
-        done += (size_t)w;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 
     sl_safetensors *st = NULL;
     sl_error err;
