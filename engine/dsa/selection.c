@@ -194,7 +194,7 @@ sl_status sl_selections_decode(const uint8_t *data, size_t len, sl_selections **
         if (!get_varint(&r, max[i], &h[i]))
             return sl_fail(err, SL_ERR_FORMAT, "selections: header field %d is malformed", i);
     if (h[3] == 0 || h[4] != (h[2] + h[3] - 1) / h[3] || h[0] * h[4] > (uint64_t)(r.end - r.p) ||
-        h[5] > (uint64_t)(r.end - r.p))
+        h[5] > (uint64_t)(r.end - r.p) || (h[5] > 0 && h[2] == 0))
         return sl_fail(err, SL_ERR_FORMAT, "selections: the header does not fit the data");
     selections_owned *o = calloc(1, sizeof *o);
     if (!o)
