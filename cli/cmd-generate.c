@@ -9,11 +9,15 @@
 
 static sl_session *volatile interrupted_session;
 
+/* Ctrl-C stops the answer being written; with none being written, it quits. */
 static void on_interrupt(int sig)
 {
-    (void)sig;
-    if (interrupted_session)
+    if (interrupted_session) {
         sl_session_cancel(interrupted_session); /* an atomic store: signal-safe */
+        return;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 static double now_seconds(void)
