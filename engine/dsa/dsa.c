@@ -118,8 +118,8 @@ sl_status sl_dsa_new(const sl_dsa_options *opt, const sl_dsa_shape *shape, const
         d->rec_raw = malloc(d->rec_cap * (size_t)shape->n_layers * k * sizeof(int32_t));
     const sl_indexer *ix = opt->mode == SL_DSA_INDEXER ? shape->indexer : NULL;
     bool ok = !ix || setup_indexer(d, ix, pool, err) == SL_OK;
-    ok = ok && d->kept && d->kept_rows && d->kept_mean && d->topk && d->scratch && d->sel && d->rec_sel && d->rec_n && d->votes && d->counts &&
-              (!opt->record_raw || d->rec_raw);
+    ok = ok && d->kept && d->kept_rows && d->kept_mean && d->topk && d->scratch && d->sel &&
+         d->rec_sel && d->rec_n && d->votes && d->counts && (!opt->record_raw || d->rec_raw);
     for (size_t t = 0; ok && t < T; t++) {
         size_t kt = k > (size_t)opt->record_top_m ? k : (size_t)opt->record_top_m;
         ok = sl_topk_new(kt, &d->topk[t], err) == SL_OK;
