@@ -1,5 +1,8 @@
 /* sightline-cli: the engine from the command line. */
 #include "options.h"
+#ifdef SL_HAVE_APP
+#include "cmd-library.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,18 @@ static const char usage[] =
     "  logits --model M --tokens 1,2,3 --out F\n"
     "                                       write float32 logits, n_tokens x vocab, row-major\n"
     "  info MODEL                           describe a model file\n"
+#ifdef SL_HAVE_APP
+    "\n"
+    "the library of documents (--library FILE: another than the default one in\n"
+    "$XDG_DATA_HOME/sightline/library.db):\n"
+    "  add PATH... [--collection C]         add text and Markdown files (again: only\n"
+    "                                       the changed ones are read)\n"
+    "  list [--collection C]                the documents\n"
+    "  show DOC                             one document (DOC: its id or path)\n"
+    "  rm DOC...                            remove documents\n"
+    "  search [--limit N] WORDS             passages with every word (\"a phrase\")\n"
+    "  collections                          the collections and their sizes\n"
+#endif
     "\n"
     "options:\n"
     "  --model, -m FILE|default   a GGUF model; 'default' is the installed default model\n"
@@ -53,11 +68,23 @@ int main(int argc, char **argv)
         int (*run)(cli_options *);
     } commands[] = {{"info", cmd_info},       {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
                     {"generate", cmd_generate}, {"chat", cmd_chat}};
+#ifdef SL_HAVE_APP
+    static const struct {
+        const char *name;
+        int (*run)(int argc, char **argv);
+    } library_commands[] = {{"add", cmd_add},       {"list", cmd_list},     {"show", cmd_show},
+                            {"rm", cmd_rm},         {"search", cmd_search}, {"collections", cmd_collections}};
+#endif
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return 0;
         }
+#ifdef SL_HAVE_APP
+    for (size_t c = 0; c < sizeof library_commands / sizeof library_commands[0]; c++)
+        if (!strcmp(argv[1], library_commands[c].name))
+            return library_commands[c].run(argc - 1, argv + 1);
+#endif
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
         if (strcmp(argv[1], commands[c].name) != 0)
             continue;

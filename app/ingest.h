@@ -1,0 +1,60 @@
+/* ingest.h: reading files into the library, on worker threads, with progress and cancel. */
+#ifndef SL_INGEST_H
+#define SL_INGEST_H
+
+#include "library.h"
+
+G_BEGIN_DECLS
+
+/* Files larger than this are refused (text; PDFs and trees get their own limits). */
+#define SL_INGEST_MAX_TEXT_BYTES (64 * 1024 * 1024)
+/* Passages are cut at paragraph or heading boundaries, at most this many bytes. */
+#define SL_PASSAGE_MAX_BYTES 2048
+
+/* ingest-text.c: a plain-text or Markdown file, already read. Invalid UTF-8 (and NUL bytes)
+ * become U+FFFD in the text, the original bytes are kept and a warning says how many bytes
+ * were replaced. markdown: headings start passages and give the title. */
+SlParsed *sl_ingest_text_parse(const char *path, GBytes *contents, gboolean markdown);
+/* Cuts a page's text into passages (appended to p->passages). */
+void sl_ingest_split_passages(SlParsed *p, int page, const char *text, gsize len, gboolean markdown);
+
+/* Reads and parses one file (path made absolute), by kind. Errors name the file. */
+SlParsed *sl_ingest_parse_file(const char *path, GCancellable *cancellable, GError **error);
+
+typedef struct {
+    guint documents_done, documents_total;
+    guint64 bytes_done, bytes_total;
+    const char *path; /* the file just finished */
+} SlIngestProgress;
+
+typedef void (*SlIngestProgressFunc)(const SlIngestProgress *progress, gpointer user_data);
+
+typedef struct {
+    char *path;
+    gint64 document_id;     /* when stored or found */
+    SlStoreOutcome outcome; /* when error is NULL */
+    GError *error;          /* why this file was not stored */
+} SlIngestResult;
+
+void sl_ingest_result_free(SlIngestResult *r);
+
+/* Ingests paths: worker threads read and parse, the calling thread is the one writer and
+ * stores each document in its own transaction. Returns one SlIngestResult per path, in order.
+ * progress runs on the calling thread after each file. After cancellation no further document
+ * is stored and the files left over fail with G_IO_ERROR_CANCELLED. */
+GPtrArray *sl_ingest_files(SlLibrary *lib, const char *const *paths, const char *collection,
+                           GCancellable *cancellable, SlIngestProgressFunc progress,
+                           gpointer user_data);
+
+/* The same on a GTask thread; progress is called in the thread-default main context of the
+ * caller. progress_destroy(progress_data) runs, in any thread, once no progress call is left.
+ * lib must stay open until callback runs. */
+void sl_ingest_files_async(SlLibrary *lib, const char *const *paths, const char *collection,
+                           GCancellable *cancellable, SlIngestProgressFunc progress,
+                           gpointer progress_data, GDestroyNotify progress_destroy,
+                           GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *sl_ingest_files_finish(SlLibrary *lib, GAsyncResult *result, GError **error);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,249 @@
+/* test-cli-library.c: sightline-cli's library commands, and crash safety with a real kill -9
+ * of sightline-cli in the middle of adding many files (suite app). */
+#include "check.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *cli;
+
+/* Runs sightline-cli with args (NULL-terminated); returns its exit status. */
+static int run_cli(char **out, char **err, ...) G_GNUC_NULL_TERMINATED;
+static int run_cli(char **out, char **err, ...)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)cli);
+    va_list ap;
+    va_start(ap, err);
+    const char *a;
+    while ((a = va_arg(ap, const char *)))
+        g_ptr_array_add(argv, (gpointer)a);
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    int status = 0;
+    GError *error = NULL;
+    g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err, &status,
+                 &error);
+    g_assert_no_error(error);
+    g_assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+static void test_commands(void)
+{
+    g_autofree char *dir = make_tmp_dir();
+    g_autofree char *db = g_build_filename(dir, "lib.db", NULL);
+    g_autofree char *a = write_file(dir, "a.md", "# Kestrels\n\nThe kestrel hovers over fields.\n");
+    g_autofree char *b = write_file(dir, "b.txt", "Owls hunt at night.\n");
+    g_autofree char *missing = g_build_filename(dir, "missing.txt", NULL);
+    char *out = NULL, *err = NULL;
+
+    g_assert_cmpint(run_cli(&out, &err, "add", "--library", db, "--collection", "birds", a, b,
+                            missing, NULL),
+                    ==, 1);
+    g_assert_nonnull(strstr(out, "added 2"));
+    g_assert_nonnull(strstr(out, "failed 1"));
+    g_assert_nonnull(strstr(err, missing));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "list", "--library", db, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "Kestrels"));
+    g_assert_nonnull(strstr(out, b));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "search", "--library", db, "kestrel hovers", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "[kestrel] [hovers]"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "search", "--library", db, "penguin", NULL), ==, 1);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "show", "--library", db, a, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "collections: birds"));
+    g_assert_nonnull(strstr(out, "passages:    1"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "collections", "--library", db, NULL), ==, 0);
+    g_assert_cmpstr(out, ==, "birds  2 documents\n");
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "rm", "--library", db, "1", NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "removed 1"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "rm", "--library", db, "1", NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "no document 1"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "add", "--library", db, "--bogus", a, NULL), ==, 2);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "search", "--library", db, "--limit", "0", "x", NULL), ==, 2);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "show", "--library", NULL), ==, 2);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(check_library(db), ==, 1);
+    remove_tree(dir);
+}
+
+/* A real full disk: a small tmpfs, mounted in a private user and mount namespace (unshare), so
+ * nothing outside the test sees it. Skipped where namespaces are not allowed. */
+static void test_full_disk(void)
+{
+    g_autofree char *unshare = g_find_program_in_path("unshare");
+    if (!unshare) {
+        g_test_skip("no unshare");
+        return;
+    }
+    g_autofree char *dir = make_tmp_dir();
+    g_autofree char *mnt = g_build_filename(dir, "mnt", NULL);
+    g_autofree char *saved = g_build_filename(dir, "saved", NULL);
+    g_assert_cmpint(g_mkdir(mnt, 0700), ==, 0);
+    g_assert_cmpint(g_mkdir(saved, 0700), ==, 0);
+    int probe = 0;
+    const char *probe_argv[] = {unshare, "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs \"$1\"",
+                                "sh", mnt, NULL};
+    if (!g_spawn_sync(NULL, (char **)probe_argv, NULL,
+                      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL,
+                      NULL, &probe, NULL) ||
+        !WIFEXITED(probe) || WEXITSTATUS(probe) != 0) {
+        g_test_skip("cannot mount a tmpfs in a user namespace here");
+        remove_tree(dir);
+        return;
+    }
+    g_autofree char *small = write_file(dir, "small.txt", "A small text that fits.\n");
+    GString *s = g_string_new(NULL);
+    for (int i = 0; i < 40000; i++)
+        g_string_append_printf(s, "Line %d of a text too large for the disk.\n%s", i, i % 9 ? "" : "\n");
+    g_autofree char *big = write_file(dir, "big.txt", s->str);
+    g_string_free(s, TRUE);
+
+    const char *script = "mount -t tmpfs -o size=512k tmpfs \"$1\" || exit 99; "
+                         "\"$2\" add --library \"$1/lib.db\" \"$3\" && "
+                         "\"$2\" add --library \"$1/lib.db\" \"$4\"; rc=$?; "
+                         "cp \"$1\"/lib.db* \"$5\"/ || exit 98; exit $rc";
+    const char *argv[] = {unshare, "-rm", "sh", "-c", script, "sh", mnt, cli, small, big, saved, NULL};
+    g_autofree char *out = NULL, *err = NULL;
+    int status = 0;
+    GError *error = NULL;
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
+    g_assert_no_error(error);
+    g_test_message("stdout: %s\nstderr: %s", out, err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err, big));
+    g_assert_nonnull(strstr(err, "full"));
+    g_autofree char *db = g_build_filename(saved, "lib.db", NULL);
+    g_assert_cmpint(check_library(db), ==, 1);
+    g_autofree char *title = query_value(db, "SELECT title FROM documents");
+    g_assert_cmpstr(title, ==, "A small text that fits.");
+    remove_tree(dir);
+}
+
+#define N_FILES 300
+
+static void remove_db(const char *db)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < G_N_ELEMENTS(suffix); i++) {
+        g_autofree char *p = g_strconcat(db, suffix[i], NULL);
+        g_unlink(p);
+    }
+}
+
+static void test_kill9(void)
+{
+    g_autofree char *dir = make_tmp_dir();
+    g_autofree char *db = g_build_filename(dir, "lib.db", NULL);
+    g_autofree char *base = NULL;
+    if (!g_file_get_contents("/usr/share/common-licenses/GPL-2", &base, NULL, NULL)) {
+        GString *s = g_string_new(NULL);
+        for (int i = 0; i < 600; i++)
+            g_string_append_printf(s, "Line %d of the synthetic text.\n%s", i, i % 5 ? "" : "\n");
+        base = g_string_free(s, FALSE);
+    }
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(argv, g_strdup(cli));
+    g_ptr_array_add(argv, g_strdup("add"));
+    g_ptr_array_add(argv, g_strdup("--library"));
+    g_ptr_array_add(argv, g_strdup(db));
+    for (int i = 0; i < N_FILES; i++) {
+        g_autofree char *name = g_strdup_printf("doc%03d.txt", i);
+        g_autofree char *text = g_strdup_printf("Document %d, marker q%dq.\n\n%s\n\n%s", i, i, base, base);
+        g_ptr_array_add(argv, write_file(dir, name, text));
+    }
+    g_ptr_array_add(argv, NULL);
+
+    GRand *rand = g_rand_new_with_seed(g_test_rand_int());
+    int kills = 0, partial = 0;
+    for (int round = 0; round < 10; round++) {
+        GPid pid;
+        GError *error = NULL;
+        g_spawn_async(NULL, (char **)argv->pdata, NULL,
+                      G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                          G_SPAWN_STDERR_TO_DEV_NULL,
+                      NULL, NULL, &pid, &error);
+        g_assert_no_error(error);
+        g_usleep((gulong)g_rand_int_range(rand, 20000, 400000));
+        kill(pid, SIGKILL);
+        int status = 0;
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_spawn_close_pid(pid);
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+            kills++;
+        if (!g_file_test(db, G_FILE_TEST_EXISTS))
+            continue;
+        int n = check_library(db);
+        g_test_message("round %d: %s, %d documents whole", round,
+                       WIFSIGNALED(status) ? "killed" : "finished", n);
+        if (n > 0 && n < N_FILES)
+            partial++;
+        if (n == N_FILES)
+            remove_db(db); /* start over, to be killed again */
+    }
+    g_rand_free(rand);
+    g_assert_cmpint(kills, >=, 3);
+    g_assert_cmpint(partial, >=, 1);
+
+    /* A run to the end completes what the killed ones left. */
+    int status = 0;
+    GError *error = NULL;
+    g_spawn_sync(NULL, (char **)argv->pdata, NULL,
+                 G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL,
+                 &status, &error);
+    g_assert_no_error(error);
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_cmpint(check_library(db), ==, N_FILES);
+    remove_tree(dir);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (argc < 2) {
+        g_printerr("usage: %s SIGHTLINE-CLI\n", argv[0]);
+        return 2;
+    }
+    cli = argv[1];
+    g_test_add_func("/app/cli/commands", test_commands);
+    g_test_add_func("/app/cli/kill-9", test_kill9);
+    g_test_add_func("/app/cli/full-disk", test_full_disk);
+    return g_test_run();
+}
