@@ -1,6 +1,7 @@
 #include "sampler.h"
 
 #include "cpu/ops.h"
+#include "dsa/topk.h"
 #include "error.h"
 
 #include <math.h>
@@ -17,6 +18,9 @@ struct sl_sampler {
     candidate *cand;
     float *logits;
     uint8_t *seen; /* repetition penalty: ids already penalised */
+    sl_topk *topk; /* top-k filter: exact selection without sorting the vocabulary */
+    size_t topk_max;
+    int32_t *picked;
 };
 
 sl_sampling sl_sampling_default(void)
@@ -78,6 +82,8 @@ void sl_sampler_free(sl_sampler *s)
     free(s->cand);
     free(s->logits);
     free(s->seen);
+    sl_topk_free(s->topk);
+    free(s->picked);
     free(s);
 }
 
@@ -109,9 +115,41 @@ static void apply_repetition_penalty(sl_sampler *s, const sl_sampling *p, const 
             s->seen[h[i]] = 0;
 }
 
-/* Moves the k best candidates (by logit, ties to the lower id) to the front,
- * sorted. Uses a full sort: simple, exact, and fast enough at 50K-256K ids. */
-static void sort_candidates(candidate *c, size_t n) { qsort(c, n, sizeof *c, by_logit_desc); }
+/* The candidates (non-NaN logits over temperature), best first, ties to the
+ * lower id; with a top-k filter only its k, found by exact selection so the
+ * vocabulary is never sorted. */
+static size_t candidates(sl_sampler *s, const sl_sampling *p)
+{
+    size_t n = 0, k = p->top_k > 0 ? (size_t)p->top_k : 0;
+    if (k > 0 && k < (size_t)s->n_vocab) {
+        if (k > s->topk_max) {
+            sl_topk *t = NULL;
+            int32_t *picked = malloc(k * sizeof *picked);
+            if (!picked || sl_topk_new(k, &t, NULL) != SL_OK) {
+                free(picked);
+                k = 0; /* no memory for the selector: sort everything, then cut */
+            } else {
+                sl_topk_free(s->topk);
+                free(s->picked);
+                s->topk = t;
+                s->picked = picked;
+                s->topk_max = k;
+            }
+        }
+    }
+    if (k > 0 && k < (size_t)s->n_vocab) {
+        size_t m = sl_topk_row(s->topk, s->logits, (size_t)s->n_vocab, k, s->picked);
+        for (size_t i = 0; i < m; i++)
+            if (!isnan(s->logits[s->picked[i]]))
+                s->cand[n++] = (candidate){s->logits[s->picked[i]] / p->temperature, s->picked[i]};
+    } else {
+        for (int32_t i = 0; i < s->n_vocab; i++)
+            if (!isnan(s->logits[i]))
+                s->cand[n++] = (candidate){s->logits[i] / p->temperature, i};
+    }
+    qsort(s->cand, n, sizeof *s->cand, by_logit_desc);
+    return p->top_k > 0 && n > (size_t)p->top_k ? (size_t)p->top_k : n;
+}
 
 int32_t sl_sampler_pick(sl_sampler *s, const sl_sampling *p, const float *logits,
                         const int32_t *history, size_t n_history)
@@ -126,15 +164,9 @@ int32_t sl_sampler_pick(sl_sampler *s, const sl_sampling *p, const float *logits
                 best = i;
         return best;
     }
-    size_t n = 0;
-    for (int32_t i = 0; i < s->n_vocab; i++)
-        if (!isnan(s->logits[i]))
-            s->cand[n++] = (candidate){s->logits[i] / p->temperature, i};
+    size_t n = candidates(s, p);
     if (n == 0)
         return 0;
-    sort_candidates(s->cand, n);
-    if (p->top_k > 0 && (size_t)p->top_k < n)
-        n = (size_t)p->top_k;
 
     /* probabilities (stored in .logit from here on) */
     float max = s->cand[0].logit, sum = 0.0f;
