@@ -18,6 +18,7 @@ Usage: make-indexer-fixture.py tests/data/llama     (deterministic; needs numpy 
                                                     transformers accelerate gguf safetensors)
 """
 import hashlib
+import json
 import os
 import struct
 import sys
@@ -39,6 +40,19 @@ def indexer_weights(n_layers, n_embd, rng):
         w[f"layers.{l}.k_norm.weight"] = (1 + rng.standard_normal(D) * 0.1).astype(np.float32)
         w[f"layers.{l}.k_norm.bias"] = (rng.standard_normal(D) * 0.1).astype(np.float32)
     return w
+
+
+def save_sorted(tensors, path, metadata):
+    """save_file, then the header rewritten with its keys sorted: the package writes metadata in
+    hash order, which changes from run to run; the committed bytes must not."""
+    save_file(tensors, path, metadata=metadata)
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
 
 
 def rope_neox(x, pos, theta):
@@ -89,7 +103,17 @@ def main():
             "model_sha256": sha, "n_heads": str(H), "head_dim": str(D), "rope_dims": str(ROPE),
             "top_k": str(TOP_K), "norm_eps": str(EPS),
             "layers": ",".join(str(l) for l in range(cfg.num_hidden_layers))}
-    save_file(w, os.path.join(out, "tiny-indexer.safetensors"), metadata=meta)
+    save_sorted(w, os.path.join(out, "tiny-indexer.safetensors"), meta)
+    # files the engine must refuse, each with one thing wrong
+    broken = {
+        "indexer-no-wk.safetensors": ({k: v for k, v in w.items() if k != "layers.1.wk"}, meta),
+        "indexer-bad-layers.safetensors": (w, {**meta, "layers": "0,7"}),
+        "indexer-short-wq.safetensors": ({**w, "layers.0.wq": w["layers.0.wq"][:-1]}, meta),
+        "indexer-rope-too-wide.safetensors": (w, {**meta, "rope_dims": "18"}),
+        "indexer-version-2.safetensors": (w, {**meta, "version": "2"}),
+    }
+    for name, (tensors, m) in broken.items():
+        save_sorted(tensors, os.path.join(out, "broken", name), m)
 
     ids = [int(x) for x in np.random.default_rng(5).integers(0, cfg.vocab_size, 40)]
     T = len(ids)

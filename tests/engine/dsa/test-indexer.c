@@ -137,6 +137,11 @@ int main(int argc, char **argv)
 
     expect_refused(e, path_in("no-such.safetensors"), SL_ERR_IO, "no-such");
     expect_refused(e, argv[2], SL_ERR_FORMAT, "not a Sightline indexer");
+    expect_refused(e, path_in("broken/indexer-no-wk.safetensors"), SL_ERR_FORMAT, "layers.1.wk");
+    expect_refused(e, path_in("broken/indexer-bad-layers.safetensors"), SL_ERR_FORMAT, "'layers'");
+    expect_refused(e, path_in("broken/indexer-short-wq.safetensors"), SL_ERR_FORMAT, "layers.0.wq");
+    expect_refused(e, path_in("broken/indexer-rope-too-wide.safetensors"), SL_ERR_FORMAT, "rope_dims");
+    expect_refused(e, path_in("broken/indexer-version-2.safetensors"), SL_ERR_UNSUPPORTED, "version");
     CHECKF(sl_engine_load_indexer(e, path_in("tiny-indexer.safetensors"), &err) == SL_OK, "%s", err.message);
     check_against_oracle(e, false);
     check_against_oracle(e, true);
