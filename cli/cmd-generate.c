@@ -77,6 +77,7 @@ static sl_status answer(sl_engine *e, sl_session *s, const cli_options *o, const
     double t2 = now_seconds();
     interrupted_session = NULL;
     putchar('\n');
+    fflush(stdout); /* before the statistics on stderr */
     if (!o->quiet)
         fprintf(stderr, "[%zu prompt tokens in %.2f s, %.1f tokens/s; %d generated at %.1f tokens/s]\n",
                 ids->n - keep, t1 - t0, (double)(ids->n - keep) / (t1 - t0 + 1e-9), n,
