@@ -65,11 +65,13 @@ static gboolean check_file(GFile *f, const char *path, FileStat *st, GCancellabl
         return FALSE;
     }
     if (has_suffix_ci(path, ".pdf")) {
-        g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_UNSUPPORTED,
-                    "%s: PDF files cannot be added yet", path);
-        return FALSE;
-    }
-    if (st->size > SL_INGEST_MAX_TEXT_BYTES) {
+        if (st->size > SL_INGEST_MAX_PDF_BYTES) {
+            g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
+                        "%s: too large (%" G_GINT64_FORMAT " bytes; the limit for PDF is %"
+                        G_GINT64_FORMAT ")", path, st->size, SL_INGEST_MAX_PDF_BYTES);
+            return FALSE;
+        }
+    } else if (st->size > SL_INGEST_MAX_TEXT_BYTES) {
         g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
                     "%s: too large (%" G_GINT64_FORMAT " bytes; the limit for text is %d)", path,
                     st->size, SL_INGEST_MAX_TEXT_BYTES);
@@ -94,7 +96,8 @@ static SlParsed *parse_checked(GFile *f, const char *path, const FileStat *st,
         g_error_free(local);
         return NULL;
     }
-    if (len > SL_INGEST_MAX_TEXT_BYTES) {
+    gboolean pdf = has_suffix_ci(path, ".pdf");
+    if ((gint64)len > (pdf ? SL_INGEST_MAX_PDF_BYTES : SL_INGEST_MAX_TEXT_BYTES)) {
         g_free(data);
         g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
                     "%s: too large (grew while being read)", path);
@@ -102,7 +105,10 @@ static SlParsed *parse_checked(GFile *f, const char *path, const FileStat *st,
     }
     g_autoptr(GBytes) bytes = g_bytes_new_take(data, len);
     gboolean markdown = has_suffix_ci(path, ".md") || has_suffix_ci(path, ".markdown");
-    SlParsed *p = sl_ingest_text_parse(path, bytes, markdown);
+    SlParsed *p = pdf ? sl_ingest_pdf_parse(path, bytes, NULL, error)
+                      : sl_ingest_text_parse(path, bytes, markdown);
+    if (!p)
+        return NULL;
     p->sha256 = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
     p->size = (gint64)len;
     p->mtime = st->mtime;

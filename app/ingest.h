@@ -18,6 +18,16 @@ SlParsed *sl_ingest_text_parse(const char *path, GBytes *contents, gboolean mark
 /* Cuts a page's text into passages (appended to p->passages). */
 void sl_ingest_split_passages(SlParsed *p, int page, const char *text, gsize len, gboolean markdown);
 
+/* Files larger than this are refused (PDF). */
+#define SL_INGEST_MAX_PDF_BYTES (G_GINT64_CONSTANT(1024) * 1024 * 1024)
+
+/* ingest-pdf.c: a PDF file, already read; password may be NULL. An encrypted PDF without
+ * its password (or with a wrong one) gives a document with status "needs_password", one
+ * without text on any page status "no_text_layer". NULL with an error naming the file when
+ * the file is corrupt or truncated. */
+SlParsed *sl_ingest_pdf_parse(const char *path, GBytes *contents, const char *password,
+                              GError **error);
+
 /* Reads and parses one file (path made absolute), by kind. Errors name the file. */
 SlParsed *sl_ingest_parse_file(const char *path, GCancellable *cancellable, GError **error);
 
