@@ -81,7 +81,7 @@ static gboolean check_file(GFile *f, const char *path, FileStat *st, GCancellabl
 }
 
 static SlParsed *parse_checked(GFile *f, const char *path, const FileStat *st,
-                               GCancellable *cancellable, GError **error)
+                               const char *password, GCancellable *cancellable, GError **error)
 {
     char *data = NULL;
     gsize len = 0;
@@ -105,7 +105,7 @@ static SlParsed *parse_checked(GFile *f, const char *path, const FileStat *st,
     }
     g_autoptr(GBytes) bytes = g_bytes_new_take(data, len);
     gboolean markdown = has_suffix_ci(path, ".md") || has_suffix_ci(path, ".markdown");
-    SlParsed *p = pdf ? sl_ingest_pdf_parse(path, bytes, NULL, error)
+    SlParsed *p = pdf ? sl_ingest_pdf_parse(path, bytes, password, error)
                       : sl_ingest_text_parse(path, bytes, markdown);
     if (!p)
         return NULL;
@@ -122,7 +122,7 @@ SlParsed *sl_ingest_parse_file(const char *path, GCancellable *cancellable, GErr
     FileStat st;
     if (!check_file(f, abs, &st, cancellable, error))
         return NULL;
-    return parse_checked(f, abs, &st, cancellable, error);
+    return parse_checked(f, abs, &st, NULL, cancellable, error);
 }
 
 /* One file's trip from a worker to the writer. */
@@ -139,6 +139,7 @@ typedef struct {
     SlLibrary *lib;
     GAsyncQueue *done;
     GCancellable *cancellable;
+    const char *password;
 } Shared;
 
 static void cancelled_error(GError **error, const char *path)
@@ -157,8 +158,16 @@ static void work(gpointer data, gpointer user_data)
     else if (check_file(f, job->path, &st, sh->cancellable, &job->error)) {
         job->bytes = (guint64)st.size;
         job->unchanged_id = sl_library_find_unchanged(sh->lib, job->path, st.size, st.mtime);
+        if (job->unchanged_id && sh->password) {
+            /* A password was given: read again a PDF that waits for one. */
+            g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, job->unchanged_id);
+            g_autoptr(SlDocument) doc = sl_library_get(sh->lib, id, NULL);
+            if (doc && g_strcmp0(doc->status, "needs_password") == 0)
+                job->unchanged_id = 0;
+        }
         if (!job->unchanged_id)
-            job->parsed = parse_checked(f, job->path, &st, sh->cancellable, &job->error);
+            job->parsed = parse_checked(f, job->path, &st, sh->password, sh->cancellable,
+                                        &job->error);
     }
     g_async_queue_push(sh->done, job);
 }
@@ -166,6 +175,13 @@ static void work(gpointer data, gpointer user_data)
 GPtrArray *sl_ingest_files(SlLibrary *lib, const char *const *paths, const char *collection,
                            GCancellable *cancellable, SlIngestProgressFunc progress,
                            gpointer user_data)
+{
+    return sl_ingest_files_full(lib, paths, collection, NULL, cancellable, progress, user_data);
+}
+
+GPtrArray *sl_ingest_files_full(SlLibrary *lib, const char *const *paths, const char *collection,
+                                const char *password, GCancellable *cancellable,
+                                SlIngestProgressFunc progress, gpointer user_data)
 {
     g_return_val_if_fail(lib && paths, NULL);
     guint n = g_strv_length((char **)paths);
@@ -182,7 +198,7 @@ GPtrArray *sl_ingest_files(SlLibrary *lib, const char *const *paths, const char 
     if (n == 0)
         return results;
 
-    Shared sh = {lib, g_async_queue_new(), cancellable};
+    Shared sh = {lib, g_async_queue_new(), cancellable, password};
     guint workers = CLAMP(g_get_num_processors(), 1, 4);
     GThreadPool *pool = g_thread_pool_new(work, &sh, (int)workers, FALSE, NULL);
     guint limit = 2 * workers, next = 0, in_flight = 0;
@@ -257,6 +273,7 @@ typedef struct {
     SlLibrary *lib;
     char **paths;
     char *collection;
+    char *password;
     Target *target;
     GMainContext *context;
 } TaskData;
@@ -265,6 +282,7 @@ static void task_data_free(TaskData *td)
 {
     g_strfreev(td->paths);
     g_free(td->collection);
+    g_free(td->password);
     target_unref(td->target);
     g_main_context_unref(td->context);
     g_free(td);
@@ -312,8 +330,9 @@ static void hop_progress(const SlIngestProgress *p, gpointer data)
 static void ingest_thread(GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
     TaskData *td = task_data;
-    GPtrArray *results = sl_ingest_files(td->lib, (const char *const *)td->paths, td->collection,
-                                         cancellable, td->target ? hop_progress : NULL, td);
+    GPtrArray *results =
+        sl_ingest_files_full(td->lib, (const char *const *)td->paths, td->collection,
+                             td->password, cancellable, td->target ? hop_progress : NULL, td);
     g_task_return_pointer(task, results, (GDestroyNotify)g_ptr_array_unref);
 }
 
@@ -321,6 +340,16 @@ void sl_ingest_files_async(SlLibrary *lib, const char *const *paths, const char 
                            GCancellable *cancellable, SlIngestProgressFunc progress,
                            gpointer progress_data, GDestroyNotify progress_destroy,
                            GAsyncReadyCallback callback, gpointer user_data)
+{
+    sl_ingest_files_async_full(lib, paths, collection, NULL, cancellable, progress, progress_data,
+                               progress_destroy, callback, user_data);
+}
+
+void sl_ingest_files_async_full(SlLibrary *lib, const char *const *paths, const char *collection,
+                                const char *password, GCancellable *cancellable,
+                                SlIngestProgressFunc progress, gpointer progress_data,
+                                GDestroyNotify progress_destroy, GAsyncReadyCallback callback,
+                                gpointer user_data)
 {
     g_return_if_fail(lib && paths);
     g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
@@ -330,6 +359,7 @@ void sl_ingest_files_async(SlLibrary *lib, const char *const *paths, const char 
     td->lib = lib;
     td->paths = g_strdupv((char **)paths);
     td->collection = g_strdup(collection);
+    td->password = g_strdup(password);
     td->context = g_main_context_ref_thread_default();
     if (progress) {
         td->target = g_new0(Target, 1);

@@ -56,6 +56,12 @@ GPtrArray *sl_ingest_files(SlLibrary *lib, const char *const *paths, const char 
                            GCancellable *cancellable, SlIngestProgressFunc progress,
                            gpointer user_data);
 
+/* The same with a password for encrypted PDFs (NULL: none). With a password, a PDF stored as
+ * needs_password is read again even when the file did not change. */
+GPtrArray *sl_ingest_files_full(SlLibrary *lib, const char *const *paths, const char *collection,
+                                const char *password, GCancellable *cancellable,
+                                SlIngestProgressFunc progress, gpointer user_data);
+
 /* The same on a GTask thread; progress is called in the thread-default main context of the
  * caller. progress_destroy(progress_data) runs, in any thread, once no progress call is left.
  * lib must stay open until callback runs. */
@@ -63,6 +69,12 @@ void sl_ingest_files_async(SlLibrary *lib, const char *const *paths, const char 
                            GCancellable *cancellable, SlIngestProgressFunc progress,
                            gpointer progress_data, GDestroyNotify progress_destroy,
                            GAsyncReadyCallback callback, gpointer user_data);
+/* sl_ingest_files_async with a password for encrypted PDFs (NULL: none). */
+void sl_ingest_files_async_full(SlLibrary *lib, const char *const *paths, const char *collection,
+                                const char *password, GCancellable *cancellable,
+                                SlIngestProgressFunc progress, gpointer progress_data,
+                                GDestroyNotify progress_destroy, GAsyncReadyCallback callback,
+                                gpointer user_data);
 GPtrArray *sl_ingest_files_finish(SlLibrary *lib, GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -445,7 +445,8 @@ static gboolean write_document(SlLibrary *lib, const SlParsed *p, gint64 old_id,
 static gboolean store_locked(SlLibrary *lib, const SlParsed *p, const char *collection,
                              SlStoreOutcome *outcome, gint64 *id, GError **error)
 {
-    sqlite3_stmt *st = prepare(lib, "SELECT id, sha256 FROM documents WHERE path = ?1", error);
+    sqlite3_stmt *st =
+        prepare(lib, "SELECT id, sha256, status FROM documents WHERE path = ?1", error);
     if (!st)
         return FALSE;
     sqlite3_bind_text(st, 1, p->path, -1, SQLITE_TRANSIENT);
@@ -455,6 +456,10 @@ static gboolean store_locked(SlLibrary *lib, const SlParsed *p, const char *coll
     if (rc == SQLITE_ROW) {
         old_id = sqlite3_column_int64(st, 0);
         same = g_strcmp0((const char *)sqlite3_column_text(st, 1), p->sha256) == 0;
+        /* An encrypted PDF now read with its password is new content for the same bytes. */
+        if (same && g_strcmp0((const char *)sqlite3_column_text(st, 2), "needs_password") == 0 &&
+            g_strcmp0(p->status, "needs_password") != 0)
+            same = FALSE;
     } else if (rc != SQLITE_DONE) {
         set_db_error(error, lib, rc, "looking up the document");
         sqlite3_finalize(st);

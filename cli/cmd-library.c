@@ -12,6 +12,7 @@
 typedef struct {
     const char *library;
     const char *collection;
+    const char *password;
     int limit;
     GPtrArray *args;
 } LibOptions;
@@ -34,6 +35,8 @@ static gboolean parse(int argc, char **argv, LibOptions *o, gboolean with_collec
             target = &o->library;
         else if (options && with_collection && !strcmp(a, "--collection"))
             target = &o->collection;
+        else if (options && !strcmp(argv[0], "add") && !strcmp(a, "--password"))
+            target = &o->password;
         else if (options && with_limit && !strcmp(a, "--limit"))
             target = &limit;
         else if (options && a[0] == '-' && a[1]) {
@@ -135,8 +138,8 @@ int cmd_add(int argc, char **argv)
     g_ptr_array_add(o.args, NULL);
     AddState s = {g_main_loop_new(NULL, FALSE), NULL, g_cancellable_new(), isatty(2), FALSE};
     guint sigint = g_unix_signal_add(SIGINT, on_interrupt, &s);
-    sl_ingest_files_async(lib, (const char *const *)o.args->pdata, o.collection, s.cancellable,
-                          on_progress, &s, NULL, on_done, &s);
+    sl_ingest_files_async_full(lib, (const char *const *)o.args->pdata, o.collection, o.password,
+                               s.cancellable, on_progress, &s, NULL, on_done, &s);
     g_main_loop_run(s.loop);
     g_source_remove(sigint);
     if (s.tty)

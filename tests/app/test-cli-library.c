@@ -250,6 +250,57 @@ static void test_kill9(void)
     remove_tree(dir);
 }
 
+/* add --password: an encrypted PDF (made with qpdf from a packaged one) waits for its
+ * password, then is read with it. */
+static void test_password(void)
+{
+    const char *real = "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf";
+    g_autofree char *qpdf = g_find_program_in_path("qpdf");
+    if (!qpdf || !g_file_test(real, G_FILE_TEST_EXISTS)) {
+        g_test_skip("needs qpdf and shared-mime-info's PDF (packaging/setup installs both)");
+        return;
+    }
+    g_autofree char *dir = make_tmp_dir();
+    g_autofree char *db = g_build_filename(dir, "lib.db", NULL);
+    g_autofree char *locked = g_build_filename(dir, "locked.pdf", NULL);
+    const char *argv[] = {qpdf, "--encrypt", "s3cret", "owner", "256", "--", real, locked, NULL};
+    int status = 0;
+    GError *error = NULL;
+    g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL,
+                 &status, &error);
+    g_assert_no_error(error);
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    char *out = NULL, *err = NULL;
+
+    g_assert_cmpint(run_cli(&out, &err, "add", "--library", db, locked, NULL), ==, 0);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "show", "--library", db, locked, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "needs_password"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "add", "--library", db, "--password", "s3cret", locked,
+                            NULL),
+                    ==, 0);
+    g_assert_nonnull(strstr(out, "updated 1"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "show", "--library", db, locked, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "status:      ok"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "search", "--library", db, "\"shared mime\"", NULL), ==, 0);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    /* --password is for add only. */
+    g_assert_cmpint(run_cli(&out, &err, "list", "--library", db, "--password", "x", NULL), ==, 2);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    check_library(db);
+    remove_tree(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -261,5 +312,6 @@ int main(int argc, char **argv)
     g_test_add_func("/app/cli/commands", test_commands);
     g_test_add_func("/app/cli/kill-9", test_kill9);
     g_test_add_func("/app/cli/full-disk", test_full_disk);
+    g_test_add_func("/app/cli/password", test_password);
     return g_test_run();
 }

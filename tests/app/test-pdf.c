@@ -288,6 +288,30 @@ static void test_encrypted(Fixture *f, gconstpointer data)
     g_assert_cmpuint(right->pages->len, ==, 2);
     g_assert_true(g_str_has_prefix(g_array_index(right->pages, SlPage, 1).text, "Page 2 line 1"));
     g_assert_cmpstr(right->title, ==, "Ledger of tides");
+
+    /* Through the ingest API: a wrong password changes nothing, the right one reads the
+     * unchanged file again under the same id. */
+    const char *paths[] = {locked, NULL};
+    g_autoptr(GPtrArray) rw = sl_ingest_files_full(f->lib, paths, NULL, "nope", NULL, NULL, NULL);
+    g_assert_no_error(((SlIngestResult *)rw->pdata[0])->error);
+    g_assert_cmpint(((SlIngestResult *)rw->pdata[0])->outcome, ==, SL_STORED_UNCHANGED);
+    g_autoptr(SlDocument) still = sl_library_get(f->lib, locked, NULL);
+    g_assert_cmpstr(still->status, ==, "needs_password");
+    g_autoptr(GPtrArray) rr =
+        sl_ingest_files_full(f->lib, paths, NULL, "opensesame", NULL, NULL, NULL);
+    g_assert_no_error(((SlIngestResult *)rr->pdata[0])->error);
+    g_assert_cmpint(((SlIngestResult *)rr->pdata[0])->outcome, ==, SL_STORED_UPDATED);
+    g_assert_cmpint(((SlIngestResult *)rr->pdata[0])->document_id, ==, doc->id);
+    g_autoptr(SlDocument) open = sl_library_get(f->lib, locked, NULL);
+    g_assert_cmpstr(open->status, ==, "ok");
+    g_assert_null(open->error);
+    g_assert_cmpint(open->pages, ==, 2);
+    g_assert_cmpstr(open->title, ==, "Ledger of tides");
+    /* Once read, adding it again without the password leaves it as it is. */
+    g_autoptr(GPtrArray) ra = sl_ingest_files(f->lib, paths, NULL, NULL, NULL, NULL);
+    g_assert_cmpint(((SlIngestResult *)ra->pdata[0])->outcome, ==, SL_STORED_UNCHANGED);
+    g_autoptr(SlDocument) after = sl_library_get(f->lib, locked, NULL);
+    g_assert_cmpstr(after->status, ==, "ok");
 }
 
 /* A damaged file: an error naming it, and not one row written. */
