@@ -26,6 +26,18 @@ typedef struct {
     gint64 size, mtime;
 } FileStat;
 
+/* A failed read of path as the user should see it; takes local. */
+static void set_read_error(GError **error, GError *local, const char *path)
+{
+    if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "%s: no such file (was it moved or deleted?)", path);
+    else
+        g_set_error(error, local->domain, local->code, "%s: cannot read: %s", path,
+                    local->message);
+    g_error_free(local);
+}
+
 static gboolean stat_file(GFile *f, const char *path, FileStat *st, GCancellable *cancellable,
                           GError **error)
 {
@@ -35,13 +47,7 @@ static gboolean stat_file(GFile *f, const char *path, FileStat *st, GCancellable
            "," G_FILE_ATTRIBUTE_TIME_MODIFIED "," G_FILE_ATTRIBUTE_TIME_MODIFIED_USEC,
         G_FILE_QUERY_INFO_NONE, cancellable, &local);
     if (!info) {
-        if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-            g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                        "%s: no such file (was it moved or deleted?)", path);
-        else
-            g_set_error(error, local->domain, local->code, "%s: cannot read: %s", path,
-                        local->message);
-        g_error_free(local);
+        set_read_error(error, local, path);
         return FALSE;
     }
     st->type = g_file_info_get_file_type(info);
@@ -87,13 +93,7 @@ static SlParsed *parse_checked(GFile *f, const char *path, const FileStat *st,
     gsize len = 0;
     GError *local = NULL;
     if (!g_file_load_contents(f, cancellable, &data, &len, NULL, &local)) {
-        if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-            g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                        "%s: no such file (was it moved or deleted?)", path);
-        else
-            g_set_error(error, local->domain, local->code, "%s: cannot read: %s", path,
-                        local->message);
-        g_error_free(local);
+        set_read_error(error, local, path);
         return NULL;
     }
     gboolean pdf = has_suffix_ci(path, ".pdf");
