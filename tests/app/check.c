@@ -1,5 +1,6 @@
 /* check.c: helpers shared by the app tests. */
 #include "check.h"
+#include "library-private.h"
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -77,4 +78,16 @@ void remove_tree(const char *path)
         g_rmdir(path);
     } else
         g_unlink(path);
+}
+
+int count_rows(SlLibrary *lib, const char *sql)
+{
+    sl_library_lock(lib);
+    sqlite3_stmt *st = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(sl_library_db(lib), sql, -1, &st, NULL), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(st), ==, SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sl_library_unlock(lib);
+    return n;
 }

@@ -66,27 +66,15 @@ static SlIngestResult *result(GPtrArray *results, guint i)
     return results->pdata[i];
 }
 
-static int count_rows(Fixture *f, const char *sql)
-{
-    sl_library_lock(f->lib);
-    sqlite3_stmt *st = NULL;
-    g_assert_cmpint(sqlite3_prepare_v2(sl_library_db(f->lib), sql, -1, &st, NULL), ==, SQLITE_OK);
-    g_assert_cmpint(sqlite3_step(st), ==, SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sl_library_unlock(f->lib);
-    return n;
-}
-
 static void test_schema_new(Fixture *f, gconstpointer data)
 {
     g_autofree char *v = query_value(f->db, "PRAGMA user_version");
     g_assert_cmpint(atoi(v), ==, SL_LIBRARY_SCHEMA_VERSION);
     g_autofree char *mode = query_value(f->db, "PRAGMA journal_mode");
     g_assert_cmpstr(mode, ==, "wal");
-    g_assert_cmpint(count_rows(f, "PRAGMA foreign_keys"), ==, 1);
-    g_assert_cmpint(count_rows(f, "PRAGMA busy_timeout"), >, 0);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM sqlite_schema WHERE name IN ('documents', "
+    g_assert_cmpint(count_rows(f->lib, "PRAGMA foreign_keys"), ==, 1);
+    g_assert_cmpint(count_rows(f->lib, "PRAGMA busy_timeout"), >, 0);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM sqlite_schema WHERE name IN ('documents', "
                                   "'pages', 'originals', 'passages', 'passages_fts', 'collections', "
                                   "'document_collections')"),
                     ==, 7);
@@ -295,7 +283,7 @@ static void test_dedupe(Fixture *f, gconstpointer data)
     g_assert_true((o0 == SL_STORED_ADDED && o1 == SL_STORED_DUPLICATE) ||
                   (o0 == SL_STORED_DUPLICATE && o1 == SL_STORED_ADDED));
     g_assert_cmpint(result(r, 1)->document_id, ==, result(r, 0)->document_id);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM documents"), ==, 1);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM documents"), ==, 1);
     g_autofree char *sha = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
     g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, result(r, 0)->document_id);
     g_autoptr(SlDocument) d = sl_library_get(f->lib, id, NULL);
@@ -363,9 +351,9 @@ static void test_remove(Fixture *f, gconstpointer data)
     GError *error = NULL;
     g_assert_true(sl_library_remove(f->lib, id, &error));
     g_assert_no_error(error);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM documents"), ==, 1);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM originals"), ==, 0);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM document_collections"), ==, 1);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM documents"), ==, 1);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM originals"), ==, 0);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM document_collections"), ==, 1);
     g_assert_cmpuint(n_hits(f, "other"), ==, 0);
     g_assert_cmpuint(n_hits(f, "platypus"), ==, 1);
     g_assert_false(sl_library_remove(f->lib, id, &error));
@@ -428,7 +416,7 @@ static void test_invalid_utf8(Fixture *f, gconstpointer data)
     /* Valid UTF-8 keeps no second copy. */
     g_autofree char *ok = write_file(f->dir, "ok.txt", "Caf\xc3\xa9 \xe2\x82\xac.\n", -1);
     g_autoptr(GPtrArray) r2 = ingest(f, NULL, ok, NULL);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM originals"), ==, 1);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM originals"), ==, 1);
     check_document(f, result(r2, 0)->document_id, ok);
 }
 
@@ -452,11 +440,11 @@ static void test_passages(Fixture *f, gconstpointer data)
     g_autoptr(GPtrArray) r = ingest(f, NULL, a, NULL);
     g_assert_no_error(result(r, 0)->error);
     check_document(f, result(r, 0)->document_id, a);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM passages WHERE heading = 'Section 3' "
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM passages WHERE heading = 'Section 3' "
                                   "AND text LIKE '## Section 3%'"),
                     ==, 1);
-    g_assert_cmpint(count_rows(f, "SELECT count(DISTINCT heading) FROM passages"), ==, 5);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM passages WHERE heading IS NULL"), ==, 1);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(DISTINCT heading) FROM passages"), ==, 5);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM passages WHERE heading IS NULL"), ==, 1);
     g_autoptr(SlDocument) d = sl_library_get(f->lib, a, NULL);
     g_assert_cmpstr(d->title, ==, "Section 0");
     g_string_free(s, TRUE);
@@ -472,11 +460,11 @@ static void test_passages(Fixture *f, gconstpointer data)
 
 static void expect_failure(Fixture *f, const char *path, GQuark domain, int code)
 {
-    int before = count_rows(f, "SELECT count(*) FROM documents");
+    int before = count_rows(f->lib, "SELECT count(*) FROM documents");
     g_autoptr(GPtrArray) r = ingest(f, "x", path, NULL);
     g_assert_error(result(r, 0)->error, domain, code);
     g_assert_nonnull(strstr(result(r, 0)->error->message, path));
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM documents"), ==, before);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM documents"), ==, before);
 }
 
 static void test_unreadable(Fixture *f, gconstpointer data)
@@ -561,7 +549,7 @@ static void test_full(Fixture *f, gconstpointer data)
                                  NULL, NULL),
                     ==, SQLITE_OK);
     sl_library_unlock(f->lib);
-    int pages = count_rows(f, "PRAGMA page_count");
+    int pages = count_rows(f->lib, "PRAGMA page_count");
     g_autofree char *limit = g_strdup_printf("PRAGMA max_page_count = %d", pages + 4);
     sl_library_lock(f->lib);
     g_assert_cmpint(sqlite3_exec(sl_library_db(f->lib), limit, NULL, NULL, NULL), ==, SQLITE_OK);
@@ -571,9 +559,9 @@ static void test_full(Fixture *f, gconstpointer data)
     g_assert_error(result(r, 0)->error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_FULL);
     g_assert_nonnull(strstr(result(r, 0)->error->message, bigp));
     g_assert_nonnull(strstr(result(r, 0)->error->message, "full"));
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM documents"), ==, 1);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM collections"), ==, 0);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM passages WHERE document_id != 1"), ==, 0);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM documents"), ==, 1);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM collections"), ==, 0);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM passages WHERE document_id != 1"), ==, 0);
     g_assert_cmpint(sqlite3_get_autocommit(sl_library_db(f->lib)), !=, 0);
     check_library(f->db);
 

@@ -48,18 +48,6 @@ static SlIngestResult *ingest_one(Fixture *f, const char *path)
     return res;
 }
 
-static int count_rows(Fixture *f, const char *sql)
-{
-    sl_library_lock(f->lib);
-    sqlite3_stmt *st = NULL;
-    g_assert_cmpint(sqlite3_prepare_v2(sl_library_db(f->lib), sql, -1, &st, NULL), ==, SQLITE_OK);
-    g_assert_cmpint(sqlite3_step(st), ==, SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sl_library_unlock(f->lib);
-    return n;
-}
-
 /* Pages' text and boxes of a document, in order. */
 static GPtrArray *stored_pages(Fixture *f, gint64 id, GPtrArray **boxes)
 {
@@ -150,7 +138,7 @@ static gint64 check_against_poppler_utils(Fixture *f, const char *pdf)
             g_assert_cmpuint(blob / 16, ==, (gsize)chars);
     }
     g_ptr_array_unref(boxes);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM passages"), >=, 1);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM passages"), >=, 1);
     return r->document_id;
 }
 
@@ -317,18 +305,18 @@ static void test_encrypted(Fixture *f, gconstpointer data)
 /* A damaged file: an error naming it, and not one row written. */
 static void expect_damaged(Fixture *f, const char *path)
 {
-    int before = count_rows(f, "SELECT count(*) FROM documents");
-    int pages = count_rows(f, "SELECT count(*) FROM pages");
-    int passages = count_rows(f, "SELECT count(*) FROM passages");
+    int before = count_rows(f->lib, "SELECT count(*) FROM documents");
+    int pages = count_rows(f->lib, "SELECT count(*) FROM pages");
+    int passages = count_rows(f->lib, "SELECT count(*) FROM passages");
     g_autofree SlIngestResult *r = ingest_one(f, path);
     g_assert_error(r->error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID);
     g_assert_nonnull(strstr(r->error->message, path));
     g_test_message("%s", r->error->message);
     g_clear_error(&r->error);
     g_free(r->path);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM documents"), ==, before);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM pages"), ==, pages);
-    g_assert_cmpint(count_rows(f, "SELECT count(*) FROM passages"), ==, passages);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM documents"), ==, before);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM pages"), ==, pages);
+    g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM passages"), ==, passages);
 }
 
 static char *write_file(const char *dir, const char *name, const char *data, gsize len)
