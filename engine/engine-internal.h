@@ -17,7 +17,6 @@ struct sl_engine {
     size_t memory_limit; /* 0: none beyond the machine's */
     bool use_blas;
     sl_error chat_error; /* why the model has no usable chat template */
-    char *model_path;
     sl_indexer *indexer; /* NULL until sl_engine_load_indexer */
 };
 

@@ -6,7 +6,6 @@
 #include "error.h"
 #include "model/sha256.h"
 
-#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +95,6 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
     if (!e)
         return sl_fail(err, SL_ERR_NO_MEMORY, "engine: out of memory");
     e->memory_limit = opt->memory_limit;
-    e->model_path = strdup(opt->model_path);
     e->use_blas = opt->use_blas;
     if (opt->use_blas && !sl_matmul_have_blas()) {
         free(e);
@@ -146,7 +144,6 @@ void sl_engine_close(sl_engine *e)
     sl_llama_free(e->llama);
     sl_gguf_close(e->gguf);
     sl_indexer_free(e->indexer);
-    free(e->model_path);
     free(e->name);
     free(e);
 }
@@ -192,36 +189,21 @@ sl_status sl_chat_render(const sl_engine *e, const sl_chat_message *messages, si
     return sl_chat_render_template(e->info.chat_template, messages, n, add_assistant, out, err);
 }
 
-/* SHA-256 of the model file, as 64 hex digits. */
-static sl_status model_sha256(const sl_engine *e, char hex[65], sl_error *err)
+/* SHA-256 of the model file (already mapped), as 64 hex digits. */
+static void model_sha256(const sl_engine *e, char hex[65])
 {
-    FILE *f = e->model_path ? fopen(e->model_path, "rb") : NULL;
-    if (!f)
-        return sl_fail(err, SL_ERR_IO, "%s: %s", e->model_path ? e->model_path : "model",
-                       strerror(errno));
-    static const size_t chunk = 1 << 20;
-    char *buf = malloc(chunk);
     sl_sha256 sha;
     sl_sha256_init(&sha);
-    size_t n;
-    while (buf && (n = fread(buf, 1, chunk, f)) > 0)
-        sl_sha256_update(&sha, buf, n);
-    bool failed = !buf || ferror(f);
-    fclose(f);
-    free(buf);
-    if (failed)
-        return sl_fail(err, SL_ERR_IO, "%s: could not read the model to hash it", e->model_path);
+    sl_sha256_update(&sha, sl_gguf_file_bytes(e->gguf), sl_gguf_file_size(e->gguf));
     sl_sha256_hex(&sha, hex);
-    return SL_OK;
 }
 
 sl_status sl_engine_load_indexer(sl_engine *e, const char *path, sl_error *err)
 {
     char hex[65];
     sl_indexer *ix = NULL;
-    sl_status st = model_sha256(e, hex, err);
-    if (st == SL_OK)
-        st = sl_indexer_load(path, &e->info, hex, &ix, err);
+    model_sha256(e, hex);
+    sl_status st = sl_indexer_load(path, &e->info, hex, &ix, err);
     if (st != SL_OK)
         return st;
     sl_indexer_free(e->indexer);

@@ -822,6 +822,11 @@ uint32_t sl_gguf_version(const sl_gguf *g)
     return g ? g->version : 0;
 }
 
+const uint8_t *sl_gguf_file_bytes(const sl_gguf *g)
+{
+    return g ? g->map : NULL;
+}
+
 size_t sl_gguf_file_size(const sl_gguf *g)
 {
     return g ? g->size : 0;

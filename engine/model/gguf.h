@@ -51,6 +51,8 @@ void sl_gguf_close(sl_gguf *gguf);
 const char *sl_gguf_path(const sl_gguf *gguf);
 uint32_t sl_gguf_version(const sl_gguf *gguf);
 size_t sl_gguf_file_size(const sl_gguf *gguf);
+/* The whole mapped file (sl_gguf_file_size bytes), e.g. to hash it. */
+const uint8_t *sl_gguf_file_bytes(const sl_gguf *gguf);
 
 /* Metadata. Each getter returns SL_OK, or SL_ERR_FORMAT with a message
  * naming the file and key when the key is missing or of another type.
