@@ -58,7 +58,8 @@ static char *dup_nonempty(char *s)
     return NULL;
 }
 
-static SlParsed *parse_document(const char *path, PopplerDocument *doc, GError **error)
+static SlParsed *parse_document(const char *path, PopplerDocument *doc, gint *pages_read,
+                               GCancellable *cancellable, GError **error)
 {
     int n_pages = poppler_document_get_n_pages(doc);
     if (n_pages <= 0) {
@@ -74,6 +75,10 @@ static SlParsed *parse_document(const char *path, PopplerDocument *doc, GError *
         p->title = g_path_get_basename(path);
     p->author = dup_nonempty(poppler_document_get_author(doc));
     for (int i = 0; i < n_pages; i++) {
+        if (g_cancellable_set_error_if_cancelled(cancellable, error)) {
+            g_prefix_error(error, "%s: not added: ", path);
+            return NULL;
+        }
         PopplerPage *page = poppler_document_get_page(doc, i);
         if (!page) {
             g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
@@ -97,6 +102,8 @@ static SlParsed *parse_document(const char *path, PopplerDocument *doc, GError *
         SlPage pg = {i + 1, text, len, boxes, NULL};
         g_array_append_val(p->pages, pg);
         sl_ingest_split_passages(p, i + 1, text, len, FALSE);
+        if (pages_read)
+            g_atomic_int_inc(pages_read);
     }
     /* Only whitespace on every page: no text layer. */
     gboolean any_text = FALSE;
@@ -117,7 +124,7 @@ static SlParsed *parse_document(const char *path, PopplerDocument *doc, GError *
 }
 
 SlParsed *sl_ingest_pdf_parse(const char *path, GBytes *contents, const char *password,
-                              GError **error)
+                              gint *pages_read, GCancellable *cancellable, GError **error)
 {
     gsize n = 0;
     const char *data = g_bytes_get_data(contents, &n);
@@ -155,7 +162,7 @@ SlParsed *sl_ingest_pdf_parse(const char *path, GBytes *contents, const char *pa
         g_clear_error(&local);
         return NULL;
     }
-    SlParsed *p = parse_document(path, doc, error);
+    SlParsed *p = parse_document(path, doc, pages_read, cancellable, error);
     g_object_unref(doc);
     return p;
 }

@@ -56,7 +56,7 @@ static char *heading_text(const char *s, const char *e)
 
 /* Where to cut [s, s + max): after the last newline, else after the last space, else at the
  * last character boundary. */
-static gsize cut_point(const char *text, gsize s, gsize e, gsize max)
+gsize sl_ingest_cut_point(const char *text, gsize s, gsize e, gsize max)
 {
     if (e - s <= max)
         return e;
@@ -103,7 +103,7 @@ static void add_piece(Packer *k, gsize s, gsize e)
 static void add_block(Packer *k, const char *text, gsize s, gsize e)
 {
     while (s < e) {
-        gsize c = cut_point(text, s, e, SL_PASSAGE_MAX_BYTES);
+        gsize c = sl_ingest_cut_point(text, s, e, SL_PASSAGE_MAX_BYTES);
         add_piece(k, s, c);
         s = c;
     }
@@ -173,21 +173,27 @@ static char *find_title(const char *text, gsize len, gboolean markdown)
     return first;
 }
 
-SlParsed *sl_ingest_text_parse(const char *path, GBytes *contents, gboolean markdown)
+char *sl_ingest_text_of(SlParsed *p, GBytes *contents, gsize *len)
 {
-    SlParsed *p = sl_parsed_new(path);
-    p->kind = "text";
-    p->language = g_strdup(markdown ? "markdown" : NULL);
-    gsize n = 0;
+    gsize n = 0, replaced;
     const char *data = g_bytes_get_data(contents, &n);
-    gsize len, replaced;
-    char *text = make_valid(data ? data : "", n, &len, &replaced);
+    char *text = make_valid(data ? data : "", n, len, &replaced);
     if (replaced) {
         p->original = g_bytes_ref(contents);
         p->warning = g_strdup_printf("%" G_GSIZE_FORMAT " byte%s of invalid UTF-8 or NUL replaced "
                                      "by U+FFFD in the text; the original bytes are kept",
                                      replaced, replaced == 1 ? "" : "s");
     }
+    return text;
+}
+
+SlParsed *sl_ingest_text_parse(const char *path, GBytes *contents, gboolean markdown)
+{
+    SlParsed *p = sl_parsed_new(path);
+    p->kind = "text";
+    p->language = g_strdup(markdown ? "markdown" : NULL);
+    gsize len;
+    char *text = sl_ingest_text_of(p, contents, &len);
     p->title = find_title(text, len, markdown);
     if (!p->title)
         p->title = g_path_get_basename(path);

@@ -530,6 +530,7 @@ void sl_document_free(SlDocument *d)
     g_free(d->sha256);
     g_free(d->title);
     g_free(d->author);
+    g_free(d->language);
     g_free(d->status);
     g_free(d->error);
     g_free(d->warning);
@@ -538,7 +539,7 @@ void sl_document_free(SlDocument *d)
 
 #define DOCUMENT_COLUMNS                                                                    \
     "d.id, d.path, d.kind, d.sha256, d.title, d.author, d.pages, d.passages, d.size, "      \
-    "d.mtime, d.status, d.error, d.warning, d.added_at"
+    "d.mtime, d.status, d.error, d.warning, d.added_at, d.language"
 
 static char *column_dup(sqlite3_stmt *st, int i)
 {
@@ -562,6 +563,7 @@ static SlDocument *document_from_row(sqlite3_stmt *st)
     d->error = column_dup(st, 11);
     d->warning = column_dup(st, 12);
     d->added_at = sqlite3_column_int64(st, 13);
+    d->language = column_dup(st, 14);
     return d;
 }
 

@@ -34,6 +34,7 @@ typedef struct {
     char *sha256;  /* lowercase hex */
     char *title;
     char *author;
+    char *language; /* code and Markdown: a GtkSourceView language id, or NULL */
     int pages;
     int passages;
     gint64 size;

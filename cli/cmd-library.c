@@ -13,6 +13,8 @@ typedef struct {
     const char *library;
     const char *collection;
     const char *password;
+    const char *max_file_size;
+    gboolean include_vendored, verbose;
     int limit;
     GPtrArray *args;
 } LibOptions;
@@ -37,6 +39,15 @@ static gboolean parse(int argc, char **argv, LibOptions *o, gboolean with_collec
             target = &o->collection;
         else if (options && !strcmp(argv[0], "add") && !strcmp(a, "--password"))
             target = &o->password;
+        else if (options && !strcmp(argv[0], "add") && !strcmp(a, "--max-file-size"))
+            target = &o->max_file_size;
+        else if (options && !strcmp(argv[0], "add") && !strcmp(a, "--include-vendored")) {
+            o->include_vendored = TRUE;
+            continue;
+        } else if (options && !strcmp(argv[0], "add") && !strcmp(a, "--verbose")) {
+            o->verbose = TRUE;
+            continue;
+        }
         else if (options && with_limit && !strcmp(a, "--limit"))
             target = &limit;
         else if (options && a[0] == '-' && a[1]) {
@@ -99,12 +110,13 @@ static void on_progress(const SlIngestProgress *p, gpointer data)
     AddState *s = data;
     if (!s->tty)
         return;
-    g_autofree char *name = g_path_get_basename(p->path);
+    g_autofree char *name = p->path ? g_path_get_basename(p->path) : g_strdup("");
     double frac = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total
                                  : (double)p->documents_done / (double)p->documents_total;
     int bar = (int)(frac * 30 + 0.5);
-    fprintf(stderr, "\r\033[K[%.*s%*s] %u/%u files  %.40s", bar, "==============================",
-            30 - bar, "", p->documents_done, p->documents_total, name);
+    fprintf(stderr, "\r\033[K[%.*s%*s] %u/%u files  %" G_GUINT64_FORMAT " pages  %.40s", bar,
+            "==============================", 30 - bar, "", p->documents_done,
+            p->documents_total, p->pages_done, name);
     fflush(stderr);
 }
 
@@ -123,13 +135,66 @@ static gboolean on_interrupt(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* "2M", "512K", "100000": bytes; -1 when it is not a size. */
+static gint64 parse_size(const char *s)
+{
+    char *end;
+    gint64 v = g_ascii_strtoll(s, &end, 10);
+    gint64 unit = 1;
+    if (*end == 'K' || *end == 'k')
+        unit = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        unit = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        unit = 1024 * 1024 * 1024, end++;
+    if (end == s || *end || v < 1 || v > G_MAXINT64 / unit)
+        return -1;
+    return v * unit;
+}
+
+/* Files left out of folders: a count by reason, and each one with --verbose. */
+static void report_skipped(const GPtrArray *results, gboolean verbose)
+{
+    g_autoptr(GHashTable) by_reason = g_hash_table_new(g_str_hash, g_str_equal);
+    guint total = 0;
+    for (guint i = 0; i < results->len; i++) {
+        const SlIngestResult *r = results->pdata[i];
+        if (!r->skipped)
+            continue;
+        total++;
+        if (verbose)
+            printf("skipped %s: %s\n", r->path, r->skipped);
+        /* "too large (123 bytes…" and "symbolic link to /x, outside…" counted by their kind */
+        g_autofree char *kind = g_strndup(r->skipped, strcspn(r->skipped, "(:,"));
+        g_strstrip(kind);
+        gpointer key = (gpointer)g_intern_string(kind);
+        g_hash_table_insert(by_reason, key,
+                            GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(by_reason, key)) + 1));
+    }
+    if (!total)
+        return;
+    printf("skipped %u in folders:", total);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, by_reason);
+    const char *sep = " ";
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        printf("%s%u %s", sep, GPOINTER_TO_UINT(value), (const char *)key);
+        sep = ", ";
+    }
+    printf("%s\n", verbose ? "" : " (--verbose lists them)");
+}
+
 int cmd_add(int argc, char **argv)
 {
     LibOptions o = {0};
     if (!parse(argc, argv, &o, TRUE, FALSE))
         return 2;
     if (o.args->len == 0)
-        return usage_error(&o, argv[0], "add needs one or more files");
+        return usage_error(&o, argv[0], "add needs one or more files or folders");
+    SlIngestOptions options = {o.password, 0, o.include_vendored};
+    if (o.max_file_size && (options.max_tree_file_bytes = parse_size(o.max_file_size)) < 0)
+        return usage_error(&o, argv[0], "--max-file-size expects a size such as 2M or 500K");
     SlLibrary *lib = open_library(&o);
     if (!lib) {
         g_ptr_array_unref(o.args);
@@ -138,7 +203,7 @@ int cmd_add(int argc, char **argv)
     g_ptr_array_add(o.args, NULL);
     AddState s = {g_main_loop_new(NULL, FALSE), NULL, g_cancellable_new(), isatty(2), FALSE};
     guint sigint = g_unix_signal_add(SIGINT, on_interrupt, &s);
-    sl_ingest_files_async_full(lib, (const char *const *)o.args->pdata, o.collection, o.password,
+    sl_ingest_files_async_full(lib, (const char *const *)o.args->pdata, o.collection, &options,
                                s.cancellable, on_progress, &s, NULL, on_done, &s);
     g_main_loop_run(s.loop);
     g_source_remove(sigint);
@@ -152,6 +217,8 @@ int cmd_add(int argc, char **argv)
             failed++;
             continue;
         }
+        if (r->skipped)
+            continue;
         counts[r->outcome]++;
         if (r->outcome == SL_STORED_ADDED || r->outcome == SL_STORED_UPDATED) {
             g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, r->document_id);
@@ -163,6 +230,7 @@ int cmd_add(int argc, char **argv)
     printf("added %u, updated %u, unchanged %u, duplicates %u, failed %u\n",
            counts[SL_STORED_ADDED], counts[SL_STORED_UPDATED], counts[SL_STORED_UNCHANGED],
            counts[SL_STORED_DUPLICATE], failed);
+    report_skipped(s.results, o.verbose);
     for (guint i = 0; i < s.results->len; i++) {
         SlIngestResult *r = s.results->pdata[i];
         if (r->error && !(s.cancelled && g_error_matches(r->error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
@@ -238,6 +306,8 @@ int cmd_show(int argc, char **argv)
             printf("title:       %s\n", d->title ? d->title : "");
             if (d->author)
                 printf("author:      %s\n", d->author);
+            if (d->language)
+                printf("language:    %s\n", d->language);
             printf("status:      %s\n", d->status);
             if (d->error)
                 printf("error:       %s\n", d->error);

@@ -267,10 +267,10 @@ static void test_encrypted(Fixture *f, gconstpointer data)
     g_assert_true(g_file_get_contents(locked, &data_, &len, NULL));
     g_autoptr(GBytes) bytes = g_bytes_new_take(data_, len);
     GError *error = NULL;
-    g_autoptr(SlParsed) wrong = sl_ingest_pdf_parse(locked, bytes, "nope", &error);
+    g_autoptr(SlParsed) wrong = sl_ingest_pdf_parse(locked, bytes, "nope", NULL, NULL, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(wrong->status, ==, "needs_password");
-    g_autoptr(SlParsed) right = sl_ingest_pdf_parse(locked, bytes, "opensesame", &error);
+    g_autoptr(SlParsed) right = sl_ingest_pdf_parse(locked, bytes, "opensesame", NULL, NULL, &error);
     g_assert_no_error(error);
     g_assert_cmpstr(right->status, ==, "ok");
     g_assert_cmpuint(right->pages->len, ==, 2);
@@ -280,13 +280,14 @@ static void test_encrypted(Fixture *f, gconstpointer data)
     /* Through the ingest API: a wrong password changes nothing, the right one reads the
      * unchanged file again under the same id. */
     const char *paths[] = {locked, NULL};
-    g_autoptr(GPtrArray) rw = sl_ingest_files_full(f->lib, paths, NULL, "nope", NULL, NULL, NULL);
+    SlIngestOptions nope = {.password = "nope"}, good = {.password = "opensesame"};
+    g_autoptr(GPtrArray) rw = sl_ingest_files_full(f->lib, paths, NULL, &nope, NULL, NULL, NULL);
     g_assert_no_error(((SlIngestResult *)rw->pdata[0])->error);
     g_assert_cmpint(((SlIngestResult *)rw->pdata[0])->outcome, ==, SL_STORED_UNCHANGED);
     g_autoptr(SlDocument) still = sl_library_get(f->lib, locked, NULL);
     g_assert_cmpstr(still->status, ==, "needs_password");
     g_autoptr(GPtrArray) rr =
-        sl_ingest_files_full(f->lib, paths, NULL, "opensesame", NULL, NULL, NULL);
+        sl_ingest_files_full(f->lib, paths, NULL, &good, NULL, NULL, NULL);
     g_assert_no_error(((SlIngestResult *)rr->pdata[0])->error);
     g_assert_cmpint(((SlIngestResult *)rr->pdata[0])->outcome, ==, SL_STORED_UPDATED);
     g_assert_cmpint(((SlIngestResult *)rr->pdata[0])->document_id, ==, doc->id);
