@@ -5,36 +5,30 @@
  * cut into passages for the index. Title and author come from the document's metadata.
  *
  * The boxes blob (pages.boxes) holds one box per character of the page's text, in the order
- * of the text's characters (UTF-8 code points, not bytes): four little-endian IEEE float32
- * x1, y1, x2, y2 per character, in PDF points from the top-left corner of the page (y grows
- * downwards), 16 bytes a character. A page without text has no blob (NULL).
+ * of the text's characters (UTF-8 code points, not bytes), in PDF points from the top-left
+ * corner of the page, packed as boxes.h describes. A page without text has no blob (NULL).
  *
  * States rather than errors: an encrypted PDF opened without its password (or with a wrong
  * one) is stored with status 'needs_password' and no pages; a PDF whose pages have no text at
  * all (a scan) is stored with status 'no_text_layer', its pages empty. A corrupt or truncated
  * file is an error naming the file, and nothing is stored. */
+#include "boxes.h"
 #include "ingest.h"
 
 #include <poppler.h>
 #include <string.h>
 
-/* Packs poppler's rectangles as float32 LE x1, y1, x2, y2. */
+/* Poppler's rectangles in the stored form (boxes.h). */
 static GBytes *pack_boxes(const PopplerRectangle *rects, guint n)
 {
-    if (n == 0)
-        return NULL;
-    gsize size = (gsize)n * 4 * sizeof(guint32);
-    guint32 *out = g_malloc(size);
+    g_autofree float *xyxy = g_new(float, 4 * (gsize)n + 1);
     for (guint i = 0; i < n; i++) {
-        float v[4] = {(float)rects[i].x1, (float)rects[i].y1, (float)rects[i].x2,
-                      (float)rects[i].y2};
-        for (int k = 0; k < 4; k++) {
-            guint32 bits;
-            memcpy(&bits, &v[k], sizeof bits);
-            out[i * 4 + (guint)k] = GUINT32_TO_LE(bits);
-        }
+        xyxy[4 * i] = (float)rects[i].x1;
+        xyxy[4 * i + 1] = (float)rects[i].y1;
+        xyxy[4 * i + 2] = (float)rects[i].x2;
+        xyxy[4 * i + 3] = (float)rects[i].y2;
     }
-    return g_bytes_new_take(out, size);
+    return sl_boxes_encode(xyxy, n);
 }
 
 /* A PDF must end with %%EOF (in its last kilobyte, as readers allow); one that does not was

@@ -1,6 +1,7 @@
 /* library.c: the SQLite library: opening, migrations, storing and querying documents. */
 #include "library-private.h"
 
+#include "boxes.h"
 #include "schema-sql.h"
 
 #include <errno.h>
@@ -15,9 +16,15 @@ struct _SlLibrary {
 
 G_DEFINE_QUARK(sl-library-error-quark, sl_library_error)
 
-/* Migration i takes the schema from version i to i + 1. */
-static const char *const migrations[] = {
-    (const char *)sl_schema_sql, /* 0 → 1 */
+static gboolean pack_old_boxes(SlLibrary *lib, GError **error);
+
+/* Migration i takes the schema from version i to i + 1: SQL, then a conversion in C. */
+static const struct {
+    const char *sql;
+    gboolean (*convert)(SlLibrary *lib, GError **error);
+} migrations[] = {
+    {(const char *)sl_schema_sql, NULL}, /* 0 → 1 */
+    {NULL, pack_old_boxes},              /* 1 → 2: pages.boxes in format 2 (boxes.h) */
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == SL_LIBRARY_SCHEMA_VERSION);
 
@@ -110,12 +117,17 @@ static gboolean migrate(SlLibrary *lib, GError **error)
     }
     for (; v < SL_LIBRARY_SCHEMA_VERSION; v++) {
         char *msg = NULL;
-        if (sqlite3_exec(lib->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK) {
+        GError *local = NULL;
+        if ((migrations[v].sql &&
+             sqlite3_exec(lib->db, migrations[v].sql, NULL, NULL, &msg) != SQLITE_OK) ||
+            (migrations[v].convert && !migrations[v].convert(lib, &local))) {
             g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_DATABASE,
                         "cannot migrate the library %s from schema version %d to %d: %s; it was "
                         "left untouched",
-                        lib->path, v, v + 1, msg ? msg : "unknown error");
+                        lib->path, v, v + 1,
+                        msg ? msg : local ? local->message : "unknown error");
             sqlite3_free(msg);
+            g_clear_error(&local);
             rollback(lib);
             return FALSE;
         }
@@ -302,6 +314,38 @@ static void bind_bytes_or_null(sqlite3_stmt *st, int i, GBytes *b)
         sqlite3_bind_blob64(st, i, d ? d : "", n, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null(st, i);
+}
+
+/* Format 1 boxes (four float32 LE per character) into format 2. A blob of a length that
+ * cannot be format 1 is dropped: boxes come back by adding the PDF again. */
+static gboolean pack_old_boxes(SlLibrary *lib, GError **error)
+{
+    sqlite3_stmt *rd = prepare(lib, "SELECT document_id, number, boxes FROM pages "
+                                    "WHERE boxes IS NOT NULL", error);
+    sqlite3_stmt *wr = prepare(lib, "UPDATE pages SET boxes = ?3 WHERE document_id = ?1 "
+                                    "AND number = ?2", error);
+    gboolean ok = rd && wr;
+    /* Rewriting rows of the table being read is safe here: the key stays, only the blob
+     * changes, and the read order follows the key. */
+    while (ok && sqlite3_step(rd) == SQLITE_ROW) {
+        gsize size = (gsize)sqlite3_column_bytes(rd, 2);
+        const guint8 *old = sqlite3_column_blob(rd, 2);
+        g_autofree float *xyxy = g_new(float, size / 4 + 1);
+        for (gsize i = 0; i + 4 <= size; i += 4) {
+            guint32 bits = (guint32)old[i] | (guint32)old[i + 1] << 8 |
+                           (guint32)old[i + 2] << 16 | (guint32)old[i + 3] << 24;
+            memcpy(&xyxy[i / 4], &bits, 4);
+        }
+        g_autoptr(GBytes) packed = size % 16 == 0 ? sl_boxes_encode(xyxy, size / 16) : NULL;
+        sqlite3_reset(wr);
+        sqlite3_bind_int64(wr, 1, sqlite3_column_int64(rd, 0));
+        sqlite3_bind_int(wr, 2, sqlite3_column_int(rd, 1));
+        bind_bytes_or_null(wr, 3, packed);
+        ok = step_done(lib, wr, "packing the character boxes", error);
+    }
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    return ok;
 }
 
 /* Collection membership, inside the caller's transaction. */

@@ -23,7 +23,7 @@ typedef enum {
 } SlLibraryError;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define SL_LIBRARY_SCHEMA_VERSION 1
+#define SL_LIBRARY_SCHEMA_VERSION 2
 
 typedef struct _SlLibrary SlLibrary;
 
@@ -53,7 +53,7 @@ typedef struct {
     int number;          /* 1-based */
     char *text;          /* valid UTF-8, NUL-terminated */
     gsize len;           /* bytes */
-    GBytes *boxes;       /* PDF: per-character boxes, or NULL */
+    GBytes *boxes;       /* PDF: per-character boxes (boxes.h), or NULL */
     GBytes *line_offsets; /* code: u32 LE line starts, or NULL */
 } SlPage;
 

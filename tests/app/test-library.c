@@ -1,4 +1,5 @@
 /* test-library.c: the SQLite library and text ingestion (suite app). */
+#include "boxes.h"
 #include "check.h"
 #include "ingest.h"
 #include "library-private.h"
@@ -103,7 +104,7 @@ static void test_schema_migrate_v0(void)
     g_assert_no_error(error);
     sl_library_close(lib);
     g_autofree char *v = query_value(path, "PRAGMA user_version");
-    g_assert_cmpstr(v, ==, "1");
+    g_assert_cmpint(atoi(v), ==, SL_LIBRARY_SCHEMA_VERSION);
     g_autofree char *kept = query_value(path, "SELECT x FROM notes");
     g_assert_cmpstr(kept, ==, "kept");
     check_library(path);
@@ -129,6 +130,58 @@ static void test_schema_migrate_v0(void)
     g_assert_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_DATABASE);
     g_assert_nonnull(strstr(error->message, junk));
     g_clear_error(&error);
+    remove_tree(dir);
+}
+
+/* Version 1 stored boxes as float32; opening converts them to format 2, the same boxes to
+ * within the quantum, and drops a blob that was never valid. */
+static void test_schema_migrate_v1_boxes(void)
+{
+    g_autofree char *dir = make_tmp_dir();
+    g_autofree char *path = g_build_filename(dir, "v1.db", NULL);
+    GError *error = NULL;
+    SlLibrary *lib = sl_library_open(path, &error);
+    g_assert_no_error(error);
+    sl_library_close(lib);
+    float old[3][4] = {{72.0f, 90.5f, 78.25f, 102.0f}, {78.25f, 90.5f, 83.1f, 102.0f},
+                       {-3.0f, 700.7f, 1200.0f, 710.0f}};
+    GString *sql = g_string_new("PRAGMA user_version = 1; INSERT INTO documents (id, path, kind, "
+                                "sha256, pages, passages, size, mtime, added_at) VALUES (1, '/a.pdf', "
+                                "'pdf', 'x', 2, 0, 1, 1, 1); INSERT INTO pages VALUES (1, 1, 'ab\n', X'");
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++) {
+            guint32 bits;
+            memcpy(&bits, &old[i][k], 4);
+            for (int b = 0; b < 4; b++)
+                g_string_append_printf(sql, "%02x", (bits >> (8 * b)) & 0xff);
+        }
+    g_string_append(sql, "', NULL); INSERT INTO pages VALUES (1, 2, 'x', X'0102030405', NULL);");
+    exec_raw(path, sql->str);
+    g_string_free(sql, TRUE);
+
+    lib = sl_library_open(path, &error);
+    g_assert_no_error(error);
+    sl_library_close(lib);
+    g_autofree char *v = query_value(path, "PRAGMA user_version");
+    g_assert_cmpint(atoi(v), ==, 2);
+    g_autofree char *dropped = query_value(path, "SELECT boxes IS NULL FROM pages WHERE number = 2");
+    g_assert_cmpstr(dropped, ==, "1");
+    sqlite3 *db;
+    g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+    sqlite3_stmt *st;
+    g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT boxes FROM pages WHERE number = 1", -1, &st,
+                                       NULL), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_step(st), ==, SQLITE_ROW);
+    gsize n = 0;
+    g_autofree float *boxes = sl_boxes_decode(sqlite3_column_blob(st, 0),
+                                              (gsize)sqlite3_column_bytes(st, 0), &n, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(n, ==, 3);
+    for (int i = 0; i < 3; i++)
+        for (int k = 0; k < 4; k++)
+            g_assert_cmpfloat_with_epsilon(boxes[4 * i + k], old[i][k], 0.5 / SL_BOXES_UNITS_PER_POINT);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     remove_tree(dir);
 }
 
@@ -696,6 +749,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/app/schema/migrate-v0", test_schema_migrate_v0);
+    g_test_add_func("/app/schema/migrate-v1-boxes", test_schema_migrate_v1_boxes);
     g_test_add_func("/app/schema/future", test_schema_future);
     g_test_add_func("/app/schema/default-path", test_default_path);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, setup, fn, teardown)

@@ -2,6 +2,7 @@
  * equals what pdftotext extracts (up to whitespace) and the page count equals pdfinfo's. PDFs
  * are a real one from a Debian package and ones made here with cairo (with metadata, without
  * a text layer) and qpdf (encrypted); corrupt ones are cut from them. */
+#include "boxes.h"
 #include "check.h"
 #include "ingest.h"
 #include "library-private.h"
@@ -9,10 +10,13 @@
 #include <cairo-pdf.h>
 #include <fontconfig/fontconfig.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 /* Shipped by shared-mime-info, which GTK 4 depends on (packaging/setup). */
 #define REAL_PDF "/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf"
+/* Shipped by r-doc-pdf (packaging/setup): 113 pages. */
+#define R_MANUAL "/usr/share/R/doc/manual/R-intro.pdf"
 
 typedef struct {
     char *dir;
@@ -96,6 +100,18 @@ static char *no_space(const char *s)
     return g_string_free(o, FALSE);
 }
 
+/* Text without its hyphens: pdftotext drops a hyphen that ends one of its lines ("S-" +
+ * "Plus" gives "SPlus"), and its lines are not always ours; we keep every hyphen the page
+ * shows, each with its box. */
+static char *dehyphenate(const char *s)
+{
+    GString *o = g_string_new(NULL);
+    for (const char *p = s; *p; p++)
+        if (*p != '-')
+            g_string_append_c(o, *p);
+    return g_string_free(o, FALSE);
+}
+
 /* Ingests pdf and checks it against pdfinfo and pdftotext; returns the document id. */
 static gint64 check_against_poppler_utils(Fixture *f, const char *pdf)
 {
@@ -125,21 +141,137 @@ static gint64 check_against_poppler_utils(Fixture *f, const char *pdf)
     g_autoptr(GPtrArray) texts = stored_pages(f, r->document_id, &boxes);
     g_assert_cmpuint(texts->len, ==, (guint)n_pages);
     for (int i = 0; i < n_pages; i++) {
-        g_autofree char *want = no_space(expected[i]);
-        g_autofree char *got = no_space(texts->pdata[i]);
+        g_autofree char *want_joined = dehyphenate(expected[i]);
+        g_autofree char *want = no_space(want_joined);
+        g_autofree char *joined = dehyphenate(texts->pdata[i]);
+        g_autofree char *got = no_space(joined);
         if (g_strcmp0(want, got) != 0)
             g_error("%s page %d: text differs from pdftotext's\n--- pdftotext\n%s\n--- stored\n%s",
                     pdf, i + 1, want, got);
-        /* One 16-byte box per character of the text. */
-        gsize blob = g_bytes_get_size(boxes->pdata[i]);
+        /* One box per character of the text. */
+        gsize size = 0, n_boxes = 0;
+        const void *blob = g_bytes_get_data(boxes->pdata[i], &size);
         glong chars = g_utf8_strlen(texts->pdata[i], -1);
-        g_assert_cmpuint(blob % 16, ==, 0);
-        if (*want)
-            g_assert_cmpuint(blob / 16, ==, (gsize)chars);
+        if (*want) {
+            GError *error = NULL;
+            g_autofree float *b = sl_boxes_decode(blob, size, &n_boxes, &error);
+            g_assert_no_error(error);
+            g_assert_cmpuint(n_boxes, ==, (gsize)chars);
+        }
     }
     g_ptr_array_unref(boxes);
     g_assert_cmpint(count_rows(f->lib, "SELECT count(*) FROM passages"), >=, 1);
     return r->document_id;
+}
+
+/* pdftotext -bbox's words of a page range: text and box, per page. */
+typedef struct {
+    char *text;
+    double box[4]; /* xMin, yMin, xMax, yMax */
+} Word;
+
+static void word_free(gpointer data)
+{
+    Word *w = data;
+    g_free(w->text);
+    g_free(w);
+}
+
+static GPtrArray *bbox_words(const char *pdf, int first, int last)
+{
+    g_autofree char *f = g_strdup_printf("%d", first), *l = g_strdup_printf("%d", last);
+    const char *argv[] = {"pdftotext", "-bbox", "-enc", "UTF-8", "-f", f, "-l", l, pdf, "-", NULL};
+    g_autofree char *html = run_tool(argv);
+    GPtrArray *pages = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+    g_auto(GStrv) parts = g_strsplit(html, "<page ", -1);
+    for (int p = 1; parts[p]; p++) {
+        GPtrArray *words = g_ptr_array_new_with_free_func(word_free);
+        for (const char *at = parts[p]; (at = strstr(at, "<word ")); at++) {
+            Word *w = g_new0(Word, 1);
+            static const char *const keys[] = {"xMin=\"", "yMin=\"", "xMax=\"", "yMax=\""};
+            for (int k = 0; k < 4; k++)
+                w->box[k] = g_ascii_strtod(strstr(at, keys[k]) + strlen(keys[k]), NULL);
+            const char *s = strchr(at, '>') + 1, *e = strstr(s, "</word>");
+            g_autofree char *raw = g_strndup(s, (gsize)(e - s));
+            GString *t = g_string_new(NULL); /* pdftotext escapes & < > " ' */
+            static const char *const ent[][2] = {{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"},
+                                                 {"&quot;", "\""}, {"&apos;", "'"}};
+            for (const char *c = raw; *c;) {
+                gsize k = 0;
+                while (k < G_N_ELEMENTS(ent) && !g_str_has_prefix(c, ent[k][0]))
+                    k++;
+                if (k < G_N_ELEMENTS(ent)) {
+                    g_string_append(t, ent[k][1]);
+                    c += strlen(ent[k][0]);
+                } else
+                    g_string_append_c(t, *c++);
+            }
+            w->text = g_string_free(t, FALSE);
+            g_ptr_array_add(words, w);
+        }
+        g_ptr_array_add(pages, words);
+    }
+    return pages;
+}
+
+/* The stored boxes of pages first..last against pdftotext -bbox: pdftotext's words, in order,
+ * spell the page's text (less white space), and the union of the boxes of each word's
+ * characters is the word's box, to within the quantum of the packed form. Returns the words
+ * compared. */
+static guint check_word_boxes(Fixture *f, const char *pdf, gint64 id, int first, int last)
+{
+    GPtrArray *boxes = NULL;
+    g_autoptr(GPtrArray) texts = stored_pages(f, id, &boxes);
+    g_autoptr(GPtrArray) pages = bbox_words(pdf, first, last);
+    g_assert_cmpuint(pages->len, ==, (guint)(last - first + 1));
+    guint compared = 0;
+    for (int p = first; p <= last; p++) {
+        GPtrArray *words = pages->pdata[p - first];
+        const char *text = texts->pdata[p - 1];
+        gsize size = 0, n = 0;
+        const void *blob = g_bytes_get_data(boxes->pdata[p - 1], &size);
+        g_autofree float *b = words->len ? sl_boxes_decode(blob, size, &n, NULL) : NULL;
+        const char *c = text;
+        glong ci = 0;
+        for (guint w = 0; w < words->len; w++) {
+            const Word *word = words->pdata[w];
+            while (*c && g_unichar_isspace(g_utf8_get_char(c))) {
+                c = g_utf8_next_char(c);
+                ci++;
+            }
+            double u[4] = {G_MAXDOUBLE, G_MAXDOUBLE, -G_MAXDOUBLE, -G_MAXDOUBLE};
+            for (const char *k = word->text; *k; k = g_utf8_next_char(k)) {
+                while (*c == '-' && *k != '-') { /* a hyphen pdftotext dropped */
+                    c++;
+                    ci++;
+                    while (*c && g_unichar_isspace(g_utf8_get_char(c))) {
+                        c = g_utf8_next_char(c);
+                        ci++;
+                    }
+                }
+                if (!*c || g_utf8_get_char(c) != g_utf8_get_char(k))
+                    g_error("%s page %d: pdftotext's word %u \"%s\" is not next in the text: "
+                            "%.30s", pdf, p, w, word->text, c);
+                g_assert_cmpuint((gsize)ci, <, n);
+                u[0] = MIN(u[0], b[4 * ci]);
+                u[1] = MIN(u[1], b[4 * ci + 1]);
+                u[2] = MAX(u[2], b[4 * ci + 2]);
+                u[3] = MAX(u[3], b[4 * ci + 3]);
+                c = g_utf8_next_char(c);
+                ci++;
+            }
+            for (int k = 0; k < 4; k++)
+                if (fabs(u[k] - word->box[k]) > 0.6 / SL_BOXES_UNITS_PER_POINT)
+                    g_error("%s page %d word \"%s\": edge %d is %.4f, pdftotext says %.4f", pdf, p,
+                            word->text, k, u[k], word->box[k]);
+            compared++;
+        }
+        while (*c && g_unichar_isspace(g_utf8_get_char(c)))
+            c = g_utf8_next_char(c);
+        g_assert_cmpstr(c, ==, ""); /* every character of the text in some word */
+    }
+    g_ptr_array_unref(boxes);
+    return compared;
 }
 
 static void test_real_pdf(Fixture *f, gconstpointer data)
@@ -148,12 +280,67 @@ static void test_real_pdf(Fixture *f, gconstpointer data)
         g_test_skip(REAL_PDF " is missing (package shared-mime-info)");
         return;
     }
-    check_against_poppler_utils(f, REAL_PDF);
+    gint64 id = check_against_poppler_utils(f, REAL_PDF);
+    g_assert_cmpuint(check_word_boxes(f, REAL_PDF, id, 1, 17), >, 2000);
     GError *error = NULL;
     g_autoptr(GPtrArray) hits = sl_library_search(f->lib, "\"shared mime\"", 5, &error);
     g_assert_no_error(error);
     g_assert_cmpuint(hits->len, >, 0);
     g_assert_cmpint(((SlHit *)hits->pdata[0])->page, >=, 1);
+}
+
+/* A long real manual: R's introduction, from r-doc-pdf (packaging/setup installs it). */
+static void test_r_manual(Fixture *f, gconstpointer data)
+{
+    if (!g_file_test(R_MANUAL, G_FILE_TEST_EXISTS)) {
+        g_test_skip(R_MANUAL " is missing (package r-doc-pdf)");
+        return;
+    }
+    gint64 id = check_against_poppler_utils(f, R_MANUAL);
+    g_autoptr(SlDocument) doc = sl_library_get(f->lib, R_MANUAL, NULL);
+    g_assert_cmpuint(check_word_boxes(f, R_MANUAL, id, 1, doc->pages), >, 20000);
+}
+
+/* Damaged box blobs: a clear error or boxes, never a crash (run under ASan too). */
+static void test_boxes_damaged(void)
+{
+    float xyxy[4 * 64];
+    for (int i = 0; i < 64; i++) {
+        xyxy[4 * i] = 72.0f + 6.1f * (float)i;
+        xyxy[4 * i + 1] = 100.0f + 14.0f * (float)(i / 20);
+        xyxy[4 * i + 2] = xyxy[4 * i] + 6.0f;
+        xyxy[4 * i + 3] = xyxy[4 * i + 1] + 11.5f;
+    }
+    g_autoptr(GBytes) good = sl_boxes_encode(xyxy, 64);
+    gsize size = 0;
+    const guint8 *data = g_bytes_get_data(good, &size);
+    GRand *rand = g_rand_new_with_seed(7);
+    guint failed = 0;
+    for (int round = 0; round < 20000; round++) {
+        g_autofree guint8 *bad = g_memdup2(data, size);
+        gsize len = size;
+        if (round % 3 == 0)
+            len = (gsize)g_rand_int_range(rand, 0, (gint32)size);
+        for (int k = g_rand_int_range(rand, 1, 4); k > 0; k--)
+            bad[g_rand_int_range(rand, 0, (gint32)size)] ^= (guint8)g_rand_int_range(rand, 1, 256);
+        GError *error = NULL;
+        gsize n = 0;
+        g_autofree float *out = sl_boxes_decode(bad, len, &n, &error);
+        if (!out) {
+            g_assert_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_DATABASE);
+            g_assert_nonnull(strstr(error->message, "boxes"));
+            g_clear_error(&error);
+            failed++;
+        } else
+            g_assert_cmpuint(n, >, 0);
+    }
+    g_rand_free(rand);
+    g_assert_cmpuint(failed, >, 15000);
+    gsize n = 0;
+    g_autofree float *back = sl_boxes_decode(data, size, &n, NULL);
+    g_assert_cmpuint(n, ==, 64);
+    for (int i = 0; i < 4 * 64; i++)
+        g_assert_cmpfloat_with_epsilon(back[i], xyxy[i], 0.5 / SL_BOXES_UNITS_PER_POINT);
 }
 
 /* A PDF of n pages made with cairo: with text (and metadata), or only shapes (a "scan"). */
@@ -203,10 +390,13 @@ static void test_made_pdf(Fixture *f, gconstpointer data)
      * margin near the first line's baseline. */
     GPtrArray *boxes = NULL;
     g_autoptr(GPtrArray) texts = stored_pages(f, id, &boxes);
-    gsize n = 0;
-    const float *b = g_bytes_get_data(boxes->pdata[1], &n);
-    g_assert_cmpuint(n, >=, 16);
-    for (gsize i = 0; i < n / 4 / sizeof(float); i++) {
+    gsize size = 0, n = 0;
+    const void *blob = g_bytes_get_data(boxes->pdata[1], &size);
+    GError *decode_error = NULL;
+    g_autofree float *b = sl_boxes_decode(blob, size, &n, &decode_error);
+    g_assert_no_error(decode_error);
+    g_assert_cmpuint(n, >=, 1);
+    for (gsize i = 0; i < n; i++) {
         const float *r = b + 4 * i;
         g_assert_cmpfloat(r[0], >=, 0);
         g_assert_cmpfloat(r[0], <=, r[2]);
@@ -372,6 +562,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, setup, fn, teardown)
     ADD("/app/pdf/real", test_real_pdf);
+    ADD("/app/pdf/r-manual", test_r_manual);
+    g_test_add_func("/app/pdf/boxes-damaged", test_boxes_damaged);
     ADD("/app/pdf/made", test_made_pdf);
     ADD("/app/pdf/no-text-layer", test_no_text_layer);
     ADD("/app/pdf/encrypted", test_encrypted);
