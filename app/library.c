@@ -874,6 +874,22 @@ static char *fts_query(const char *q)
     return g_string_free(out, FALSE);
 }
 
+int sl_line_at(const void *line_offsets, gsize size, gsize offset)
+{
+    const guint8 *b = line_offsets;
+    gsize n = b ? size / 4 : 0, lo = 0, hi = n; /* the last line starting at or before offset */
+    while (lo < hi) {
+        gsize mid = lo + (hi - lo) / 2;
+        const guint8 *p = b + 4 * mid;
+        guint32 at = (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
+        if (at <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (int)lo;
+}
+
 GPtrArray *sl_library_search(SlLibrary *lib, const char *query, int limit, GError **error)
 {
     g_return_val_if_fail(lib && query, NULL);
@@ -886,9 +902,11 @@ GPtrArray *sl_library_search(SlLibrary *lib, const char *query, int limit, GErro
     sqlite3_stmt *st = prepare(
         lib,
         "SELECT p.document_id, p.page, d.title, d.path, "
-        "snippet(passages_fts, 0, '[', ']', '…', 16), bm25(passages_fts) "
+        "snippet(passages_fts, 0, '[', ']', '…', 16), bm25(passages_fts), "
+        "pg.line_offsets, p.start, p.length "
         "FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
         "JOIN documents d ON d.id = p.document_id "
+        "JOIN pages pg ON pg.document_id = p.document_id AND pg.number = p.page "
         "WHERE passages_fts MATCH ?1 ORDER BY bm25(passages_fts) LIMIT ?2",
         error);
     if (st) {
@@ -902,6 +920,11 @@ GPtrArray *sl_library_search(SlLibrary *lib, const char *query, int limit, GErro
             h->path = column_dup(st, 3);
             h->snippet = column_dup(st, 4);
             h->score = sqlite3_column_double(st, 5);
+            const void *lines = sqlite3_column_blob(st, 6);
+            gsize n = (gsize)sqlite3_column_bytes(st, 6);
+            gsize start = (gsize)sqlite3_column_int64(st, 7), len = (gsize)sqlite3_column_int64(st, 8);
+            h->first_line = sl_line_at(lines, n, start);
+            h->last_line = sl_line_at(lines, n, len ? start + len - 1 : start);
             g_ptr_array_add(hits, h);
         }
         if (rc != SQLITE_DONE)

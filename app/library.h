@@ -133,12 +133,17 @@ GStrv sl_library_document_collections(SlLibrary *lib, gint64 id, GError **error)
 typedef struct {
     gint64 document_id;
     int page;
+    int first_line, last_line; /* code: the passage's lines (1-based); else 0 */
     char *title;
     char *path;
     char *snippet; /* matches between [ and ] */
     double score;  /* BM25: lower is better */
 } SlHit;
 void sl_hit_free(SlHit *h);
+
+/* The 1-based line holding byte offset of a page, given its line offsets (u32 LE, as in
+ * pages.line_offsets); 0 without offsets. */
+int sl_line_at(const void *line_offsets, gsize size, gsize offset);
 
 /* Passages matching every word of query ("quoted words" match as a phrase), best first. */
 GPtrArray *sl_library_search(SlLibrary *lib, const char *query, int limit, GError **error);

@@ -373,7 +373,10 @@ int cmd_search(int argc, char **argv)
             for (guint i = 0; i < hits->len; i++) {
                 SlHit *h = hits->pdata[i];
                 g_strdelimit(h->snippet, "\r\n\t", ' ');
-                printf("%" G_GINT64_FORMAT ":%d  %s  (%s)\n    %s\n", h->document_id, h->page,
+                g_autofree char *where = h->first_line
+                    ? g_strdup_printf("lines %d-%d", h->first_line, h->last_line)
+                    : g_strdup_printf("page %d", h->page);
+                printf("%" G_GINT64_FORMAT "  %s  %s  (%s)\n    %s\n", h->document_id, where,
                        h->title ? h->title : "", h->path, h->snippet ? h->snippet : "");
             }
             rc = hits->len ? 0 : 1;

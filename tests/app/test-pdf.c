@@ -289,6 +289,13 @@ static void test_real_pdf(Fixture *f, gconstpointer data)
     g_assert_cmpint(((SlHit *)hits->pdata[0])->page, >=, 1);
 }
 
+static void note_pages(const SlIngestProgress *p, gpointer data)
+{
+    guint64 *seen = data;
+    g_assert_cmpuint(p->pages_done, >=, *seen); /* never backwards */
+    *seen = p->pages_done;
+}
+
 /* A long real manual: R's introduction, from r-doc-pdf (packaging/setup installs it). */
 static void test_r_manual(Fixture *f, gconstpointer data)
 {
@@ -296,8 +303,14 @@ static void test_r_manual(Fixture *f, gconstpointer data)
         g_test_skip(R_MANUAL " is missing (package r-doc-pdf)");
         return;
     }
+    /* Progress counts pages as they are read. */
+    guint64 pages_seen = 0;
+    g_autoptr(GPtrArray) r = sl_ingest_files(f->lib, (const char *const[]){R_MANUAL, NULL}, NULL,
+                                             NULL, note_pages, &pages_seen);
+    g_assert_no_error(((SlIngestResult *)r->pdata[0])->error);
     gint64 id = check_against_poppler_utils(f, R_MANUAL);
     g_autoptr(SlDocument) doc = sl_library_get(f->lib, R_MANUAL, NULL);
+    g_assert_cmpuint(pages_seen, ==, (guint64)doc->pages);
     g_assert_cmpuint(check_word_boxes(f, R_MANUAL, id, 1, doc->pages), >, 20000);
 }
 

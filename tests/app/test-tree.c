@@ -7,6 +7,7 @@
 #include "library-private.h"
 
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <unistd.h>
@@ -444,8 +445,23 @@ static void test_real_tree(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     g_assert_cmpuint(hits->len, >, 0);
     gboolean gstring = FALSE;
-    for (guint i = 0; i < hits->len; i++)
-        gstring |= g_str_has_suffix(((SlHit *)hits->pdata[i])->path, "/gstring.h");
+    for (guint i = 0; i < hits->len; i++) {
+        SlHit *h = hits->pdata[i];
+        if (!g_str_has_suffix(h->path, "/gstring.h"))
+            continue;
+        gstring = TRUE;
+        /* The hit's lines hold a line where grep -n finds the name. */
+        g_autofree char *lines = run_in("/", (const char *const[]){"grep", "-n", "g_string_append_len",
+                                                                   h->path, NULL});
+        gboolean inside = FALSE;
+        for (const char *l = lines; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+            int n = atoi(l);
+            inside |= n >= h->first_line && n <= h->last_line;
+        }
+        if (!inside)
+            g_error("hit lines %d-%d of %s miss every line grep finds:\n%s", h->first_line,
+                    h->last_line, h->path, lines);
+    }
     g_assert_true(gstring);
 }
 
