@@ -189,6 +189,11 @@ sl_status sl_chat_render(const sl_engine *e, const sl_chat_message *messages, si
     return sl_chat_render_template(e->info.chat_template, messages, n, add_assistant, out, err);
 }
 
+const char *sl_tokenizer_id(const sl_engine *e)
+{
+    return sl_tokenizer_fingerprint(e->tok);
+}
+
 /* SHA-256 of the model file (already mapped), as 64 hex digits. */
 static void model_sha256(const sl_engine *e, char hex[65])
 {

@@ -106,6 +106,9 @@ sl_status sl_tokenize(const sl_engine *engine, const char *utf8, size_t n, bool 
  * for an id out of range. The pointer lives as long as the engine. */
 const char *sl_token_piece(const sl_engine *engine, int32_t id, size_t *len);
 bool sl_token_is_special(const sl_engine *engine, int32_t id);
+/* The tokenizer's identity, 64 hex digits (SHA-256 of its pre-tokenizer, vocabulary and
+ * merges): models that share it turn every text into the same ids. */
+const char *sl_tokenizer_id(const sl_engine *engine);
 /* True for tokens that end a turn (eos, eot, <|im_end|> …). */
 bool sl_token_ends_turn(const sl_engine *engine, int32_t id);
 

@@ -10,6 +10,7 @@
 #include "tokenizer/bpe.h"
 
 #include "error.h"
+#include "model/sha256.h"
 #include "tokenizer/pretokenize.h"
 
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct sl_tokenizer {
     size_t merge_mask;
 
     int32_t byte_id[256];
+    char fingerprint[65]; /* SHA-256 of what decides the ids: see fingerprint() */
     special_entry *specials; /* sorted by text bytes */
     size_t n_specials;
     bool special_first[256];
@@ -384,6 +386,8 @@ static sl_status check_id(const sl_tokenizer_parts *p, int64_t id, const char *w
     return SL_OK;
 }
 
+static void fingerprint(sl_tokenizer *t, const sl_tokenizer_parts *p);
+
 sl_status sl_tokenizer_from_parts(const sl_tokenizer_parts *p, sl_tokenizer **out, sl_error *err)
 {
     const char *src = p->source ? p->source : "tokenizer";
@@ -442,9 +446,42 @@ sl_status sl_tokenizer_from_parts(const sl_tokenizer_parts *p, sl_tokenizer **ou
         sl_tokenizer_free(t);
         return st;
     }
+    fingerprint(t, p);
     *out = t;
     return SL_OK;
 }
+
+/* ---- identity -------------------------------------------------------------------- */
+
+static void hash_string(sl_sha256 *sha, const char *s, size_t n)
+{
+    uint64_t len = n;
+    sl_sha256_update(sha, &len, sizeof len); /* lengths make the stream unambiguous */
+    sl_sha256_update(sha, s, n);
+}
+
+/* What decides the ids a text becomes: the pre-tokenizer, the vocabulary with its token
+ * types, the merges in rank order. Two models with the same fingerprint tokenise alike, so
+ * tokens cached for one serve the other. */
+static void fingerprint(sl_tokenizer *t, const sl_tokenizer_parts *p)
+{
+    sl_sha256 sha;
+    sl_sha256_init(&sha);
+    hash_string(&sha, "sightline-bpe-1", 15);
+    hash_string(&sha, p->pre.ptr ? p->pre.ptr : "default", p->pre.ptr ? p->pre.len : 7);
+    uint8_t flags = (uint8_t)(t->ignore_merges | t->add_bos << 1);
+    sl_sha256_update(&sha, &flags, 1);
+    for (uint64_t i = 0; i < p->n_tokens; i++) {
+        hash_string(&sha, p->tokens[i].ptr, p->tokens[i].len);
+        int32_t type = p->types ? p->types[i] : 1;
+        sl_sha256_update(&sha, &type, sizeof type);
+    }
+    for (uint64_t i = 0; i < p->n_merges; i++)
+        hash_string(&sha, p->merges[i].ptr, p->merges[i].len);
+    sl_sha256_hex(&sha, t->fingerprint);
+}
+
+const char *sl_tokenizer_fingerprint(const sl_tokenizer *t) { return t->fingerprint; }
 
 /* ---- accessors ------------------------------------------------------------------- */
 

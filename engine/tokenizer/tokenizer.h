@@ -15,6 +15,8 @@ sl_status sl_tokenizer_from_gguf(const sl_gguf *gguf, sl_tokenizer **out, sl_err
 void sl_tokenizer_free(sl_tokenizer *tok);
 
 int32_t sl_tokenizer_n_vocab(const sl_tokenizer *tok);
+/* 64 hex digits: the SHA-256 of the pre-tokenizer, vocabulary and merges. */
+const char *sl_tokenizer_fingerprint(const sl_tokenizer *tok);
 /* Appends ids to out (growing it). See sl_tokenize() for parse_special and
  * for how invalid UTF-8 is handled.
  *
