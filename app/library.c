@@ -25,6 +25,7 @@ static const struct {
 } migrations[] = {
     {(const char *)sl_schema_sql, NULL}, /* 0 → 1 */
     {NULL, pack_old_boxes},              /* 1 → 2: pages.boxes in format 2 (boxes.h) */
+    {(const char *)sl_schema_3_sql, NULL}, /* 2 → 3: tokens cache, answers and records */
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(migrations) == SL_LIBRARY_SCHEMA_VERSION);
 
@@ -81,6 +82,33 @@ static gboolean step_done(SlLibrary *lib, sqlite3_stmt *st, const char *doing, G
         return FALSE;
     }
     return TRUE;
+}
+
+sqlite3_stmt *sl_library_prepare(SlLibrary *lib, const char *sql, GError **error)
+{
+    return prepare(lib, sql, error);
+}
+
+gboolean sl_library_exec(SlLibrary *lib, const char *sql, const char *doing, GError **error)
+{
+    return exec(lib, sql, doing, error);
+}
+
+gboolean sl_library_step(SlLibrary *lib, sqlite3_stmt *st, const char *doing, GError **error)
+{
+    return step_done(lib, st, doing, error);
+}
+
+void sl_library_rollback(SlLibrary *lib)
+{
+    rollback(lib);
+}
+
+static void bind_bytes_or_null(sqlite3_stmt *st, int i, GBytes *b);
+
+void sl_library_bind_bytes(sqlite3_stmt *st, int i, GBytes *b)
+{
+    bind_bytes_or_null(st, i, b);
 }
 
 static int user_version(SlLibrary *lib, GError **error)

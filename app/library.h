@@ -23,7 +23,7 @@ typedef enum {
 } SlLibraryError;
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define SL_LIBRARY_SCHEMA_VERSION 2
+#define SL_LIBRARY_SCHEMA_VERSION 3
 
 typedef struct _SlLibrary SlLibrary;
 
