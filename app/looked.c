@@ -1,0 +1,281 @@
+/* looked.c: selection weights of a stored answer mapped onto source passages (see looked.h). */
+#include "looked.h"
+
+#include "engine-worker.h"
+#include "library-private.h"
+#include "sightline-engine.h"
+#include "span-map.h"
+
+#include <string.h>
+
+void sl_looked_passage_free(SlLookedPassage *p)
+{
+    if (!p)
+        return;
+    g_free(p->title);
+    g_free(p);
+}
+
+typedef struct {
+    SlSpan *spans;
+    gsize n_spans;
+    sl_selections *sel;
+    GHashTable *sources; /* number → SourceRow */
+} Records;
+
+typedef struct {
+    gint64 document_id;
+    char *title;
+} SourceRow;
+
+static void source_row_free(gpointer data)
+{
+    SourceRow *s = data;
+    g_free(s->title);
+    g_free(s);
+}
+
+static void records_clear(Records *r)
+{
+    g_free(r->spans);
+    if (r->sel)
+        sl_selections_free(r->sel);
+    if (r->sources)
+        g_hash_table_unref(r->sources);
+}
+
+static gboolean read_sources(SlLibrary *lib, gint64 answer, Records *r, GError **error)
+{
+    r->sources = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, source_row_free);
+    sqlite3_stmt *st = sl_library_prepare(lib, "SELECT number, document_id, title FROM "
+                                               "answer_sources WHERE answer_id = ?1", error);
+    if (!st)
+        return FALSE;
+    sqlite3_bind_int64(st, 1, answer);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        SourceRow *s = g_new0(SourceRow, 1);
+        s->document_id = sqlite3_column_int64(st, 1);
+        s->title = g_strdup((const char *)sqlite3_column_text(st, 2));
+        g_hash_table_insert(r->sources, GINT_TO_POINTER(sqlite3_column_int(st, 0)), s);
+    }
+    sqlite3_finalize(st);
+    return TRUE;
+}
+
+/* The span map and the question's or the answer's selections. */
+static gboolean read_records(SlLibrary *lib, gint64 answer, gboolean question, Records *r,
+                             GError **error)
+{
+    sqlite3_stmt *st = sl_library_prepare(lib, question
+                                                   ? "SELECT span_map, question_selections FROM "
+                                                     "answer_records WHERE answer_id = ?1"
+                                                   : "SELECT span_map, answer_selections FROM "
+                                                     "answer_records WHERE answer_id = ?1",
+                                          error);
+    if (!st)
+        return FALSE;
+    sqlite3_bind_int64(st, 1, answer);
+    gboolean ok = FALSE;
+    if (sqlite3_step(st) != SQLITE_ROW)
+        g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_NOT_FOUND,
+                    "no answer %" G_GINT64_FORMAT " in the library", answer);
+    else if (sqlite3_column_type(st, 1) != SQLITE_BLOB)
+        g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_NOT_FOUND,
+                    "answer %" G_GINT64_FORMAT " was made with dense attention: nothing was "
+                    "selected, so there is nothing to show", answer);
+    else if ((r->spans = sl_span_map_decode(sqlite3_column_blob(st, 0),
+                                            (gsize)sqlite3_column_bytes(st, 0), &r->n_spans,
+                                            error))) {
+        sl_error err = {0};
+        ok = sl_selections_decode(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+                                  &r->sel, &err) == SL_OK;
+        if (!ok)
+            sl_set_engine_error(error, &err);
+    }
+    sqlite3_finalize(st);
+    return ok;
+}
+
+/* Weight of each context position for the query. */
+static double *position_weights(const Records *r, const SlLookedQuery *q, GError **error)
+{
+    const sl_selections *s = r->sel;
+    double *w = g_new0(double, s->n_positions + 1);
+    if (q->first_layer >= 0) {
+        if (q->last_layer < q->first_layer || q->last_layer >= s->n_layers) {
+            g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
+                        "layers %d-%d: the model has layers 0-%d", q->first_layer,
+                        q->last_layer, s->n_layers - 1);
+            g_free(w);
+            return NULL;
+        }
+        for (int l = q->first_layer; l <= q->last_layer; l++)
+            for (gsize b = 0; b < s->n_bins; b++) {
+                gsize from = b * s->bin_width, to = MIN(from + s->bin_width, s->n_positions);
+                double share = (double)s->bins[(gsize)l * s->n_bins + b] / (double)(to - from);
+                for (gsize p = from; p < to; p++)
+                    w[p] += share;
+            }
+        return w;
+    }
+    gsize seen = 0;
+    for (gsize i = 0; i < s->n_records; i++) {
+        const sl_selection_record *rec = &s->records[i];
+        if (q->token >= 0 && seen++ != (gsize)q->token)
+            continue;
+        for (int k = 0; k < rec->n_top; k++)
+            if (rec->top_pos[k] >= 0 && (gsize)rec->top_pos[k] < s->n_positions)
+                w[rec->top_pos[k]] += rec->top_votes[k];
+    }
+    if (q->token >= 0 && (gsize)q->token >= s->n_records) {
+        g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
+                    "token %d: the %s has %zu recorded tokens", q->token,
+                    q->question ? "question" : "answer", s->n_records);
+        g_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* The passages of one page, by start, and its line offsets. */
+typedef struct {
+    GArray *starts, *lengths; /* gsize */
+    GBytes *line_offsets;
+} PageIndex;
+
+static void page_index_free(gpointer data)
+{
+    PageIndex *pi = data;
+    g_array_unref(pi->starts);
+    g_array_unref(pi->lengths);
+    if (pi->line_offsets)
+        g_bytes_unref(pi->line_offsets);
+    g_free(pi);
+}
+
+static PageIndex *load_page(SlLibrary *lib, gint64 doc, int page)
+{
+    PageIndex *pi = g_new0(PageIndex, 1);
+    pi->starts = g_array_new(FALSE, FALSE, sizeof(gsize));
+    pi->lengths = g_array_new(FALSE, FALSE, sizeof(gsize));
+    sqlite3_stmt *st = sl_library_prepare(lib, "SELECT start, length FROM passages WHERE "
+                                               "document_id = ?1 AND page = ?2 ORDER BY start", NULL);
+    if (st) {
+        sqlite3_bind_int64(st, 1, doc);
+        sqlite3_bind_int(st, 2, page);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            gsize s = (gsize)sqlite3_column_int64(st, 0), l = (gsize)sqlite3_column_int64(st, 1);
+            g_array_append_val(pi->starts, s);
+            g_array_append_val(pi->lengths, l);
+        }
+        sqlite3_finalize(st);
+    }
+    st = sl_library_prepare(lib, "SELECT line_offsets FROM pages WHERE document_id = ?1 AND "
+                                 "number = ?2", NULL);
+    if (st) {
+        sqlite3_bind_int64(st, 1, doc);
+        sqlite3_bind_int(st, 2, page);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_BLOB)
+            pi->line_offsets = g_bytes_new(sqlite3_column_blob(st, 0),
+                                           (gsize)sqlite3_column_bytes(st, 0));
+        sqlite3_finalize(st);
+    }
+    return pi;
+}
+
+/* The passage holding offset: the last one starting at or before it (the first when none). */
+static guint passage_at(const PageIndex *pi, gsize offset)
+{
+    guint lo = 0, hi = pi->starts->len;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        if (g_array_index(pi->starts, gsize, mid) <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? lo - 1 : 0;
+}
+
+typedef struct {
+    SlLibrary *lib;
+    Records *r;
+    GHashTable *pages;    /* "doc:page" → PageIndex */
+    GHashTable *passages; /* "source:page:start" → SlLookedPassage (owned by out) */
+    GPtrArray *out;
+} Mapper;
+
+static void add_weight(Mapper *m, const SlSpan *span, double w)
+{
+    const SourceRow *src = g_hash_table_lookup(m->r->sources, GUINT_TO_POINTER(span->source));
+    gint64 doc = src ? src->document_id : 0;
+    gsize start = 0, end = 0;
+    PageIndex *pi = NULL;
+    if (doc) {
+        g_autofree char *pkey = g_strdup_printf("%" G_GINT64_FORMAT ":%d", doc, span->page);
+        if (!(pi = g_hash_table_lookup(m->pages, pkey))) {
+            pi = load_page(m->lib, doc, span->page);
+            g_hash_table_insert(m->pages, g_steal_pointer(&pkey), pi);
+        }
+        if (pi->starts->len) {
+            guint k = passage_at(pi, span->offset);
+            start = g_array_index(pi->starts, gsize, k);
+            end = start + g_array_index(pi->lengths, gsize, k);
+        }
+    }
+    g_autofree char *key = g_strdup_printf("%u:%d:%zu", span->source, span->page, start);
+    SlLookedPassage *p = g_hash_table_lookup(m->passages, key);
+    if (!p) {
+        p = g_new0(SlLookedPassage, 1);
+        *p = (SlLookedPassage){(int)span->source, doc, g_strdup(src ? src->title : "?"),
+                               span->page, start, end, 0, 0, 0, 0};
+        if (pi && pi->line_offsets && end > start) {
+            gsize n = 0;
+            const void *lo = g_bytes_get_data(pi->line_offsets, &n);
+            p->first_line = sl_line_at(lo, n, start);
+            p->last_line = sl_line_at(lo, n, end - 1);
+        }
+        g_hash_table_insert(m->passages, g_steal_pointer(&key), p);
+        g_ptr_array_add(m->out, p);
+    }
+    p->weight += w;
+    p->positions++;
+}
+
+static int by_weight(gconstpointer a, gconstpointer b)
+{
+    const SlLookedPassage *x = *(SlLookedPassage *const *)a, *y = *(SlLookedPassage *const *)b;
+    return x->weight > y->weight ? -1 : x->weight < y->weight;
+}
+
+GPtrArray *sl_answer_looked(SlLibrary *lib, gint64 answer_id, const SlLookedQuery *q, int limit,
+                            GError **error)
+{
+    Records r = {0};
+    sl_library_lock(lib);
+    gboolean ok = read_sources(lib, answer_id, &r, error) &&
+                  read_records(lib, answer_id, q->question, &r, error);
+    g_autofree double *w = ok ? position_weights(&r, q, error) : NULL;
+    GPtrArray *out = NULL;
+    if (w) {
+        out = g_ptr_array_new_with_free_func((GDestroyNotify)sl_looked_passage_free);
+        Mapper m = {lib, &r, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, page_index_free),
+                    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL), out};
+        double total = 0;
+        for (gsize p = 0; p < MIN(r.sel->n_positions, r.n_spans); p++)
+            if (w[p] > 0 && r.spans[p].source != 0) {
+                add_weight(&m, &r.spans[p], w[p]);
+                total += w[p];
+            }
+        g_hash_table_unref(m.pages);
+        g_hash_table_unref(m.passages);
+        for (guint i = 0; i < out->len; i++)
+            ((SlLookedPassage *)out->pdata[i])->weight /= total > 0 ? total : 1;
+        g_ptr_array_sort(out, by_weight);
+        if (limit > 0 && out->len > (guint)limit)
+            g_ptr_array_set_size(out, (guint)limit);
+    }
+    sl_library_unlock(lib);
+    records_clear(&r);
+    return out;
+}
