@@ -1,6 +1,7 @@
 /* sightline-cli: the engine from the command line. */
 #include "options.h"
 #ifdef SL_HAVE_APP
+#include "cmd-ask.h"
 #include "cmd-library.h"
 #endif
 
@@ -8,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
+/* In parts: ISO C compilers need not take string literals over 4095 bytes. */
+static const char usage_commands[] =
     "usage: sightline-cli COMMAND [OPTIONS] [ARGS]\n"
     "\n"
     "commands:\n"
@@ -19,8 +21,9 @@ static const char usage[] =
     "                                       print token ids (and their text)\n"
     "  logits --model M --tokens 1,2,3 --out F\n"
     "                                       write float32 logits, n_tokens x vocab, row-major\n"
-    "  info MODEL                           describe a model file\n"
+    "  info MODEL                           describe a model file\n";
 #ifdef SL_HAVE_APP
+static const char usage_library[] =
     "\n"
     "the library of documents (--library FILE: another than the default one in\n"
     "$XDG_DATA_HOME/sightline/library.db):\n"
@@ -34,8 +37,29 @@ static const char usage[] =
     "  show DOC                             one document (DOC: its id or path)\n"
     "  rm DOC...                            remove documents\n"
     "  search [--limit N] WORDS             passages with every word (\"a phrase\")\n"
-    "  collections                          the collections and their sizes\n"
+    "  collections                          the collections and their sizes\n";
+static const char usage_ask[] =
+    "\n"
+    "questions about documents of the library (the model: --model, default 'default'):\n"
+    "  ask [--doc DOC]... [--collection C]  answer QUESTION from the documents (DOC: an id\n"
+    "      [--budget N] [--conversation ID] or a path; again for more) or a collection,\n"
+    "      QUESTION                         streaming it; then its sources, its citations\n"
+    "                                       checked against them, what was left out, and\n"
+    "                                       where the model looked. --budget: context\n"
+    "                                       tokens, answer included (default: the model's);\n"
+    "                                       -n: answer tokens (default 512); greedy unless\n"
+    "                                       --temperature. Default --dsa oracle --top-k 512:\n"
+    "                                       the oracle records real selections on any model,\n"
+    "                                       at dense cost; --dsa dense records none\n"
+    "  summarize DOC... [--collection C]    summarise documents (same options as ask)\n"
+    "  explain ANSWER [--token N]           where the model looked for a stored answer:\n"
+    "      [--layers A-B] [--question]      its passages ranked by selections, for the\n"
+    "      [--limit N]                      whole answer, one answer token (0-based), some\n"
+    "                                       layers (0-based), or the question\n"
+    "  history [--conversation ID]          the answers, newest first\n"
+    "      [--limit N]\n";
 #endif
+static const char usage_options[] =
     "\n"
     "options:\n"
     "  --model, -m FILE|default   a GGUF model; 'default' is the installed default model\n"
@@ -61,10 +85,20 @@ static const char usage[] =
     "  --quiet, -q                no statistics on stderr\n"
     "  --help, -h                 this text\n";
 
+static void print_usage(FILE *f)
+{
+    fputs(usage_commands, f);
+#ifdef SL_HAVE_APP
+    fputs(usage_library, f);
+    fputs(usage_ask, f);
+#endif
+    fputs(usage_options, f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        fputs(usage, argc < 2 ? stderr : stdout);
+        print_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     static const struct {
@@ -77,11 +111,13 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int argc, char **argv);
     } library_commands[] = {{"add", cmd_add},       {"list", cmd_list},     {"show", cmd_show},
-                            {"rm", cmd_rm},         {"search", cmd_search}, {"collections", cmd_collections}};
+                            {"rm", cmd_rm},         {"search", cmd_search}, {"collections", cmd_collections},
+                            {"ask", cmd_ask},       {"summarize", cmd_summarize},
+                            {"explain", cmd_explain}, {"history", cmd_history}};
 #endif
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
+            print_usage(stdout);
             return 0;
         }
 #ifdef SL_HAVE_APP

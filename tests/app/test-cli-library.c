@@ -2,6 +2,8 @@
  * of sightline-cli in the middle of adding many files (suite app). */
 #include "check.h"
 
+#include "sightline-engine.h"
+
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -311,6 +313,148 @@ static void test_password(void)
     remove_tree(dir);
 }
 
+/* The answer id in ask's statistics line ("..., answer 12"). */
+static char *answer_id(const char *err)
+{
+    const char *at = strstr(err, ", answer ");
+    g_assert_nonnull(at);
+    at += strlen(", answer ");
+    return g_strndup(at, strspn(at, "0123456789"));
+}
+
+/* ask, history and explain with the default model on two real license texts: small budgets
+ * and answers, so it stays quick. */
+static void test_ask(void)
+{
+    char model[4096];
+    g_assert_true(sl_model_path("default", model, sizeof model));
+    if (!g_file_test(model, G_FILE_TEST_EXISTS)) {
+        g_autofree char *why = g_strdup_printf("no default model at %s (packaging/fetch-model)", model);
+        g_test_skip(why);
+        return;
+    }
+    static const char *const texts[] = {"/usr/share/common-licenses/BSD",
+                                        "/usr/share/common-licenses/CC0-1.0"};
+    g_autofree char *dir = make_tmp_dir();
+    g_autofree char *db = g_build_filename(dir, "lib.db", NULL);
+    char *paths[2], *out = NULL, *err = NULL;
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *text = NULL;
+        g_assert_true(g_file_get_contents(texts[i], &text, NULL, NULL));
+        paths[i] = write_file(dir, i ? "CC0-1.0" : "BSD", text);
+    }
+    g_assert_cmpint(run_cli(&out, &err, "add", "--library", db, "--collection", "c", paths[0],
+                            paths[1], NULL),
+                    ==, 0);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    /* The titles as the library has them, to find them among the sources. */
+    g_assert_cmpint(run_cli(&out, &err, "list", "--library", db, NULL), ==, 0);
+    g_assert_nonnull(strstr(out, "Copyright (c) The Regents of the University of California."));
+    g_assert_nonnull(strstr(out, "Creative Commons Legal Code"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    int rc = run_cli(&out, &err, "ask", "--library", db, "--collection", "c", "-m", "default",
+                     "--budget", "1024", "-n", "12", "--dsa", "oracle", "--top-k", "64",
+                     "What does the license permit?", NULL);
+    g_test_message("ask: %s\n%s", out, err);
+    g_assert_cmpint(rc, ==, 0);
+    const char *sources = strstr(out, "\nSources:\n");
+    g_assert_nonnull(sources);
+    const char *citations = strstr(sources, "\nCitations:\n");
+    g_assert_nonnull(citations);
+    /* Both, numbered 1 and 2 in either order (the files are added in parallel). */
+    g_autofree char *listed = g_strndup(sources, (gsize)(citations - sources));
+    g_assert_true(g_regex_match_simple("^  \\[[12]\\] Copyright \\(c\\) The Regents of the "
+                                       "University of California\\. — ",
+                                       listed, G_REGEX_MULTILINE, 0));
+    g_assert_true(g_regex_match_simple("^  \\[[12]\\] Creative Commons Legal Code — ", listed,
+                                       G_REGEX_MULTILINE, 0));
+    g_assert_nonnull(strstr(sources, "\nLeft out: ")); /* 1,900 tokens in a budget of 1,024 */
+    g_assert_nonnull(strstr(sources, "\nWhere the model looked (selected by the oracle):\n"));
+    g_assert_nonnull(strstr(err, "context "));
+    g_autofree char *id = answer_id(err);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    g_assert_cmpint(run_cli(&out, &err, "history", "--library", db, NULL), ==, 0);
+    g_assert_true(g_regex_match_simple("^ +1 .* ask +oracle/64 +[0-9]+/1024 +What does the "
+                                       "license permit\\?\n",
+                                       out, G_REGEX_MULTILINE, 0));
+    g_assert_cmpstr(id, ==, "1");
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    /* explain: the whole answer, some layers, one token; passages with their shares. */
+    const char *const variants[][3] = {{NULL}, {"--layers", "0-3", NULL}, {"--token", "0", NULL},
+                                       {"--question", NULL}};
+    for (gsize v = 0; v < G_N_ELEMENTS(variants); v++) {
+        rc = run_cli(&out, &err, "explain", "--library", db, id, variants[v][0], variants[v][1], NULL);
+        g_test_message("explain %s %s: %s%s", variants[v][0] ? variants[v][0] : "",
+                       variants[v][1] ? variants[v][1] : "", out, err);
+        g_assert_cmpint(rc, ==, 0);
+        g_assert_nonnull(strstr(out, "Where the model looked for "));
+        g_assert_true(g_regex_match_simple("^ +[0-9]+\\.[0-9]% +\\[[12]\\] ", out,
+                                           G_REGEX_MULTILINE, 0));
+        g_clear_pointer(&out, g_free);
+        g_clear_pointer(&err, g_free);
+    }
+    g_assert_cmpint(run_cli(&out, &err, "explain", "--library", db, id, "--layers", "0-999", NULL),
+                    ==, 1);
+    g_assert_nonnull(strstr(err, "layers 0-999: the model has layers 0-"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "explain", "--library", db, id, "--token", "99999", NULL),
+                    ==, 1);
+    g_assert_nonnull(strstr(err, "token 99999"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "explain", "--library", db, "42", NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "no answer 42"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    /* Dense: no selections recorded, and explain says so. */
+    rc = run_cli(&out, &err, "ask", "--library", db, "--doc", "1", "--budget", "1024", "-n", "6",
+                 "--dsa", "dense", "What is this?", NULL);
+    g_test_message("ask --dsa dense: %s\n%s", out, err);
+    g_assert_cmpint(rc, ==, 0);
+    g_assert_nonnull(strstr(out, "\nSources:\n"));
+    g_assert_null(strstr(out, "Where the model looked"));
+    g_autofree char *dense = answer_id(err);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "explain", "--library", db, dense, NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "dense"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "history", "--library", db, "--limit", "1", NULL), ==, 0);
+    g_assert_true(g_regex_match_simple("^ +2 .* ask +dense ", out, G_REGEX_MULTILINE, 0));
+    g_assert_null(strstr(out, "oracle"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    /* Clear errors before any model is loaded. */
+    g_assert_cmpint(run_cli(&out, &err, "ask", "--library", db, "--collection", "none", "q", NULL),
+                    ==, 1);
+    g_assert_nonnull(strstr(err, "no collection 'none'"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "ask", "--library", db, "--doc", "9", "q", NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "no document 9"));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(run_cli(&out, &err, "ask", "--library", db, "q", NULL), ==, 2);
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
+
+    check_library(db);
+    for (int i = 0; i < 2; i++)
+        g_free(paths[i]);
+    remove_tree(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -323,5 +467,6 @@ int main(int argc, char **argv)
     g_test_add_func("/app/cli/kill-9", test_kill9);
     g_test_add_func("/app/cli/full-disk", test_full_disk);
     g_test_add_func("/app/cli/password", test_password);
+    g_test_add_func("/app/cli/ask", test_ask);
     return g_test_run();
 }
