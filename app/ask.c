@@ -216,7 +216,7 @@ static gboolean generate(sl_engine *engine, const SlAskRequest *rq, const GArray
     int max = rq->answer_tokens > 0 ? rq->answer_tokens : DEFAULT_ANSWER_TOKENS;
     sl_session *s = NULL;
     sl_error err = {0};
-    if (engine_failed(sl_session_new(engine, ids->len + (gsize)max + 1, &s, &err), &err, r, error))
+    if (engine_failed(sl_session_new(engine, ids->len + (gsize)max, &s, &err), &err, r, error))
         return FALSE;
     gboolean dsa = rq->dsa.mode != SL_DSA_DENSE, ok = TRUE;
     if (dsa && engine_failed(sl_session_set_dsa(s, &rq->dsa, &err), &err, r, error))
@@ -443,6 +443,14 @@ static SlContext *summarise_parts(SlLibrary *lib, sl_engine *engine, const SlAsk
     g_autoptr(GArray) parts = summary_parts(lib, engine, rq, room, r->cancellable, error);
     if (!parts)
         return NULL;
+    if (parts->len == 1) { /* one document of one page: its best passages, no merge */
+        SlContext *ctx = build(lib, engine, rq, SL_CONTEXT_SUMMARY, &g_array_index(parts, SlContextPart, 0),
+                               1, NULL, r, error);
+        if (ctx && !generate(engine, rq, ctx->ids, r, final, TRUE, error))
+            g_clear_pointer(&ctx, sl_context_free);
+        *text_left_out = ctx ? g_strdup(ctx->left_out) : NULL;
+        return ctx;
+    }
     GString *all = g_string_new(NULL), *left = g_string_new(NULL);
     gboolean ok = TRUE;
     for (guint i = 0; ok && i < parts->len; i++) {

@@ -3,7 +3,11 @@
  * A job builds the context (context.h), prefills it, streams the answer, records what the
  * indexer selected for the question and for the answer, resolves the answer's citations and
  * stores everything with the answer in one transaction. Cancelled at any point (prefill
- * included), it stores nothing and leaves the engine ready for the next job. */
+ * included), it stores nothing and leaves the engine ready for the next job.
+ *
+ * A summary of documents larger than the budget is made by parts (runs of PDF pages, each
+ * summarised citing its pages), then the partial summaries are merged; the stored context
+ * and selections are those of the merge, whose sources are the partial summaries' words. */
 #ifndef SL_ASK_H
 #define SL_ASK_H
 

@@ -483,9 +483,14 @@ static SlContextSource *describe_source(const Doc *d, GArray *passages, GString 
     }
     if (!passages && s->n_lines)
         add_line_range(s->line_ranges_in, 1, s->n_lines);
+    gboolean all_chosen = TRUE;
+    for (guint i = 0; passages && i < passages->len; i++) {
+        const Passage *ps = &g_array_index(passages, Passage, i);
+        all_chosen &= ps->doc != d || ps->chosen;
+    }
     GString *inc = g_string_new(NULL);
     gboolean pdf = strcmp(s->kind, "pdf") == 0;
-    if (!passages && d->first_page == 1 && d->last_page == d->doc->pages)
+    if (all_chosen && d->first_page == 1 && d->last_page == d->doc->pages)
         g_string_append(inc, "all");
     else if (s->n_lines) {
         g_string_append(inc, "lines ");
@@ -496,11 +501,6 @@ static SlContextSource *describe_source(const Doc *d, GArray *passages, GString 
     } else if (s->pages_in->len)
         g_string_append(inc, "part");
     s->included = g_string_free(inc, FALSE);
-    gboolean all_chosen = TRUE;
-    for (guint i = 0; passages && i < passages->len; i++) {
-        const Passage *ps = &g_array_index(passages, Passage, i);
-        all_chosen &= ps->doc != d || ps->chosen;
-    }
     if (passages && !all_chosen) {
         gsize total = 0, given = 0;
         for (guint i = 0; i < d->pages->len; i++)

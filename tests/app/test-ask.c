@@ -73,8 +73,9 @@ static gint64 add_text(Fixture *f, const char *name, const char *text, const cha
     return add_file(f, path, collection);
 }
 
-/* A PDF of GPL-3's text, 40 lines a page, with FACT as the first line of page fact_page. */
-static char *make_pdf(const char *dir, int fact_page, int *n_pages)
+/* A PDF of GPL-3's text (its first max_lines lines; 0: all), 40 lines a page, with FACT as the
+ * first line of page fact_page. */
+static char *make_pdf(const char *dir, int fact_page, int max_lines, int *n_pages)
 {
     g_autofree char *text = read_license("GPL-3");
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -84,7 +85,7 @@ static char *make_pdf(const char *dir, int fact_page, int *n_pages)
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, 9);
     int page = 1, y = 0;
-    for (int i = 0; lines[i]; i++) {
+    for (int i = 0; lines[i] && (max_lines == 0 || i < max_lines); i++) {
         if (y == 0 && page == fact_page) {
             cairo_move_to(cr, 50, 60);
             cairo_show_text(cr, FACT);
@@ -358,9 +359,6 @@ static SlAnswer *ask(Fixture *f, SlContextKind kind, const gint64 *docs, guint n
 /* Every position the selections name maps to a real page and byte of the right document. */
 static void check_selections_map(Fixture *f, gint64 answer, gboolean question)
 {
-    g_autofree char *sql = g_strdup_printf("SELECT %s FROM answer_records WHERE answer_id = %"
-                                           G_GINT64_FORMAT, question ? "question_selections"
-                                                                     : "answer_selections", answer);
     sl_library_lock(f->lib);
     sqlite3_stmt *st = sl_library_prepare(f->lib, "SELECT span_map, question_selections, "
                                                   "answer_selections FROM answer_records WHERE "
@@ -407,7 +405,7 @@ static void check_selections_map(Fixture *f, gint64 answer, gboolean question)
 static void test_ask_pdf(Fixture *f, gconstpointer data)
 {
     int n_pages = 0;
-    g_autofree char *pdf = make_pdf(f->dir, 7, &n_pages);
+    g_autofree char *pdf = make_pdf(f->dir, 7, 0, &n_pages);
     g_assert_cmpint(n_pages, >=, 12);
     gint64 doc = add_file(f, pdf, NULL);
     Events ev = {g_string_new(NULL), NULL, NULL, 0};
@@ -418,6 +416,8 @@ static void test_ask_pdf(Fixture *f, gconstpointer data)
     g_assert_false(a->tokens_cached);
     g_assert_cmpuint(a->context_tokens, <=, 1536 - 24);
     g_assert_nonnull(a->left_out); /* GPL-3 is longer than 1,536 tokens */
+    g_autofree char *stored_left_out = query_value(f->db, "SELECT left_out FROM answers");
+    g_assert_cmpstr(stored_left_out, ==, a->left_out);
     const SlContextSource *src = a->sources->pdata[0];
     gboolean has7 = FALSE;
     for (guint i = 0; i < src->pages_in->len; i++)
@@ -508,7 +508,7 @@ static void test_cancel(Fixture *f, gconstpointer data)
 static void test_summary_parts(Fixture *f, gconstpointer data)
 {
     int n_pages = 0;
-    g_autofree char *pdf = make_pdf(f->dir, 3, &n_pages);
+    g_autofree char *pdf = make_pdf(f->dir, 3, 200, &n_pages); /* 5 pages, about 2K tokens */
     gint64 doc = add_file(f, pdf, NULL);
     Events ev = {g_string_new(NULL), NULL, NULL, 0};
     GError *error = NULL;
@@ -517,7 +517,7 @@ static void test_summary_parts(Fixture *f, gconstpointer data)
     rq.kind = SL_CONTEXT_SUMMARY;
     rq.documents = &doc;
     rq.n_documents = 1;
-    rq.budget = 4096;
+    rq.budget = 1024;
     rq.answer_tokens = 12;
     SlAskCallbacks cb = {on_stage, on_text, &ev};
     g_autoptr(SlAnswer) a = sl_ask_run(f->lib, engine, &rq, NULL, &cb, NULL, &error);
