@@ -11,6 +11,7 @@
 #include "tokens-cache.h"
 
 #include <cairo-pdf.h>
+#include <fontconfig/fontconfig.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -472,6 +473,38 @@ static void test_ask_pdf(Fixture *f, gconstpointer data)
     g_string_free(ev.text, TRUE);
 }
 
+/* A real manual from a Debian package (r-doc-pdf), far larger than the budget: the answer is
+ * stored with its span map, and every position the selections name is a real page and byte
+ * of it; the passages it looked at are pages of the manual. */
+static void test_ask_real_pdf(Fixture *f, gconstpointer data)
+{
+    const char *manual = "/usr/share/R/doc/manual/R-intro.pdf";
+    g_assert_true(g_file_test(manual, G_FILE_TEST_EXISTS)); /* packaging/setup installs it */
+    gint64 doc = add_file(f, manual, NULL);
+    Events ev = {g_string_new(NULL), NULL, NULL, 0};
+    GError *error = NULL;
+    g_autoptr(SlAnswer) a = ask(f, SL_CONTEXT_ASK, &doc, 1, "How do I read data from a file?",
+                                1024, 8, &ev, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(a->context_tokens, <=, 1024 - 8);
+    g_assert_nonnull(a->left_out);
+    check_selections_map(f, a->answer_id, TRUE);
+    check_selections_map(f, a->answer_id, FALSE);
+    SlLookedQuery q = {FALSE, -1, -1, -1};
+    g_autoptr(GPtrArray) looked = sl_answer_looked(f->lib, a->answer_id, &q, 5, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(looked->len, >, 0);
+    for (guint i = 0; i < looked->len; i++) {
+        SlLookedPassage *p = looked->pdata[i];
+        g_assert_cmpint(p->document_id, ==, doc);
+        g_assert_cmpint(p->page, >=, 1);
+        g_assert_cmpint(p->page, <=, 113);
+        g_autofree char *text = page_text(f, doc, p->page);
+        g_assert_cmpuint(p->end, <=, strlen(text));
+    }
+    g_string_free(ev.text, TRUE);
+}
+
 /* Cancelled in the prefill or while the answer streams: nothing stored, and the engine
  * answers the next question at once. */
 static void test_cancel(Fixture *f, gconstpointer data)
@@ -605,10 +638,13 @@ int main(int argc, char **argv)
     ADD("/app/ask/context-whole", test_context_whole);
     ADD("/app/ask/context-over-budget", test_context_over_budget);
     ADD("/app/ask/pdf", test_ask_pdf);
+    ADD("/app/ask/real-pdf", test_ask_real_pdf);
     ADD("/app/ask/cancel", test_cancel);
     ADD("/app/ask/summary-parts", test_summary_parts);
     ADD("/app/ask/worker", test_worker);
     int rc = g_test_run();
     sl_engine_close(engine);
+    cairo_debug_reset_static_data(); /* cairo's and fontconfig's caches, for LeakSanitizer */
+    FcFini();
     return rc;
 }
