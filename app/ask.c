@@ -2,6 +2,7 @@
 #include "ask.h"
 
 #include "library-private.h"
+#include "looked.h"
 #include "tokens-cache.h"
 
 #include <string.h>
@@ -28,6 +29,8 @@ void sl_answer_free(SlAnswer *a)
         g_array_unref(a->citations);
     if (a->sources)
         g_ptr_array_unref(a->sources);
+    if (a->looked)
+        g_ptr_array_unref(a->looked);
     g_free(a->left_out);
     g_free(a);
 }
@@ -577,6 +580,12 @@ SlAnswer *sl_ask_run(SlLibrary *lib, sl_engine *engine, const SlAskRequest *rq,
         ok = FALSE; /* a cancel that came after the last token still stores nothing */
     ok = ok && store(lib, &rec, &conversation, &answer, error);
     SlAnswer *a = ok ? make_answer(ctx, &g, &rec, answer, conversation, cached, left_out) : NULL;
+    if (a && rq->dsa.mode != SL_DSA_DENSE) {
+        SlLookedQuery q = {FALSE, -1, -1, -1};
+        a->looked = sl_answer_looked(lib, answer, &q, 8, NULL);
+    }
+    if (a && !a->looked)
+        a->looked = g_ptr_array_new_with_free_func((GDestroyNotify)sl_looked_passage_free);
     if (!ok)
         g_free(left_out);
     generation_clear(&g);

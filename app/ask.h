@@ -49,6 +49,9 @@ typedef struct {
     gsize context_tokens, answer_tokens;
     int budget;
     gboolean tokens_cached;   /* every page's tokens came from the cache */
+    GPtrArray *looked;        /* SlLookedPassage *: where the answer looked, heaviest first (at
+                                 most 8; empty for dense attention), computed on the job's
+                                 thread so that the window need not */
     double context_ms, prefill_ms, first_token_ms, decode_ms; /* first_token_ms: from the start */
 } SlAnswer;
 

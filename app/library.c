@@ -964,3 +964,34 @@ GPtrArray *sl_library_search(SlLibrary *lib, const char *query, int limit, GErro
         g_clear_pointer(&hits, g_ptr_array_unref);
     return hits;
 }
+
+char *sl_library_page_text(SlLibrary *lib, gint64 id, int page, gsize *len, GBytes **boxes,
+                           GError **error)
+{
+    g_mutex_lock(&lib->lock);
+    sqlite3_stmt *st = prepare(lib, "SELECT text, boxes FROM pages WHERE document_id = ?1 AND "
+                                    "number = ?2", error);
+    char *text = NULL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, page);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            gsize n = (gsize)sqlite3_column_bytes(st, 0);
+            text = g_strndup((const char *)sqlite3_column_text(st, 0), n);
+            if (len)
+                *len = n;
+            if (boxes)
+                *boxes = sqlite3_column_type(st, 1) == SQLITE_BLOB
+                             ? g_bytes_new(sqlite3_column_blob(st, 1), (gsize)sqlite3_column_bytes(st, 1))
+                             : NULL;
+        } else if (rc == SQLITE_DONE)
+            g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_NOT_FOUND,
+                        "document %" G_GINT64_FORMAT " has no page %d", id, page);
+        else
+            set_db_error(error, lib, rc, "reading a page");
+        sqlite3_finalize(st);
+    }
+    g_mutex_unlock(&lib->lock);
+    return text;
+}

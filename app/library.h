@@ -115,6 +115,10 @@ SlDocument *sl_library_get(SlLibrary *lib, const char *doc, GError **error);
 /* Documents by id, of a collection or (NULL) all; NULL on error. */
 GPtrArray *sl_library_list(SlLibrary *lib, const char *collection, GError **error);
 gboolean sl_library_remove(SlLibrary *lib, gint64 id, GError **error);
+/* The text of one page (valid UTF-8; g_free) and, when not NULL, its character boxes as
+ * stored (boxes.h; NULL when it has none). NULL with NOT_FOUND for a page that is not there. */
+char *sl_library_page_text(SlLibrary *lib, gint64 id, int page, gsize *len, GBytes **boxes,
+                           GError **error);
 /* The file's bytes as ingested: the kept original, or the pages' text. */
 GBytes *sl_library_original(SlLibrary *lib, gint64 id, GError **error);
 

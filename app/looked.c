@@ -279,3 +279,30 @@ GPtrArray *sl_answer_looked(SlLibrary *lib, gint64 answer_id, const SlLookedQuer
     records_clear(&r);
     return out;
 }
+
+GArray *sl_answer_page_heat(SlLibrary *lib, gint64 answer_id, const SlLookedQuery *q,
+                            gint64 document_id, int page, GError **error)
+{
+    Records r = {0};
+    sl_library_lock(lib);
+    gboolean ok = read_sources(lib, answer_id, &r, error) &&
+                  read_records(lib, answer_id, q->question, &r, error);
+    sl_library_unlock(lib);
+    g_autofree double *w = ok ? position_weights(&r, q, error) : NULL;
+    GArray *out = NULL;
+    if (w) {
+        out = g_array_new(FALSE, FALSE, sizeof(SlHeatPoint));
+        for (gsize p = 0; p < MIN(r.sel->n_positions, r.n_spans); p++) {
+            const SlSpan *s = &r.spans[p];
+            if (w[p] <= 0 || s->source == 0 || s->page != page)
+                continue;
+            const SourceRow *src = g_hash_table_lookup(r.sources, GUINT_TO_POINTER(s->source));
+            if (src && src->document_id == document_id) {
+                SlHeatPoint hp = {s->offset, (float)w[p]};
+                g_array_append_val(out, hp);
+            }
+        }
+    }
+    records_clear(&r);
+    return out;
+}

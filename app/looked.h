@@ -34,6 +34,16 @@ typedef struct {
 
 void sl_looked_passage_free(SlLookedPassage *p);
 
+typedef struct {
+    guint32 offset; /* byte of the page's text where a selected token starts */
+    float weight;   /* its weight for the query (not normalised) */
+} SlHeatPoint;
+
+/* The selected tokens of one page of one document, for drawing heat over it: SlHeatPoint in
+ * context order (empty when the page was not in the context). */
+GArray *sl_answer_page_heat(SlLibrary *lib, gint64 answer_id, const SlLookedQuery *q,
+                            gint64 document_id, int page, GError **error);
+
 /* The passages, heaviest first, at most limit of them. An error for an answer without
  * selection records (a dense answer), a token or layer out of range, or damaged records. */
 GPtrArray *sl_answer_looked(SlLibrary *lib, gint64 answer_id, const SlLookedQuery *q, int limit,
