@@ -31,6 +31,8 @@ void sl_answer_free(SlAnswer *a)
         g_ptr_array_unref(a->sources);
     if (a->looked)
         g_ptr_array_unref(a->looked);
+    if (a->token_offsets)
+        g_array_unref(a->token_offsets);
     g_free(a->left_out);
     g_free(a);
 }
@@ -104,6 +106,7 @@ static double ms_since(gint64 t0)
 typedef struct {
     GString *text;
     GArray *tokens;            /* gint32, end of turn excluded */
+    GArray *offsets;           /* guint32: where each token's text starts */
     GBytes *question_selections, *answer_selections;
     double prefill_ms, first_token_ms, decode_ms;
 } Generation;
@@ -114,6 +117,8 @@ static void generation_clear(Generation *g)
         g_string_free(g->text, TRUE);
     if (g->tokens)
         g_array_unref(g->tokens);
+    if (g->offsets)
+        g_array_unref(g->offsets);
     g_clear_pointer(&g->question_selections, g_bytes_unref);
     g_clear_pointer(&g->answer_selections, g_bytes_unref);
 }
@@ -198,6 +203,8 @@ static gboolean decode(sl_engine *engine, sl_session *s, const SlAskRequest *rq,
         if (sl_token_ends_turn(engine, id))
             break;
         g_array_append_val(g->tokens, id);
+        guint32 at = (guint32)g->text->len;
+        g_array_append_val(g->offsets, at);
         if (sl_token_is_special(engine, id))
             continue;
         size_t len;
@@ -216,6 +223,7 @@ static gboolean generate(sl_engine *engine, const SlAskRequest *rq, const GArray
 {
     g->text = g_string_new(NULL);
     g->tokens = g_array_new(FALSE, FALSE, sizeof(gint32));
+    g->offsets = g_array_new(FALSE, FALSE, sizeof(guint32));
     int max = rq->answer_tokens > 0 ? rq->answer_tokens : DEFAULT_ANSWER_TOKENS;
     sl_session *s = NULL;
     sl_error err = {0};
@@ -535,6 +543,7 @@ static SlAnswer *make_answer(SlContext *ctx, Generation *g, const Record *rec, g
     a->left_out = left_out;
     a->context_tokens = ctx->ids->len;
     a->answer_tokens = g->tokens->len;
+    a->token_offsets = g_array_ref(g->offsets);
     a->budget = ctx->budget;
     a->tokens_cached = cached;
     a->context_ms = rec->context_ms;

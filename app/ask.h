@@ -49,6 +49,8 @@ typedef struct {
     gsize context_tokens, answer_tokens;
     int budget;
     gboolean tokens_cached;   /* every page's tokens came from the cache */
+    GArray *token_offsets;    /* guint32: byte of text where each answer token starts (the
+                                 answer's selection records are in this order) */
     GPtrArray *looked;        /* SlLookedPassage *: where the answer looked, heaviest first (at
                                  most 8; empty for dense attention), computed on the job's
                                  thread so that the window need not */

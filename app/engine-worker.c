@@ -3,6 +3,11 @@
 #include "engine-worker.h"
 
 #include <string.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 G_DEFINE_QUARK(sl-engine-error-quark, sl_engine_error)
 
@@ -115,6 +120,12 @@ static void run_job(SlWorker *w, SlWorkerJob *job)
 static gpointer worker_main(gpointer data)
 {
     SlWorker *w = data;
+#ifdef __linux__
+    /* The model's work yields to the window: this thread's nice value, which the engine's
+     * own threads, made from here, inherit. */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5) != 0)
+        g_debug("could not lower the priority of the engine thread");
+#endif
     for (;;) {
         gpointer item = g_async_queue_pop(w->queue);
         if (item == &stop_marker)

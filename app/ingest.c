@@ -5,6 +5,11 @@
 #include "language.h"
 
 #include <glib/gstdio.h>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <string.h>
 #include <sys/stat.h>
 
@@ -206,10 +211,25 @@ static gboolean read_again(SlLibrary *lib, gint64 id, const char *password)
     return doc && g_strcmp0(doc->status, "needs_password") == 0;
 }
 
+/* Reading files is background work: its threads yield to the window's (Linux: a thread's
+ * own nice value). */
+static void lower_priority_once(void)
+{
+#ifdef __linux__
+    static GPrivate done;
+    if (!g_private_get(&done)) {
+        g_private_set(&done, GINT_TO_POINTER(1));
+        if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+            g_debug("could not lower the priority of an ingest thread");
+    }
+#endif
+}
+
 static void work(gpointer data, gpointer user_data)
 {
     Job *job = data;
     Shared *sh = user_data;
+    lower_priority_once();
     g_autoptr(GFile) f = g_file_new_for_path(job->path);
     FileStat st;
     if (g_cancellable_is_cancelled(sh->cancellable))

@@ -121,6 +121,8 @@ static double *position_weights(const Records *r, const SlLookedQuery *q, GError
     gsize seen = 0;
     for (gsize i = 0; i < s->n_records; i++) {
         const sl_selection_record *rec = &s->records[i];
+        if (q->token == SL_LOOKED_LAST && i + 1 != s->n_records)
+            continue;
         if (q->token >= 0 && seen++ != (gsize)q->token)
             continue;
         for (int k = 0; k < rec->n_top; k++)
@@ -305,4 +307,95 @@ GArray *sl_answer_page_heat(SlLibrary *lib, gint64 answer_id, const SlLookedQuer
     }
     records_clear(&r);
     return out;
+}
+
+/* Reads an answer's records (question's or answer's) under the lock. */
+static gboolean load_records(SlLibrary *lib, gint64 answer, gboolean question, Records *r,
+                             GError **error)
+{
+    sl_library_lock(lib);
+    gboolean ok = read_sources(lib, answer, r, error) && read_records(lib, answer, question, r, error);
+    sl_library_unlock(lib);
+    return ok;
+}
+
+GArray *sl_answer_context_map(SlLibrary *lib, gint64 answer_id, const SlLookedQuery *q,
+                              guint n_bins, gsize *n_positions, GError **error)
+{
+    Records r = {0};
+    g_autofree double *w = load_records(lib, answer_id, q->question, &r, error)
+                               ? position_weights(&r, q, error) : NULL;
+    GArray *bins = NULL;
+    if (w && n_bins > 0) {
+        gsize n = r.n_spans;
+        *n_positions = n;
+        n_bins = (guint)MIN((gsize)n_bins, MAX(n, 1));
+        bins = g_array_sized_new(FALSE, TRUE, sizeof(SlContextBin), n_bins);
+        for (guint b = 0; b < n_bins; b++) {
+            gsize from = b * n / n_bins, to = (b + 1) * n / n_bins;
+            SlContextBin bin = {(guint32)from, 0, 0, 0};
+            g_autoptr(GHashTable) votes = g_hash_table_new(g_direct_hash, g_direct_equal);
+            guint best = 0;
+            for (gsize p = from; p < to; p++) {
+                if (p < r.sel->n_positions)
+                    bin.weight += w[p];
+                guint key = r.spans[p].source;
+                guint v = GPOINTER_TO_UINT(g_hash_table_lookup(votes, GUINT_TO_POINTER(key))) + 1;
+                g_hash_table_insert(votes, GUINT_TO_POINTER(key), GUINT_TO_POINTER(v));
+                if (v > best) { /* the source most of the bin's tokens come from */
+                    best = v;
+                    bin.source = key;
+                    bin.page = r.spans[p].page;
+                }
+            }
+            g_array_append_val(bins, bin);
+        }
+    }
+    records_clear(&r);
+    return bins;
+}
+
+void sl_inspection_free(SlInspection *in)
+{
+    if (!in)
+        return;
+    g_free(in->cells);
+    g_free(in->distances);
+    g_free(in);
+}
+
+SlInspection *sl_answer_inspect(SlLibrary *lib, gint64 answer_id, gboolean question, int token,
+                                guint n_bins, GError **error)
+{
+    Records r = {0};
+    if (!load_records(lib, answer_id, question, &r, error)) {
+        records_clear(&r);
+        return NULL;
+    }
+    const sl_selections *s = r.sel;
+    SlInspection *in = g_new0(SlInspection, 1);
+    in->n_layers = s->n_layers;
+    in->n_positions = s->n_positions;
+    in->n_bins = (guint)MIN((gsize)MAX(n_bins, 1u), MAX(s->n_bins, 1));
+    in->cells = g_new0(float, (gsize)in->n_layers * in->n_bins);
+    for (int l = 0; l < s->n_layers; l++)
+        for (gsize b = 0; b < s->n_bins; b++)
+            in->cells[(gsize)l * in->n_bins + b * in->n_bins / s->n_bins] +=
+                (float)s->bins[(gsize)l * s->n_bins + b];
+    in->n_buckets = 32;
+    in->distances = g_new0(guint64, in->n_buckets);
+    for (gsize i = 0; i < s->n_records; i++) {
+        if (token >= 0 && (gsize)token != i)
+            continue;
+        const sl_selection_record *rec = &s->records[i];
+        for (int k = 0; k < rec->n_top; k++) {
+            gint64 d = (gint64)rec->query_pos - rec->top_pos[k];
+            if (d < 0)
+                continue;
+            guint bucket = (guint)g_bit_storage((gulong)d + 1) - 1;
+            in->distances[MIN(bucket, in->n_buckets - 1)] += rec->top_votes[k];
+        }
+    }
+    records_clear(&r);
+    return in;
 }
