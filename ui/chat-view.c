@@ -4,6 +4,8 @@
 #include "ask.h"
 #include "history.h"
 #include "looked.h"
+#include "selection-inspector.h"
+#include "selection-map.h"
 
 #include <glib/gi18n.h>
 #include <locale.h>
@@ -33,11 +35,18 @@ struct _SlChatView {
     gint64 answer_id;
     gint64 conversation_id;
     GPtrArray *citation_targets; /* SlCitation copies, by button */
+    GArray *token_offsets;       /* guint32 per answer token, or NULL (earlier answers) */
+    GtkTextTag *word_tag;
+    GtkWidget *map_box;          /* the context map and the inspector button */
+    SlSelectionMap *context_map;
+    GHashTable *source_docs;     /* source number → document id, for the map's clicks */
+    char *selector;              /* "oracle" or "indexer" */
 };
 
 G_DEFINE_FINAL_TYPE(SlChatView, sl_chat_view, GTK_TYPE_WIDGET)
 
-enum { CITATION_ACTIVATED, PASSAGE_ACTIVATED, ANSWER_READY, PREPARE_SCOPE, N_SIGNALS };
+enum { CITATION_ACTIVATED, PASSAGE_ACTIVATED, ANSWER_READY, PREPARE_SCOPE, TOKEN_ACTIVATED,
+       N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* ---------------------------------------------------------------- showing an answer */
@@ -176,6 +185,116 @@ static void show_left_out(SlChatView *self, const char *left_out)
     gtk_widget_set_visible(GTK_WIDGET(self->left_out_label), left_out != NULL);
 }
 
+/* ---------------------------------------------------------------- the context map */
+
+typedef struct {
+    GArray *bins;          /* SlContextBin */
+    gsize n_positions;
+    GPtrArray *sources;    /* SlAnswerSource */
+} MapData;
+
+static void map_data_free(gpointer data)
+{
+    MapData *m = data;
+    if (m->bins)
+        g_array_unref(m->bins);
+    if (m->sources)
+        g_ptr_array_unref(m->sources);
+    g_free(m);
+}
+
+static void map_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    SlChatView *self = source;
+    gint64 answer = GPOINTER_TO_SIZE(data);
+    MapData *m = g_new0(MapData, 1);
+    SlLookedQuery q = {FALSE, -1, -1, -1};
+    m->bins = sl_answer_context_map(self->lib, answer, &q, 600, &m->n_positions, NULL);
+    m->sources = sl_library_answer_sources(self->lib, answer, NULL);
+    g_task_return_pointer(task, m, map_data_free);
+}
+
+static void on_map_read(GObject *source, GAsyncResult *res, gpointer data)
+{
+    SlChatView *self = SL_CHAT_VIEW(source);
+    MapData *m = g_task_propagate_pointer(G_TASK(res), NULL);
+    gint64 answer = GPOINTER_TO_SIZE(g_task_get_task_data(G_TASK(res)));
+    if (m && m->bins && answer == self->answer_id) {
+        g_hash_table_remove_all(self->source_docs);
+        for (guint i = 0; m->sources && i < m->sources->len; i++) {
+            const SlAnswerSource *src = m->sources->pdata[i];
+            g_hash_table_insert(self->source_docs, GINT_TO_POINTER(src->number),
+                                g_memdup2(&src->document_id, sizeof(gint64)));
+        }
+        sl_selection_map_set_bins(self->context_map, (const SlContextBin *)(void *)m->bins->data,
+                                  m->bins->len, m->n_positions);
+        gtk_widget_set_visible(self->map_box, TRUE);
+    }
+    if (m)
+        map_data_free(m);
+}
+
+/* Reads the map of the answer's whole context off the main thread. */
+static void show_map(SlChatView *self)
+{
+    gtk_widget_set_visible(self->map_box, FALSE);
+    sl_selection_map_clear(self->context_map);
+    if (!self->answer_id)
+        return;
+    g_autoptr(GTask) task = g_task_new(self, NULL, on_map_read, NULL);
+    g_task_set_task_data(task, GSIZE_TO_POINTER((gsize)self->answer_id), NULL);
+    g_task_run_in_thread(task, map_thread);
+}
+
+static void on_map_position(SlChatView *self, guint source, int page, guint64 position)
+{
+    const gint64 *doc = g_hash_table_lookup(self->source_docs, GUINT_TO_POINTER(source));
+    if (doc && *doc)
+        g_signal_emit(self, signals[CITATION_ACTIVATED], 0, *doc, page, 0, 0);
+}
+
+/* The inspector: layers × positions and distances, in its own window. */
+static void inspect_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    SlChatView *self = source;
+    SlInspection *in = sl_answer_inspect(self->lib, GPOINTER_TO_SIZE(data), FALSE, -1, 256, NULL);
+    g_task_return_pointer(task, in, (GDestroyNotify)sl_inspection_free);
+}
+
+static void on_inspected(GObject *source, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(GtkWidget) inspector = data;
+    SlInspection *in = g_task_propagate_pointer(G_TASK(res), NULL);
+    if (in)
+        sl_selection_inspector_set(SL_SELECTION_INSPECTOR(inspector), in);
+    sl_inspection_free(in);
+}
+
+static void inspect_action(GtkWidget *widget, const char *name, GVariant *param)
+{
+    SlChatView *self = SL_CHAT_VIEW(widget);
+    if (!self->answer_id)
+        return;
+    GtkWidget *window = adw_window_new();
+    gtk_window_set_title(GTK_WINDOW(window), _("Selections"));
+    gtk_window_set_default_size(GTK_WINDOW(window), 760, 560);
+    gtk_window_set_transient_for(GTK_WINDOW(window), GTK_WINDOW(gtk_widget_get_root(widget)));
+    GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
+    gtk_box_append(GTK_BOX(box), adw_header_bar_new());
+    GtkWidget *inspector = sl_selection_inspector_new();
+    sl_selection_inspector_set_selector(SL_SELECTION_INSPECTOR(inspector), self->selector);
+    gtk_widget_set_vexpand(inspector, TRUE);
+    gtk_widget_set_margin_start(inspector, 12);
+    gtk_widget_set_margin_end(inspector, 12);
+    gtk_widget_set_margin_bottom(inspector, 12);
+    gtk_box_append(GTK_BOX(box), inspector);
+    adw_window_set_content(ADW_WINDOW(window), box);
+    gtk_window_present(GTK_WINDOW(window));
+    g_autoptr(GTask) task = g_task_new(self, NULL, on_inspected, g_object_ref(inspector));
+    g_task_set_task_data(task, GSIZE_TO_POINTER((gsize)self->answer_id), NULL);
+    g_task_run_in_thread(task, inspect_thread);
+}
+
 /* ---------------------------------------------------------------- asking */
 
 static void set_busy(SlChatView *self, gboolean busy)
@@ -233,6 +352,8 @@ static void on_answered(GObject *source, GAsyncResult *res, gpointer data)
     }
     self->answer_id = a->answer_id;
     self->conversation_id = a->conversation_id;
+    g_clear_pointer(&self->token_offsets, g_array_unref);
+    self->token_offsets = g_array_ref(a->token_offsets);
     double decode_rate = a->decode_ms > 0 ? a->answer_tokens / (a->decode_ms / 1000.0) : 0;
     g_autofree char *status = g_strdup_printf(_("First word after %.1f s · %.1f tokens/s"),
                                               a->first_token_ms / 1000.0, decode_rate);
@@ -241,7 +362,10 @@ static void on_answered(GObject *source, GAsyncResult *res, gpointer data)
     show_citations(self, a->citations);
     show_left_out(self, a->left_out);
     sl_dsa_mode mode;
-    show_looked(self, a->looked, dsa_mode_setting(self, &mode));
+    g_free(self->selector);
+    self->selector = g_strdup(dsa_mode_setting(self, &mode));
+    show_looked(self, a->looked, self->selector);
+    show_map(self);
     g_signal_emit(self, signals[ANSWER_READY], 0, a->answer_id);
 }
 
@@ -350,6 +474,7 @@ void sl_chat_view_show_answer(SlChatView *self, gint64 answer_id)
         return;
     self->answer_id = row->id;
     self->conversation_id = row->conversation_id;
+    g_clear_pointer(&self->token_offsets, g_array_unref); /* words are known for new answers */
     gtk_label_set_text(self->question_label, !g_strcmp0(row->kind, "summary") ? _("Summary")
                                                                               : row->question);
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->answer_view), row->answer, -1);
@@ -358,7 +483,10 @@ void sl_chat_view_show_answer(SlChatView *self, gint64 answer_id)
     show_left_out(self, row->left_out);
     set_budget(self, (gsize)row->context_tokens, row->budget);
     gtk_label_set_text(self->status_label, "");
+    g_free(self->selector);
+    self->selector = g_strdup(row->dsa_mode);
     show_looked(self, NULL, row->dsa_mode);
+    show_map(self);
     g_signal_emit(self, signals[ANSWER_READY], 0, row->id);
 }
 
@@ -385,6 +513,58 @@ static void on_history_activated(SlChatView *self, GtkListBoxRow *row)
 {
     gtk_popover_popdown(self->history_popover);
     sl_chat_view_show_answer(self, GPOINTER_TO_INT(g_object_get_data(G_OBJECT(row), "answer")));
+}
+
+/* ---------------------------------------------------------------- clicking a word */
+
+/* The answer token holding byte `at` of the answer, or -1. */
+static int token_at(SlChatView *self, gsize at)
+{
+    if (!self->token_offsets || self->token_offsets->len == 0)
+        return -1;
+    guint lo = 0, hi = self->token_offsets->len;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        if (g_array_index(self->token_offsets, guint32, mid) <= at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? (int)lo - 1 : -1;
+}
+
+void sl_chat_view_activate_token(SlChatView *self, int token)
+{
+    GtkTextBuffer *buf = gtk_text_view_get_buffer(self->answer_view);
+    const char *text = sl_chat_view_get_text(self);
+    GtkTextIter a, b;
+    gtk_text_buffer_get_bounds(buf, &a, &b);
+    gtk_text_buffer_remove_tag(buf, self->word_tag, &a, &b);
+    if (!self->token_offsets || token < 0 || (guint)token >= self->token_offsets->len)
+        return;
+    gsize start = g_array_index(self->token_offsets, guint32, token);
+    gsize end = (guint)token + 1 < self->token_offsets->len
+                    ? g_array_index(self->token_offsets, guint32, token + 1) : strlen(text);
+    glong cs = g_utf8_pointer_to_offset(text, text + start), ce = g_utf8_pointer_to_offset(text, text + end);
+    gtk_text_buffer_get_iter_at_offset(buf, &a, (int)cs);
+    gtk_text_buffer_get_iter_at_offset(buf, &b, (int)ce);
+    gtk_text_buffer_apply_tag(buf, self->word_tag, &a, &b);
+    g_autofree char *word = g_strstrip(g_strndup(text + start, end - start));
+    g_signal_emit(self, signals[TOKEN_ACTIVATED], 0, token, word);
+}
+
+static void on_answer_clicked(GtkGestureClick *gesture, int n, double x, double y, gpointer data)
+{
+    SlChatView *self = data;
+    int bx, by;
+    gtk_text_view_window_to_buffer_coords(self->answer_view, GTK_TEXT_WINDOW_WIDGET, (int)x, (int)y,
+                                          &bx, &by);
+    GtkTextIter iter;
+    if (!gtk_text_view_get_iter_at_location(self->answer_view, &iter, bx, by))
+        return;
+    const char *text = sl_chat_view_get_text(self);
+    const char *at = g_utf8_offset_to_pointer(text, gtk_text_iter_get_offset(&iter));
+    sl_chat_view_activate_token(self, token_at(self, (gsize)(at - text)));
 }
 
 /* ---------------------------------------------------------------- the class */
@@ -418,6 +598,11 @@ GPtrArray *sl_chat_view_get_citation_labels(SlChatView *self)
     for (guint i = 0; i < self->citation_targets->len; i++)
         g_ptr_array_add(out, citation_label(self->citation_targets->pdata[i]));
     return out;
+}
+
+guint sl_chat_view_get_n_map_bins(SlChatView *self)
+{
+    return sl_selection_map_get_n_bins(self->context_map);
 }
 
 guint sl_chat_view_get_n_looked(SlChatView *self)
@@ -468,6 +653,9 @@ static void sl_chat_view_dispose(GObject *object)
     for (int i = 0; i < 4; i++)
         g_clear_pointer(&self->scopes[i], g_array_unref);
     g_clear_pointer(&self->citation_targets, g_ptr_array_unref);
+    g_clear_pointer(&self->token_offsets, g_array_unref);
+    g_clear_pointer(&self->source_docs, g_hash_table_unref);
+    g_clear_pointer(&self->selector, g_free);
     g_clear_object(&self->settings);
     G_OBJECT_CLASS(sl_chat_view_parent_class)->dispose(object);
 }
@@ -476,6 +664,31 @@ static void sl_chat_view_init(SlChatView *self)
 {
     gtk_widget_init_template(GTK_WIDGET(self));
     self->citation_targets = g_ptr_array_new_with_free_func(citation_free);
+    self->word_tag = gtk_text_buffer_create_tag(gtk_text_view_get_buffer(self->answer_view), "word",
+                                                "underline", PANGO_UNDERLINE_SINGLE, "weight", 700,
+                                                NULL);
+    /* The context map and the inspector, after where the model looked. */
+    self->source_docs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    self->map_box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
+    gtk_widget_set_visible(self->map_box, FALSE);
+    GtkWidget *map_title = gtk_label_new(_("The whole context (click to go there)"));
+    gtk_label_set_xalign(GTK_LABEL(map_title), 0);
+    gtk_widget_add_css_class(map_title, "caption");
+    gtk_widget_add_css_class(map_title, "dim-label");
+    self->context_map = SL_SELECTION_MAP(sl_selection_map_new());
+    g_signal_connect_swapped(self->context_map, "position-activated", G_CALLBACK(on_map_position), self);
+    GtkWidget *inspect = gtk_button_new_with_mnemonic(_("_Inspect Selections…"));
+    gtk_actionable_set_action_name(GTK_ACTIONABLE(inspect), "chat.inspect");
+    gtk_widget_set_halign(inspect, GTK_ALIGN_START);
+    gtk_widget_add_css_class(inspect, "flat");
+    gtk_box_append(GTK_BOX(self->map_box), map_title);
+    gtk_box_append(GTK_BOX(self->map_box), GTK_WIDGET(self->context_map));
+    gtk_box_append(GTK_BOX(self->map_box), inspect);
+    gtk_widget_insert_after(self->map_box, gtk_widget_get_parent(GTK_WIDGET(self->looked_list)),
+                            GTK_WIDGET(self->looked_list));
+    GtkGesture *click = gtk_gesture_click_new();
+    g_signal_connect(click, "released", G_CALLBACK(on_answer_clicked), self);
+    gtk_widget_add_controller(GTK_WIDGET(self->answer_view), GTK_EVENT_CONTROLLER(click));
     g_signal_connect_swapped(self->history_popover, "show", G_CALLBACK(fill_history), self);
 }
 
@@ -521,9 +734,14 @@ static void sl_chat_view_class_init(SlChatViewClass *klass)
     signals[PREPARE_SCOPE] = g_signal_new("prepare-scope", G_TYPE_FROM_CLASS(klass),
                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                                           G_TYPE_INT);
+    /* (token index, its text): the user clicked a word of the answer */
+    signals[TOKEN_ACTIVATED] = g_signal_new("token-activated", G_TYPE_FROM_CLASS(klass),
+                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                            2, G_TYPE_INT, G_TYPE_STRING);
     signals[ANSWER_READY] = g_signal_new("answer-ready", G_TYPE_FROM_CLASS(klass),
                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                                          G_TYPE_INT64);
     gtk_widget_class_add_binding_action(widget_class, GDK_KEY_Escape, 0, "chat.stop", NULL);
     gtk_widget_class_install_action(widget_class, "chat.stop", NULL, stop_action);
+    gtk_widget_class_install_action(widget_class, "chat.inspect", NULL, inspect_action);
 }

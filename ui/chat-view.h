@@ -36,7 +36,11 @@ void sl_chat_view_show_answer(SlChatView *self, gint64 answer_id);
 /* For tests: the citation buttons' labels, in order, and the looked-at rows shown. */
 GPtrArray *sl_chat_view_get_citation_labels(SlChatView *self);
 guint sl_chat_view_get_n_looked(SlChatView *self);
+/* Bins of the context map shown (0 while it is read). */
+guint sl_chat_view_get_n_map_bins(SlChatView *self);
 const char *sl_chat_view_get_text(SlChatView *self);
+/* Marks answer token `token` and emits "token-activated", as a click on its word does. */
+void sl_chat_view_activate_token(SlChatView *self, int token);
 /* Activates the n-th citation button, as a click does. */
 void sl_chat_view_activate_citation(SlChatView *self, guint n);
 

@@ -19,6 +19,13 @@ struct _SlDocumentView {
     GtkLabel *n_pages_label;
     GtkSearchEntry *find_entry;
     GtkLabel *heat_label;
+    GtkWidget *heat_bar, *whole_button;
+    GtkDropDown *layers;
+    GtkToggleButton *log_toggle;
+    GtkStringList *layer_names;
+    int n_layers;
+    int token;                 /* answer token the heat is for, or -1: all */
+    char *token_text;
     GtkStack *stack;
     AdwStatusPage *status;
     SlPdfPage *pdf_page;
@@ -35,7 +42,7 @@ struct _SlDocumentView {
     gint64 answer_id;
     gboolean log_scale;
     gsize n_hot;
-    gboolean heat_pending;
+    guint heat_pending;        /* heat jobs not back yet */
 };
 
 G_DEFINE_FINAL_TYPE(SlDocumentView, sl_document_view, GTK_TYPE_WIDGET)
@@ -111,10 +118,39 @@ static void apply_heat(SlDocumentView *self, GArray *points)
         for (gsize i = 0; i < n; i++)
             self->n_hot += w[i] > 0;
     }
-    g_autofree char *label = g_strdup_printf(_("Heat: tokens of this page selected for the answer (%u)"),
-                                             points->len);
+    gtk_widget_set_visible(self->heat_bar, TRUE);
+}
+
+/* Layers chosen in the drop-down: all (-1, -1), a run of eight, or one. */
+static void chosen_layers(SlDocumentView *self, int *first, int *last)
+{
+    guint i = gtk_drop_down_get_selected(self->layers);
+    int runs = (self->n_layers + 7) / 8;
+    *first = *last = -1;
+    if (i == 0 || i == GTK_INVALID_LIST_POSITION || self->n_layers <= 0)
+        return;
+    if ((int)i <= runs) {
+        *first = ((int)i - 1) * 8;
+        *last = MIN(*first + 7, self->n_layers - 1);
+    } else
+        *first = *last = (int)i - runs - 1;
+}
+
+/* "Selected for the whole answer, all layers: 106 tokens on this page" and the like. */
+static void describe_heat(SlDocumentView *self, guint n_points)
+{
+    int first, last;
+    chosen_layers(self, &first, &last);
+    g_autofree char *layers = first < 0 ? g_strdup(_("all layers"))
+                              : first == last ? g_strdup_printf(_("layer %d"), first)
+                                              : g_strdup_printf(_("layers %d–%d"), first, last);
+    /* Layer counts are kept for the whole answer only; a word's selections over all layers. */
+    g_autofree char *whom = self->token >= 0 && first < 0
+        ? g_strdup_printf(_("the word “%s”"), self->token_text ? self->token_text : "")
+        : g_strdup(_("the whole answer"));
+    g_autofree char *label = g_strdup_printf(_("Selected for %s, %s: %u tokens of this page"),
+                                             whom, layers, n_points);
     gtk_label_set_text(self->heat_label, label);
-    gtk_widget_set_visible(GTK_WIDGET(self->heat_label), TRUE);
 }
 
 /* What the heat is for; the result is dropped if the view moved on meanwhile. */
@@ -122,13 +158,14 @@ typedef struct {
     SlLibrary *lib;
     gint64 answer, doc;
     int page;
+    int token;
+    SlLookedQuery q;
 } HeatJob;
 
 static void heat_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     HeatJob *j = data;
-    SlLookedQuery q = {FALSE, -1, -1, -1};
-    GArray *points = sl_answer_page_heat(j->lib, j->answer, &q, j->doc, j->page, NULL);
+    GArray *points = sl_answer_page_heat(j->lib, j->answer, &j->q, j->doc, j->page, NULL);
     g_task_return_pointer(task, points, (GDestroyNotify)g_array_unref);
 }
 
@@ -137,9 +174,16 @@ static void on_heat(GObject *source, GAsyncResult *res, gpointer data)
     SlDocumentView *self = SL_DOCUMENT_VIEW(source);
     HeatJob *j = g_task_get_task_data(G_TASK(res));
     g_autoptr(GArray) points = g_task_propagate_pointer(G_TASK(res), NULL);
-    self->heat_pending = FALSE;
-    if (self->doc && j->doc == self->doc->id && j->page == self->page && j->answer == self->answer_id)
+    self->heat_pending--;
+    int first, last;
+    chosen_layers(self, &first, &last);
+    if (self->doc && j->doc == self->doc->id && j->page == self->page &&
+        j->answer == self->answer_id && j->token == self->token && j->q.first_layer == first &&
+        j->q.last_layer == last) {
         apply_heat(self, points);
+        describe_heat(self, points ? points->len : 0);
+        gtk_widget_set_visible(self->heat_bar, TRUE);
+    }
 }
 
 /* The page's heat is read off the main thread: decoding an answer's records takes time. */
@@ -148,32 +192,97 @@ static void update_heat(SlDocumentView *self)
     self->n_hot = 0;
     sl_pdf_page_clear_heat(self->pdf_page);
     sl_code_view_clear_line_heat(self->code_view);
-    gtk_widget_set_visible(GTK_WIDGET(self->heat_label), FALSE);
-    if (!self->answer_id || !self->doc || !self->text)
+    gtk_widget_set_visible(self->whole_button, self->token >= 0);
+    if (!self->answer_id || !self->doc || !self->text) {
+        gtk_widget_set_visible(self->heat_bar, FALSE);
         return;
+    }
     HeatJob *j = g_new(HeatJob, 1);
-    *j = (HeatJob){self->lib, self->answer_id, self->doc->id, self->page};
+    /* Word i was chosen with the selections made at the token before it (looked.h). */
+    SlLookedQuery q = {FALSE, -1, -1, -1};
+    if (self->token == 0)
+        q = (SlLookedQuery){TRUE, SL_LOOKED_LAST, -1, -1};
+    else if (self->token > 0)
+        q.token = self->token - 1;
+    *j = (HeatJob){self->lib, self->answer_id, self->doc->id, self->page, self->token, q};
+    chosen_layers(self, &j->q.first_layer, &j->q.last_layer);
     g_autoptr(GTask) task = g_task_new(self, NULL, on_heat, NULL);
     g_task_set_task_data(task, j, g_free);
-    self->heat_pending = TRUE;
+    self->heat_pending++;
     g_task_run_in_thread(task, heat_thread);
 }
 
 gboolean sl_document_view_heat_pending(SlDocumentView *self)
 {
-    return self->heat_pending;
+    return self->heat_pending > 0;
 }
 
 void sl_document_view_set_answer(SlDocumentView *self, gint64 answer_id, gboolean log_scale)
 {
     self->answer_id = answer_id;
     self->log_scale = log_scale;
+    self->token = -1;
+    g_clear_pointer(&self->token_text, g_free);
+    g_signal_handlers_block_matched(self->log_toggle, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self);
+    gtk_toggle_button_set_active(self->log_toggle, log_scale);
+    g_signal_handlers_unblock_matched(self->log_toggle, G_SIGNAL_MATCH_DATA, 0, 0, NULL, NULL, self);
+    update_heat(self);
+}
+
+void sl_document_view_set_token(SlDocumentView *self, int token, const char *text)
+{
+    self->token = token;
+    g_free(self->token_text);
+    self->token_text = g_strdup(text);
+    update_heat(self);
+}
+
+void sl_document_view_set_n_layers(SlDocumentView *self, int n_layers)
+{
+    if (n_layers == self->n_layers)
+        return;
+    self->n_layers = n_layers;
+    guint old = g_list_model_get_n_items(G_LIST_MODEL(self->layer_names));
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(names, g_strdup(_("All layers")));
+    for (int f = 0; f < n_layers; f += 8)
+        g_ptr_array_add(names, g_strdup_printf(_("Layers %d–%d"), f, MIN(f + 7, n_layers - 1)));
+    for (int l = 0; l < n_layers; l++)
+        g_ptr_array_add(names, g_strdup_printf(_("Layer %d"), l));
+    g_ptr_array_add(names, NULL);
+    gtk_string_list_splice(self->layer_names, 0, old, (const char *const *)names->pdata);
+    gtk_drop_down_set_selected(self->layers, 0);
+}
+
+static void on_whole_clicked(SlDocumentView *self)
+{
+    sl_document_view_set_token(self, -1, NULL);
+}
+
+static void on_layers_changed(SlDocumentView *self)
+{
+    update_heat(self);
+}
+
+static void on_log_toggled(SlDocumentView *self)
+{
+    self->log_scale = gtk_toggle_button_get_active(self->log_toggle);
     update_heat(self);
 }
 
 gsize sl_document_view_get_n_hot(SlDocumentView *self)
 {
     return self->n_hot;
+}
+
+const char *sl_document_view_get_heat_description(SlDocumentView *self)
+{
+    return gtk_label_get_text(self->heat_label);
+}
+
+void sl_document_view_set_layers(SlDocumentView *self, guint choice)
+{
+    gtk_drop_down_set_selected(self->layers, choice);
 }
 
 /* ---------------------------------------------------------------- pages */
@@ -370,12 +479,17 @@ static void sl_document_view_dispose(GObject *object)
     g_clear_object(&self->pdf);
     g_clear_pointer(&self->text, g_free);
     g_clear_pointer(&self->boxes, g_free);
+    g_clear_pointer(&self->token_text, g_free);
+    g_clear_object(&self->layer_names);
     G_OBJECT_CLASS(sl_document_view_parent_class)->dispose(object);
 }
 
 static void sl_document_view_init(SlDocumentView *self)
 {
     gtk_widget_init_template(GTK_WIDGET(self));
+    self->token = -1;
+    self->layer_names = gtk_string_list_new((const char *const[]){_("All layers"), NULL});
+    gtk_drop_down_set_model(self->layers, G_LIST_MODEL(self->layer_names));
     g_signal_connect_swapped(self->page_adjustment, "value-changed", G_CALLBACK(on_page_spin), self);
 }
 
@@ -397,12 +511,19 @@ static void sl_document_view_class_init(SlDocumentViewClass *klass)
     CHILD(n_pages_label);
     CHILD(find_entry);
     CHILD(heat_label);
+    CHILD(heat_bar);
+    CHILD(whole_button);
+    CHILD(layers);
+    CHILD(log_toggle);
     CHILD(stack);
     CHILD(status);
     CHILD(pdf_page);
     CHILD(code_view);
 #undef CHILD
     gtk_widget_class_bind_template_callback(widget_class, on_find_changed);
+    gtk_widget_class_bind_template_callback(widget_class, on_whole_clicked);
+    gtk_widget_class_bind_template_callback(widget_class, on_layers_changed);
+    gtk_widget_class_bind_template_callback(widget_class, on_log_toggled);
     gtk_widget_class_install_action(widget_class, "doc.next-page", NULL, page_action);
     gtk_widget_class_install_action(widget_class, "doc.previous-page", NULL, page_action);
     gtk_widget_class_install_action(widget_class, "doc.zoom-in", NULL, page_action);

@@ -24,8 +24,15 @@ void sl_document_view_highlight(SlDocumentView *self, int page, gsize start, gsi
                                 int first_line, int last_line);
 /* Heat for an answer (0: none) over the pages shown; log: logarithmic scale. */
 void sl_document_view_set_answer(SlDocumentView *self, gint64 answer_id, gboolean log_scale);
+/* Heat for one answer token (with its text, for the label), or -1 for the whole answer. */
+void sl_document_view_set_token(SlDocumentView *self, int token, const char *text);
+/* The model's layers, for the layer filter. */
+void sl_document_view_set_n_layers(SlDocumentView *self, int n_layers);
 /* Whether the heat of the page shown is still being read. */
 gboolean sl_document_view_heat_pending(SlDocumentView *self);
+/* The heat bar's words, and its layer choice (0: all, then runs of eight, then each layer). */
+const char *sl_document_view_get_heat_description(SlDocumentView *self);
+void sl_document_view_set_layers(SlDocumentView *self, guint choice);
 /* For tests: characters (PDF) or lines (code) with heat on the page shown. */
 gsize sl_document_view_get_n_hot(SlDocumentView *self);
 

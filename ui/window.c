@@ -175,9 +175,17 @@ static void on_passage(SlWindow *self, gint64 doc, int page, gint64 start, gint6
                                last_line);
 }
 
+static void on_token(SlWindow *self, int token, const char *text)
+{
+    sl_document_view_set_token(self->document_view, token, text);
+}
+
 static void on_answer_ready(SlWindow *self, gint64 answer)
 {
     GSettings *s = sl_application_get_settings(self->app);
+    sl_model_info info;
+    if (sl_worker_model_info(sl_application_get_worker(self->app), &info, NULL))
+        sl_document_view_set_n_layers(self->document_view, info.n_layers);
     sl_document_view_set_answer(self->document_view, answer,
                                 g_settings_get_enum(s, "heat-scale") == 1);
 }
@@ -245,6 +253,7 @@ static void sl_window_init(SlWindow *self)
     g_signal_connect_swapped(self->chat_view, "citation-activated", G_CALLBACK(on_citation), self);
     g_signal_connect_swapped(self->chat_view, "passage-activated", G_CALLBACK(on_passage), self);
     g_signal_connect_swapped(self->chat_view, "answer-ready", G_CALLBACK(on_answer_ready), self);
+    g_signal_connect_swapped(self->chat_view, "token-activated", G_CALLBACK(on_token), self);
     g_signal_connect_swapped(self, "close-request", G_CALLBACK(on_close_request), self);
     GtkDropTarget *drop = gtk_drop_target_new(GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
     g_signal_connect(drop, "drop", G_CALLBACK(on_drop), self);
