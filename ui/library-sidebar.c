@@ -13,6 +13,8 @@ struct _SlLibrarySidebar {
     GtkStack *stack;
     GtkListView *list;
     GtkRevealer *progress_revealer;
+    GtkRevealer *hits_revealer;
+    GtkListBox *hits;
     GtkLabel *progress_label;
     GtkProgressBar *progress_bar;
 
@@ -28,7 +30,7 @@ struct _SlLibrarySidebar {
 
 G_DEFINE_FINAL_TYPE(SlLibrarySidebar, sl_library_sidebar, GTK_TYPE_WIDGET)
 
-enum { DOCUMENT_ACTIVATED, SELECTION_CHANGED, INGEST_FINISHED, N_SIGNALS };
+enum { DOCUMENT_ACTIVATED, SELECTION_CHANGED, INGEST_FINISHED, HIT_ACTIVATED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 /* ---------------------------------------------------------------- rows */
@@ -289,9 +291,67 @@ static void remove_action(GtkWidget *widget, const char *name, GVariant *param)
 
 /* ---------------------------------------------------------------- the class */
 
+/* Passages of the library that hold the words (FTS5, BM25): a few milliseconds at most,
+ * measured by bench-library, so it runs as the user types. */
+static void show_hits(SlLibrarySidebar *self, const char *query)
+{
+    GtkWidget *row;
+    while ((row = gtk_widget_get_first_child(GTK_WIDGET(self->hits))))
+        gtk_list_box_remove(self->hits, row);
+    g_autoptr(GPtrArray) hits = self->lib && g_utf8_strlen(query, -1) >= 2
+                                    ? sl_library_search(self->lib, query, 12, NULL) : NULL;
+    for (guint i = 0; hits && i < hits->len; i++) {
+        const SlHit *h = hits->pdata[i];
+        g_autofree char *where = h->first_line
+            ? g_strdup_printf(_("%s, lines %d–%d"), h->title ? h->title : "", h->first_line, h->last_line)
+            : g_strdup_printf(_("%s, p. %d"), h->title ? h->title : "", h->page);
+        AdwActionRow *r = ADW_ACTION_ROW(adw_action_row_new());
+        adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(r), FALSE);
+        adw_preferences_row_set_title(ADW_PREFERENCES_ROW(r), where);
+        g_autofree char *snippet = g_strdup(h->snippet ? h->snippet : "");
+        g_strdelimit(snippet, "\r\n\t", ' ');
+        adw_action_row_set_subtitle(r, snippet);
+        adw_action_row_set_subtitle_lines(r, 2);
+        gtk_list_box_row_set_activatable(GTK_LIST_BOX_ROW(r), TRUE);
+        SlHit *target = g_new0(SlHit, 1); /* where it leads; the strings are not kept */
+        target->document_id = h->document_id;
+        target->page = h->page;
+        target->first_line = h->first_line;
+        target->last_line = h->last_line;
+        g_object_set_data_full(G_OBJECT(r), "hit", target, g_free);
+        gtk_list_box_append(self->hits, GTK_WIDGET(r));
+    }
+    gtk_revealer_set_reveal_child(self->hits_revealer, hits && hits->len > 0);
+}
+
+static void on_hit_activated(SlLibrarySidebar *self, GtkListBoxRow *row)
+{
+    const SlHit *t = g_object_get_data(G_OBJECT(row), "hit");
+    if (t)
+        g_signal_emit(self, signals[HIT_ACTIVATED], 0, t->document_id, t->page, t->first_line,
+                      t->last_line);
+}
+
 static void on_search_changed(SlLibrarySidebar *self)
 {
-    gtk_string_filter_set_search(self->filter, gtk_editable_get_text(GTK_EDITABLE(self->search)));
+    const char *query = gtk_editable_get_text(GTK_EDITABLE(self->search));
+    gtk_string_filter_set_search(self->filter, query);
+    show_hits(self, query);
+}
+
+guint sl_library_sidebar_get_n_hits(SlLibrarySidebar *self)
+{
+    guint n = 0;
+    for (GtkWidget *c = gtk_widget_get_first_child(GTK_WIDGET(self->hits)); c;
+         c = gtk_widget_get_next_sibling(c))
+        n++;
+    return n;
+}
+
+void sl_library_sidebar_search(SlLibrarySidebar *self, const char *query)
+{
+    gtk_editable_set_text(GTK_EDITABLE(self->search), query);
+    on_search_changed(self);
 }
 
 static void on_activate(SlLibrarySidebar *self, guint position)
@@ -355,6 +415,9 @@ static void sl_library_sidebar_class_init(SlLibrarySidebarClass *klass)
     gtk_widget_class_bind_template_child(widget_class, SlLibrarySidebar, progress_revealer);
     gtk_widget_class_bind_template_child(widget_class, SlLibrarySidebar, progress_label);
     gtk_widget_class_bind_template_child(widget_class, SlLibrarySidebar, progress_bar);
+    gtk_widget_class_bind_template_child(widget_class, SlLibrarySidebar, hits_revealer);
+    gtk_widget_class_bind_template_child(widget_class, SlLibrarySidebar, hits);
+    gtk_widget_class_bind_template_callback(widget_class, on_hit_activated);
     gtk_widget_class_bind_template_callback(widget_class, on_search_changed);
     gtk_widget_class_bind_template_callback(widget_class, on_activate);
     gtk_widget_class_bind_template_callback(widget_class, on_cancel_clicked);
@@ -366,6 +429,10 @@ static void sl_library_sidebar_class_init(SlLibrarySidebarClass *klass)
     signals[SELECTION_CHANGED] = g_signal_new("selection-changed", G_TYPE_FROM_CLASS(klass),
                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                               G_TYPE_NONE, 0);
+    /* (document id, page, first line, last line): a passage found in the text was chosen */
+    signals[HIT_ACTIVATED] = g_signal_new("hit-activated", G_TYPE_FROM_CLASS(klass),
+                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 4,
+                                          G_TYPE_INT64, G_TYPE_INT, G_TYPE_INT, G_TYPE_INT);
     /* summary for people, and the errors (one per line) or NULL */
     signals[INGEST_FINISHED] = g_signal_new("ingest-finished", G_TYPE_FROM_CLASS(klass),
                                             G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,

@@ -1,4 +1,5 @@
-/* library-sidebar.h: SlLibrarySidebar, the documents of the library: filter, collections,
+/* library-sidebar.h: SlLibrarySidebar, the documents of the library: filter and full-text
+ * search, collections,
  * state of each document, adding (with progress and cancel) and removing. */
 #ifndef SL_LIBRARY_SIDEBAR_H
 #define SL_LIBRARY_SIDEBAR_H
@@ -29,6 +30,10 @@ const char *sl_library_sidebar_get_collection(SlLibrarySidebar *self);
 /* Selects the document with this id, if shown. */
 void sl_library_sidebar_select(SlLibrarySidebar *self, gint64 id);
 guint sl_library_sidebar_get_n_documents(SlLibrarySidebar *self);
+/* Filters the documents by title and lists the passages that hold the words, as typing in
+ * the search entry does; the passages found. */
+void sl_library_sidebar_search(SlLibrarySidebar *self, const char *query);
+guint sl_library_sidebar_get_n_hits(SlLibrarySidebar *self);
 
 G_END_DECLS
 

@@ -165,6 +165,11 @@ static void on_citation(SlWindow *self, gint64 doc, int page, int first_line, in
         sl_document_view_highlight(self->document_view, page, 0, 0, first_line, last_line);
 }
 
+static void on_hit(SlWindow *self, gint64 doc, int page, int first_line, int last_line)
+{
+    on_citation(self, doc, page, first_line, last_line);
+}
+
 static void on_passage(SlWindow *self, gint64 doc, int page, gint64 start, gint64 end,
                        int first_line, int last_line)
 {
@@ -249,6 +254,7 @@ static void sl_window_init(SlWindow *self)
     gtk_widget_init_template(GTK_WIDGET(self));
     g_signal_connect_swapped(self->sidebar, "document-activated", G_CALLBACK(on_document_activated), self);
     g_signal_connect_swapped(self->sidebar, "ingest-finished", G_CALLBACK(on_ingest_finished), self);
+    g_signal_connect_swapped(self->sidebar, "hit-activated", G_CALLBACK(on_hit), self);
     g_signal_connect_swapped(self->chat_view, "prepare-scope", G_CALLBACK(on_prepare_scope), self);
     g_signal_connect_swapped(self->chat_view, "citation-activated", G_CALLBACK(on_citation), self);
     g_signal_connect_swapped(self->chat_view, "passage-activated", G_CALLBACK(on_passage), self);

@@ -103,6 +103,11 @@ static void test_drive(void)
     g_assert_cmpuint(sl_library_sidebar_get_n_documents(sidebar), ==, 1);
     g_autoptr(GArray) shown = sl_library_sidebar_get_shown(sidebar);
     gint64 doc = g_array_index(shown, gint64, 0);
+    /* Searching the library finds passages in the text (and keeps the title filter). */
+    sl_library_sidebar_search(sidebar, "data frame");
+    g_assert_cmpuint(sl_library_sidebar_get_n_hits(sidebar), >, 0);
+    sl_library_sidebar_search(sidebar, "");
+    g_assert_cmpuint(sl_library_sidebar_get_n_hits(sidebar), ==, 0);
     g_signal_emit_by_name(sidebar, "document-activated", doc);
     g_assert_cmpint(sl_document_view_get_document(doc_view), ==, doc);
     g_assert_cmpint(sl_document_view_get_page(doc_view), ==, 1);
