@@ -26,6 +26,7 @@ struct _SlLibrarySidebar {
     GCancellable *adding;
     gint64 last_reload;
     gulong collection_handler;
+    char *show_after_add; /* the collection the files went to */
 };
 
 G_DEFINE_FINAL_TYPE(SlLibrarySidebar, sl_library_sidebar, GTK_TYPE_WIDGET)
@@ -224,6 +225,10 @@ static void on_add_done(GObject *source, GAsyncResult *res, gpointer data)
     g_clear_object(&self->adding);
     gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
     reload_collections(self);
+    for (guint i = 1; self->show_after_add &&
+                      i < g_list_model_get_n_items(G_LIST_MODEL(self->collection_names)); i++)
+        if (!g_strcmp0(gtk_string_list_get_string(self->collection_names, i), self->show_after_add))
+            gtk_drop_down_set_selected(self->collections, i);
     sl_library_sidebar_reload(self);
     g_autofree char *errors = NULL;
     g_autofree char *summary = results ? summarise(results, &errors) : g_strdup("");
@@ -234,7 +239,21 @@ static void on_add_done(GObject *source, GAsyncResult *res, gpointer data)
         g_signal_emit(self, signals[INGEST_FINISHED], 0, summary, errors);
 }
 
+static void add_files_to(SlLibrarySidebar *self, GFile **files, guint n, const char *collection);
+
 void sl_library_sidebar_add_files(SlLibrarySidebar *self, GFile **files, guint n)
+{
+    add_files_to(self, files, n, sl_library_sidebar_get_collection(self));
+}
+
+void sl_library_sidebar_add_files_to(SlLibrarySidebar *self, GFile **files, guint n,
+                                     const char *collection)
+{
+    add_files_to(self, files, n, collection);
+}
+
+/* A new collection: its files go in, and the list shows it. */
+static void add_files_to(SlLibrarySidebar *self, GFile **files, guint n, const char *collection)
 {
     if (!self->lib || n == 0)
         return;
@@ -251,7 +270,8 @@ void sl_library_sidebar_add_files(SlLibrarySidebar *self, GFile **files, guint n
     gtk_progress_bar_set_fraction(self->progress_bar, 0);
     gtk_label_set_text(self->progress_label, _("Looking at the files…"));
     gtk_revealer_set_reveal_child(self->progress_revealer, TRUE);
-    const char *collection = sl_library_sidebar_get_collection(self);
+    g_free(self->show_after_add);
+    self->show_after_add = g_strdup(collection);
     sl_ingest_files_async(self->lib, (const char *const *)paths->pdata, collection, self->adding,
                           on_add_progress, g_object_ref(self), g_object_unref, on_add_done,
                           g_object_ref(self));
@@ -374,6 +394,7 @@ static void sl_library_sidebar_dispose(GObject *object)
     gtk_widget_dispose_template(GTK_WIDGET(self), SL_TYPE_LIBRARY_SIDEBAR);
     g_clear_object(&self->store);
     g_clear_object(&self->collection_names);
+    g_clear_pointer(&self->show_after_add, g_free);
     G_OBJECT_CLASS(sl_library_sidebar_parent_class)->dispose(object);
 }
 

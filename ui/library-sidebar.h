@@ -18,6 +18,9 @@ void sl_library_sidebar_set_library(SlLibrarySidebar *self, SlLibrary *lib);
 void sl_library_sidebar_reload(SlLibrarySidebar *self);
 /* Adds files and folders in the background; "ingest-finished" tells how it went. */
 void sl_library_sidebar_add_files(SlLibrarySidebar *self, GFile **files, guint n);
+/* The same into a collection (created if needed), which the list then shows. */
+void sl_library_sidebar_add_files_to(SlLibrarySidebar *self, GFile **files, guint n,
+                                     const char *collection);
 /* Cancels an add that runs; TRUE when one did. */
 gboolean sl_library_sidebar_cancel_add(SlLibrarySidebar *self);
 gboolean sl_library_sidebar_is_adding(SlLibrarySidebar *self);

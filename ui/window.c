@@ -78,29 +78,66 @@ static void on_ingest_finished(SlWindow *self, const char *summary, const char *
 static void on_chooser_response(GtkNativeDialog *dialog, int response, gpointer data)
 {
     SlWindow *self = data;
+    const char *collection = g_object_get_data(G_OBJECT(dialog), "collection");
     if (response == GTK_RESPONSE_ACCEPT) {
         g_autoptr(GListModel) files = gtk_file_chooser_get_files(GTK_FILE_CHOOSER(dialog));
         guint n = g_list_model_get_n_items(files);
         g_autoptr(GPtrArray) list = g_ptr_array_new_with_free_func(g_object_unref);
         for (guint i = 0; i < n; i++)
             g_ptr_array_add(list, g_list_model_get_item(files, i));
-        sl_window_add_files(self, (GFile **)list->pdata, list->len);
+        if (collection && !sl_library_sidebar_is_adding(self->sidebar))
+            sl_library_sidebar_add_files_to(self->sidebar, (GFile **)list->pdata, list->len, collection);
+        else
+            sl_window_add_files(self, (GFile **)list->pdata, list->len);
     }
     g_object_unref(dialog);
 }
 
-static void add_action(GtkWidget *widget, const char *name, GVariant *param)
+/* Files or a folder to add; into collection when not NULL. */
+static void choose_files(SlWindow *self, gboolean folder, const char *collection)
 {
-    SlWindow *self = SL_WINDOW(widget);
-    gboolean folder = !g_strcmp0(name, "win.add-folder");
     /* GtkFileDialog needs GTK 4.10; Debian 12 has 4.8. */
     GtkFileChooserNative *chooser = gtk_file_chooser_native_new(
         folder ? _("Add a Folder") : _("Add Files"), GTK_WINDOW(self),
         folder ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER : GTK_FILE_CHOOSER_ACTION_OPEN, _("_Add"),
         NULL);
     gtk_file_chooser_set_select_multiple(GTK_FILE_CHOOSER(chooser), TRUE);
+    g_object_set_data_full(G_OBJECT(chooser), "collection", g_strdup(collection), g_free);
     g_signal_connect(chooser, "response", G_CALLBACK(on_chooser_response), self);
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(chooser));
+}
+
+static void add_action(GtkWidget *widget, const char *name, GVariant *param)
+{
+    choose_files(SL_WINDOW(widget), !g_strcmp0(name, "win.add-folder"), NULL);
+}
+
+static void on_collection_named(AdwMessageDialog *dialog, const char *response, gpointer data)
+{
+    SlWindow *self = data;
+    GtkEditable *entry = GTK_EDITABLE(adw_message_dialog_get_extra_child(dialog));
+    g_autofree char *name = g_strstrip(g_strdup(gtk_editable_get_text(entry)));
+    if (!g_strcmp0(response, "create") && *name)
+        choose_files(self, FALSE, name);
+}
+
+/* A collection is a name given to documents: made by adding files under it. */
+static void new_collection_action(GtkWidget *widget, const char *name, GVariant *param)
+{
+    SlWindow *self = SL_WINDOW(widget);
+    GtkWidget *d = adw_message_dialog_new(GTK_WINDOW(self), _("New Collection"),
+                                          _("Name it, then choose the files it holds. More can be added while it is shown."));
+    GtkWidget *entry = gtk_entry_new();
+    gtk_entry_set_placeholder_text(GTK_ENTRY(entry), _("Collection name"));
+    gtk_entry_set_activates_default(GTK_ENTRY(entry), TRUE);
+    adw_message_dialog_set_extra_child(ADW_MESSAGE_DIALOG(d), entry);
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(d), "cancel", _("_Cancel"), "create",
+                                     _("_Choose Files…"), NULL);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(d), "create",
+                                               ADW_RESPONSE_SUGGESTED);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(d), "create");
+    g_signal_connect(d, "response", G_CALLBACK(on_collection_named), self);
+    gtk_window_present(GTK_WINDOW(d));
 }
 
 static gboolean on_drop(GtkDropTarget *target, const GValue *value, double x, double y,
@@ -282,6 +319,7 @@ static void sl_window_class_init(SlWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, SlWindow, chat_view);
     gtk_widget_class_install_action(widget_class, "win.add-files", NULL, add_action);
     gtk_widget_class_install_action(widget_class, "win.add-folder", NULL, add_action);
+    gtk_widget_class_install_action(widget_class, "win.new-collection", NULL, new_collection_action);
     gtk_widget_class_install_action(widget_class, "win.focus-question", NULL, focus_action);
     gtk_widget_class_add_binding_action(widget_class, GDK_KEY_o, GDK_CONTROL_MASK, "win.add-files", NULL);
     gtk_widget_class_add_binding_action(widget_class, GDK_KEY_o, GDK_CONTROL_MASK | GDK_SHIFT_MASK,

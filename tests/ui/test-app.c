@@ -173,8 +173,10 @@ static void test_drive(void)
     /* A source file: asked about, its lines take the heat. */
     g_autoptr(GFile) code = g_file_new_for_path("/usr/include/glib-2.0/glib/gstring.h");
     GFile *more[] = {code};
-    sl_window_add_files(window, more, 1);
+    sl_library_sidebar_add_files_to(sidebar, more, 1, "glib"); /* as New Collection does */
     wait_for(not_adding, sidebar, 120, "adding the source file");
+    g_assert_cmpstr(sl_library_sidebar_get_collection(sidebar), ==, "glib"); /* it is shown */
+    g_assert_cmpuint(sl_library_sidebar_get_n_documents(sidebar), ==, 1);
     g_autoptr(GArray) all = sl_library_sidebar_get_shown(sidebar);
     gint64 code_doc = 0;
     for (guint i = 0; i < all->len; i++)
