@@ -177,9 +177,9 @@ static void on_add_progress(const SlIngestProgress *p, gpointer data)
     double frac = p->bytes_total ? (double)p->bytes_done / (double)p->bytes_total
                                  : p->documents_total ? (double)p->documents_done / p->documents_total : 0;
     gtk_progress_bar_set_fraction(self->progress_bar, CLAMP(frac, 0, 1));
-    g_autofree char *label = g_strdup_printf(_("Adding %u of %u files · %" G_GUINT64_FORMAT " pages"),
+    g_autofree char *label = g_strdup_printf(_("Adding %u of %u files · %lu pages"),
                                              MIN(p->documents_done + 1, p->documents_total),
-                                             p->documents_total, p->pages_done);
+                                             p->documents_total, (unsigned long)p->pages_done);
     gtk_label_set_text(self->progress_label, label);
     /* The list follows, at most twice a second: a tree of thousands of files stays fluid. */
     if (p->path && g_get_monotonic_time() - self->last_reload > 500000)
