@@ -679,11 +679,18 @@ SlDocument *sl_library_get(SlLibrary *lib, const char *doc, GError **error)
     return d;
 }
 
-GPtrArray *sl_library_list(SlLibrary *lib, const char *collection, GError **error)
+/* wait: FALSE gives up at once (G_IO_ERROR_BUSY) when the writer holds the library. */
+static GPtrArray *list_documents(SlLibrary *lib, const char *collection, gboolean wait,
+                                 GError **error)
 {
     g_return_val_if_fail(lib, NULL);
+    if (wait)
+        g_mutex_lock(&lib->lock);
+    else if (!g_mutex_trylock(&lib->lock)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_BUSY, "the library is being written");
+        return NULL;
+    }
     GPtrArray *docs = g_ptr_array_new_with_free_func((GDestroyNotify)sl_document_free);
-    g_mutex_lock(&lib->lock);
     sqlite3_stmt *st = prepare(
         lib,
         collection ? "SELECT " DOCUMENT_COLUMNS " FROM documents d "
@@ -705,6 +712,16 @@ GPtrArray *sl_library_list(SlLibrary *lib, const char *collection, GError **erro
     if (rc != SQLITE_DONE)
         g_clear_pointer(&docs, g_ptr_array_unref);
     return docs;
+}
+
+GPtrArray *sl_library_list(SlLibrary *lib, const char *collection, GError **error)
+{
+    return list_documents(lib, collection, TRUE, error);
+}
+
+GPtrArray *sl_library_list_nowait(SlLibrary *lib, const char *collection, GError **error)
+{
+    return list_documents(lib, collection, FALSE, error);
 }
 
 gboolean sl_library_remove(SlLibrary *lib, gint64 id, GError **error)

@@ -114,6 +114,9 @@ gboolean sl_library_store(SlLibrary *lib, const SlParsed *p, const char *collect
 SlDocument *sl_library_get(SlLibrary *lib, const char *doc, GError **error);
 /* Documents by id, of a collection or (NULL) all; NULL on error. */
 GPtrArray *sl_library_list(SlLibrary *lib, const char *collection, GError **error);
+/* The same, or NULL with G_IO_ERROR_BUSY at once while a writer holds the library (a
+ * document being stored): for a window that must not wait. */
+GPtrArray *sl_library_list_nowait(SlLibrary *lib, const char *collection, GError **error);
 gboolean sl_library_remove(SlLibrary *lib, gint64 id, GError **error);
 /* The text of one page (valid UTF-8; g_free) and, when not NULL, its character boxes as
  * stored (boxes.h; NULL when it has none). NULL with NOT_FOUND for a page that is not there. */

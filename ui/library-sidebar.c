@@ -98,18 +98,29 @@ static void reload_collections(SlLibrarySidebar *self)
     g_signal_handler_unblock(self->collections, self->collection_handler);
 }
 
-void sl_library_sidebar_reload(SlLibrarySidebar *self)
+/* wait: FALSE while an add runs: the list is then brought up to date only when the writer
+ * is between documents, never by waiting for it (a long PDF takes seconds to store). */
+static void reload(SlLibrarySidebar *self, gboolean wait)
 {
-    self->last_reload = g_get_monotonic_time();
     if (!self->lib)
         return;
-    g_autoptr(GPtrArray) docs = sl_library_list(self->lib, sl_library_sidebar_get_collection(self), NULL);
+    const char *collection = sl_library_sidebar_get_collection(self);
+    g_autoptr(GPtrArray) docs = wait ? sl_library_list(self->lib, collection, NULL)
+                                     : sl_library_list_nowait(self->lib, collection, NULL);
+    if (!docs)
+        return;
+    self->last_reload = g_get_monotonic_time();
     g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func(g_object_unref);
     for (guint i = 0; docs && i < docs->len; i++)
         g_ptr_array_add(items, sl_document_item_new(docs->pdata[i]));
     g_list_store_splice(self->store, 0, g_list_model_get_n_items(G_LIST_MODEL(self->store)),
                         items->pdata, items->len);
     gtk_stack_set_visible_child_name(self->stack, items->len ? "list" : "empty");
+}
+
+void sl_library_sidebar_reload(SlLibrarySidebar *self)
+{
+    reload(self, TRUE);
 }
 
 void sl_library_sidebar_set_library(SlLibrarySidebar *self, SlLibrary *lib)
@@ -183,7 +194,7 @@ static void on_add_progress(const SlIngestProgress *p, gpointer data)
     gtk_label_set_text(self->progress_label, label);
     /* The list follows, at most twice a second: a tree of thousands of files stays fluid. */
     if (p->path && g_get_monotonic_time() - self->last_reload > 500000)
-        sl_library_sidebar_reload(self);
+        reload(self, FALSE);
 }
 
 /* "Added 12 documents; 3 skipped; 1 could not be read: …" */

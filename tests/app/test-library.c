@@ -184,6 +184,22 @@ static void test_schema_migrate_v1_boxes(void)
     remove_tree(dir);
 }
 
+/* The window's list never waits for a writer: busy at once while one holds the library. */
+static void test_list_nowait(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GPtrArray) r = ingest(f, NULL, LICENSES "/GPL-2", NULL);
+    GError *error = NULL;
+    sl_library_lock(f->lib); /* as the writer does while it stores a document */
+    g_autoptr(GPtrArray) busy = sl_library_list_nowait(f->lib, NULL, &error);
+    sl_library_unlock(f->lib);
+    g_assert_null(busy);
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_BUSY);
+    g_clear_error(&error);
+    g_autoptr(GPtrArray) docs = sl_library_list_nowait(f->lib, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(docs->len, ==, 1);
+}
+
 static void test_schema_future(void)
 {
     g_autofree char *dir = make_tmp_dir();
@@ -754,6 +770,7 @@ int main(int argc, char **argv)
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, setup, fn, teardown)
     ADD("/app/schema/new", test_schema_new);
     ADD("/app/ingest/licenses", test_ingest_licenses);
+    ADD("/app/library/list-nowait", test_list_nowait);
     ADD("/app/ingest/dedupe", test_dedupe);
     ADD("/app/ingest/reingest", test_reingest);
     ADD("/app/ingest/invalid-utf8", test_invalid_utf8);
