@@ -513,23 +513,6 @@ static SlSource *citation_sources(const SlContext *ctx)
     return out;
 }
 
-/* Tokenises what is not cached yet; TRUE in *cached when every page already was. */
-static gboolean warm_cache(SlLibrary *lib, sl_engine *engine, const SlAskRequest *rq, Run *r,
-                           gboolean *cached, GError **error)
-{
-    *cached = TRUE;
-    for (guint i = 0; i < rq->n_documents; i++) {
-        gboolean c = FALSE;
-        emit(r, "tokens", i, rq->n_documents, NULL);
-        g_autoptr(GPtrArray) pages = sl_tokens_cache_document(lib, engine, rq->documents[i], &c,
-                                                              r->cancellable, error);
-        if (!pages)
-            return FALSE;
-        *cached &= c;
-    }
-    return TRUE;
-}
-
 static SlAnswer *make_answer(SlContext *ctx, Generation *g, const Record *rec, gint64 answer,
                              gint64 conversation, gboolean cached, char *left_out)
 {
@@ -562,9 +545,6 @@ SlAnswer *sl_ask_run(SlLibrary *lib, sl_engine *engine, const SlAskRequest *rq,
         g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID, "no documents to ask about");
         return NULL;
     }
-    gboolean cached = FALSE;
-    if (!warm_cache(lib, engine, rq, &r, &cached, error))
-        return NULL;
     g_autofree SlContextPart *parts = g_new0(SlContextPart, rq->n_documents);
     for (guint i = 0; i < rq->n_documents; i++)
         parts[i] = (SlContextPart){rq->documents[i], 0, 0, (int)i + 1};
@@ -573,6 +553,7 @@ SlAnswer *sl_ask_run(SlLibrary *lib, sl_engine *engine, const SlAskRequest *rq,
     Generation g = {0};
     char *left_out = NULL;
     gboolean ok = ctx != NULL;
+    gboolean cached = ok && ctx->tokens_cached; /* before a long summary replaces ctx */
     if (ok && rq->kind == SL_CONTEXT_SUMMARY && !ctx->whole) {
         gsize room = (gsize)(ctx->budget - ctx->answer_tokens) * 3 / 4;
         g_clear_pointer(&ctx, sl_context_free);

@@ -76,6 +76,7 @@ typedef struct {
     GPtrArray *pages;       /* SlPageTokens, by page */
     GBytes *line_offsets;   /* code: of its one page */
     int first_page, last_page;
+    gboolean cached;        /* its pages' tokens all came from the cache */
 } Doc;
 
 static void doc_clear(Doc *d)
@@ -112,7 +113,8 @@ static gboolean load_doc(SlLibrary *lib, const sl_engine *engine, const SlContex
         return FALSE;
     d->first_page = part->first_page > 0 ? part->first_page : 1;
     d->last_page = part->last_page > 0 ? MIN(part->last_page, d->doc->pages) : d->doc->pages;
-    if (!(d->pages = sl_tokens_cache_document(lib, engine, d->doc->id, NULL, cancellable, error)))
+    if (!(d->pages = sl_tokens_cache_document(lib, engine, d->doc->id, &d->cached, cancellable,
+                                              error)))
         return FALSE;
     if (strcmp(d->doc->kind, "code") == 0 &&
         !(d->line_offsets = read_line_offsets(lib, d->doc->id, error)))
@@ -684,6 +686,9 @@ SlContext *sl_context_build(SlLibrary *lib, const sl_engine *engine, const SlCon
                     "a budget of %d tokens is too small: the instructions and the question take "
                     "%zd and the answer keeps %d", c->budget, fixed, rq->answer_tokens);
     }
+    c->tokens_cached = ok;
+    for (guint i = 0; ok && i < docs.n; i++)
+        c->tokens_cached &= docs.docs[i].cached;
     ok = ok && sources_block(lib, engine, rq, &docs, (gsize)room, &sources, c, error);
     if (ok) {
         Piece all = {c->ids, c->spans};

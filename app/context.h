@@ -58,6 +58,7 @@ typedef struct {
     GArray *spans;          /* SlSpan, one per id */
     GPtrArray *sources;     /* SlContextSource *, by number */
     gboolean whole;         /* every document given whole */
+    gboolean tokens_cached; /* every page's tokens came from the tokens cache */
     char *left_out;         /* what did not fit, for people; NULL when nothing was left out */
     int budget;             /* tokens of prompt and answer allowed */
     int answer_tokens;

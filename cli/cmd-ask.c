@@ -386,12 +386,9 @@ static void on_stage(const char *stage, gsize done, gsize total, gpointer data)
         g_free(s->part);
         s->part = g_strdup(stage);
     }
-    const char *unit = !strcmp(stage, "prefill") ? " tokens"
-                       : !strcmp(stage, "tokens") ? " documents"
-                                                  : "";
     fprintf(stderr, "\r\033[K%s%s%s", s->part ? s->part : "", s->part ? ": " : "", stage);
-    if (!strcmp(stage, "prefill") || !strcmp(stage, "tokens"))
-        fprintf(stderr, " %zu/%zu%s", done, total, unit);
+    if (!strcmp(stage, "prefill"))
+        fprintf(stderr, " %zu/%zu tokens", done, total);
     fflush(stderr);
     s->progress_shown = TRUE;
 }

@@ -312,7 +312,7 @@ static void on_stage(const char *stage, gsize done, gsize total, gpointer data)
         g_autofree char *d = thousands(done), *t = thousands(total);
         text = g_strdup_printf(_("Reading the context: %s of %s tokens"), d, t);
     }
-    else if (!g_strcmp0(stage, "tokens") || !g_strcmp0(stage, "context"))
+    else if (!g_strcmp0(stage, "context"))
         text = g_strdup(_("Preparing the context…"));
     else if (!g_strcmp0(stage, "answer"))
         text = g_strdup(_("Answering…"));
