@@ -458,6 +458,11 @@ const char *sl_safetensors_path(const sl_safetensors *st)
     return st ? st->path : NULL;
 }
 
+uint64_t sl_safetensors_file_size(const sl_safetensors *st)
+{
+    return st ? (uint64_t)st->size : 0;
+}
+
 int64_t sl_safetensors_n_tensors(const sl_safetensors *st)
 {
     return st ? st->n_tensors : 0;

@@ -50,6 +50,8 @@ typedef struct sl_safetensors sl_safetensors;
 sl_status sl_safetensors_open(const char *path, sl_safetensors **out, sl_error *err);
 void sl_safetensors_close(sl_safetensors *st);
 const char *sl_safetensors_path(const sl_safetensors *st);
+/* Bytes of the whole file (header and data), as mapped. */
+uint64_t sl_safetensors_file_size(const sl_safetensors *st);
 
 const char *sl_st_dtype_name(sl_st_dtype dtype); /* "F32" … */
 size_t sl_st_dtype_size(sl_st_dtype dtype);      /* bytes per element */
