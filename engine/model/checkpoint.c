@@ -7,7 +7,6 @@
 #include "model/checkpoint.h"
 
 #include "error.h"
-#include "model/mapped-file.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -77,22 +76,6 @@ static char *join(const char *dir, const char *name)
     p[a] = '/';
     memcpy(p + a + 1, name, b + 1);
     return p;
-}
-
-/* Reads and parses a JSON file; the message names the file. */
-static sl_status read_json(const char *path, sl_json **out, sl_error *err)
-{
-    const uint8_t *data;
-    size_t size;
-    sl_status s = sl_map_file(path, &data, &size, err);
-    if (s != SL_OK)
-        return s;
-    sl_error jerr;
-    s = sl_json_parse(size ? (const char *)data : "", size, out, &jerr);
-    sl_unmap_file(data, size);
-    if (s != SL_OK)
-        return sl_fail(err, s, "%s: %s", path, jerr.message);
-    return SL_OK;
 }
 
 static int compare_entries(const void *a, const void *b)
@@ -206,7 +189,7 @@ static int64_t find_file(const char *const *names, int64_t n, const char *name)
 static sl_status open_sharded(sl_checkpoint *ck, const char *index_path, sl_error *err)
 {
     sl_json *index = NULL;
-    sl_status s = read_json(index_path, &index, err);
+    sl_status s = sl_json_parse_file(index_path, &index, err);
     if (s != SL_OK)
         return s;
     mapped *map = NULL;
@@ -375,7 +358,7 @@ static sl_status open_checkpoint(sl_checkpoint *ck, sl_error *err)
         s = sl_fail(err, SL_ERR_NO_MEMORY, "%s: no memory", ck->dir);
         goto done;
     }
-    if ((s = read_json(ck->config_path, &ck->config, err)) != SL_OK)
+    if ((s = sl_json_parse_file(ck->config_path, &ck->config, err)) != SL_OK)
         goto done;
     if (sl_json_type_of(ck->config) != SL_JSON_OBJECT) {
         s = sl_fail(err, SL_ERR_FORMAT, "%s: a JSON %s, not an object", ck->config_path,

@@ -14,6 +14,7 @@
 #include "model/json.h"
 
 #include "error.h"
+#include "model/mapped-file.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -879,4 +880,24 @@ bool sl_json_double(const sl_json *v, double *out)
     if (out)
         *out = d;
     return true;
+}
+
+sl_status sl_json_parse_file(const char *path, sl_json **root, sl_error *err)
+{
+    if (root)
+        *root = NULL;
+    if (!path || !root)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "sl_json_parse_file: %s is NULL",
+                       path ? "root" : "path");
+    const uint8_t *data;
+    size_t size;
+    sl_status s = sl_map_file(path, &data, &size, err);
+    if (s != SL_OK)
+        return s;
+    sl_error jerr;
+    s = sl_json_parse(size ? (const char *)data : "", size, root, &jerr);
+    sl_unmap_file(data, size);
+    if (s != SL_OK)
+        return sl_fail(err, s, "%s: %s", path, jerr.message);
+    return SL_OK;
 }

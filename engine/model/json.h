@@ -40,6 +40,9 @@ typedef struct sl_json sl_json; /* a value; the root also owns the tree */
 
 sl_status sl_json_parse(const char *text, size_t len, sl_json **root, sl_error *err);
 void sl_json_free(sl_json *root); /* the root only; NULL is fine */
+/* Reads and parses a whole file; errors start with the path ("PATH: JSON at
+ * byte B ..." or the I/O failure). An empty file is a JSON error at byte 0. */
+sl_status sl_json_parse_file(const char *path, sl_json **root, sl_error *err);
 
 sl_json_type sl_json_type_of(const sl_json *v); /* SL_JSON_NULL for NULL */
 const char *sl_json_type_name(sl_json_type type); /* "null", "boolean", … "object" */

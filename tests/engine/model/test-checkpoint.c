@@ -277,7 +277,7 @@ static void test_index_shapes(void)
         {"metadata-array", "{\"metadata\": [], \"weight_map\": {\"a\": \"b\"}}",
          "metadata is a JSON array, not an object", SL_ERR_FORMAT},
         {"duplicate", "{\"weight_map\": {\"a\": \"x.safetensors\", \"a\": \"x.safetensors\"}}",
-         "duplicate", SL_ERR_FORMAT},
+         "expected unique keys", SL_ERR_FORMAT},
         {"nul-key", "{\"weight_map\": {\"a\\u0000b\": \"x.safetensors\"}}",
          "weight_map key 'a\\x00b' contains a NUL character", SL_ERR_FORMAT},
         {"traversal", "{\"weight_map\": {\"a\": \"../config.json\"}}",
