@@ -17,6 +17,19 @@
  *     "<｜Assistant｜>CONTENT<｜end▁of▁sentence｜>" per assistant message;
  *     the assistant opening is "<｜Assistant｜>". Other roles (tools) need
  *     fields sl_chat_message does not have: SL_ERR_INVALID_ARGUMENT.
+ *   DeepSeek V3.2 (detected by "<｜Assistant｜>" with "</think>"): as V3 for
+ *     the beginning, the system prompts and the user turns, but an assistant
+ *     turn opens with "<｜Assistant｜></think>" (an empty thinking block: the
+ *     non-thinking mode) and only right after a user turn; an answer in the
+ *     history is cut to what follows its first "</think>"; the assistant
+ *     opening is "<｜Assistant｜></think>", after a user turn only. This is the
+ *     chat_template of DeepSeek-V3.2-Exp's tokenizer_config.json (the
+ *     DeepSeek-V3.1 template, with thinking unset). DeepSeek-V3.2 ships no
+ *     Jinja template but encoding/encoding_dsv32.py; its chat mode
+ *     ("<｜User｜>{user}<｜Assistant｜></think>" then "{answer}<｜end▁of▁sentence｜>")
+ *     renders the same text for a system prompt first and alternating turns.
+ *     (It differs elsewhere: it keeps each system message in place, unjoined.)
+ *     Golden renderings: tests/data/deepseek-v32/chat-golden.txt.
  *
  * A file without tokenizer.chat_template has no template: we do not guess
  * one (transformers, too, refuses to apply a missing template). */
@@ -48,6 +61,58 @@ static bool contains(const char *hay, size_t n, const char *needle)
     return false;
 }
 
+sl_status sl_chat_detect_text(const char *source, const char *text, size_t len,
+                              sl_chat_template *out, sl_error *err)
+{
+    if (!out || (!text && len))
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "chat: no template text given");
+    if (!source)
+        source = "chat template";
+    sl_gguf_string s = {text ? text : "", text ? len : 0};
+    if (contains(s.ptr, s.len, "<|im_start|>")) {
+        *out = SL_CHAT_CHATML;
+        return SL_OK;
+    }
+    if (contains(s.ptr, s.len, "<|start_header_id|>")) {
+        /* Llama 3.1 and later put a dated system turn first: not this form. */
+        if (contains(s.ptr, s.len, "Cutting Knowledge Date"))
+            return sl_fail(err, SL_ERR_UNSUPPORTED,
+                           "%s: the Llama 3.1+ chat template (dated system turn, tools) is not "
+                           "supported; only the Llama 3 one is",
+                           source);
+        *out = SL_CHAT_LLAMA3;
+        return SL_OK;
+    }
+    if (contains(s.ptr, s.len, DS_ASSISTANT)) {
+        /* V3.1 and later close an empty thinking block after each opening */
+        *out = contains(s.ptr, s.len, "</think>") ? SL_CHAT_DEEPSEEK_V32 : SL_CHAT_DEEPSEEK_V3;
+        return SL_OK;
+    }
+    /* Quote the start of the template: about 60 bytes, whole characters,
+     * control characters escaped. */
+    char quote[256];
+    size_t q = 0;
+    for (size_t i = 0; i < s.len && i < 60 && q + 8 < sizeof quote;) {
+        uint32_t cp;
+        size_t n = sl_utf8_decode((const unsigned char *)s.ptr + i, s.len - i, &cp);
+        if (n == 0 || cp < 0x20) {
+            unsigned char c = (unsigned char)s.ptr[i];
+            q += (size_t)snprintf(quote + q, sizeof quote - q,
+                                  c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\x%02x", c);
+            i++;
+            continue;
+        }
+        memcpy(quote + q, s.ptr + i, n);
+        q += n;
+        i += n;
+    }
+    quote[q] = 0;
+    return sl_fail(err, SL_ERR_UNSUPPORTED,
+                   "%s: chat template not recognised (supported: ChatML, Llama 3, DeepSeek V3, "
+                   "DeepSeek V3.2): '%s%s'",
+                   source, quote, s.len > 60 ? "..." : "");
+}
+
 sl_status sl_chat_detect(const sl_gguf *g, sl_chat_template *out, sl_error *err)
 {
     const char *key = "tokenizer.chat_template";
@@ -60,55 +125,16 @@ sl_status sl_chat_detect(const sl_gguf *g, sl_chat_template *out, sl_error *err)
     sl_status st = sl_gguf_get_string(g, key, &s, err);
     if (st)
         return st;
-    if (contains(s.ptr, s.len, "<|im_start|>")) {
-        *out = SL_CHAT_CHATML;
-        return SL_OK;
-    }
-    if (contains(s.ptr, s.len, "<|start_header_id|>")) {
-        /* Llama 3.1 and later put a dated system turn first: not this form. */
-        if (contains(s.ptr, s.len, "Cutting Knowledge Date"))
-            return sl_fail(err, SL_ERR_UNSUPPORTED,
-                           "%s: the Llama 3.1+ chat template (dated system turn, tools) is not "
-                           "supported; only the Llama 3 one is",
-                           sl_gguf_path(g));
-        *out = SL_CHAT_LLAMA3;
-        return SL_OK;
-    }
-    if (contains(s.ptr, s.len, DS_ASSISTANT)) {
-        *out = SL_CHAT_DEEPSEEK_V3;
-        return SL_OK;
-    }
-    /* Quote the start of the template: about 60 bytes, whole characters,
-     * control characters escaped. */
-    char quote[256];
-    size_t q = 0;
-    for (size_t i = 0; i < s.len && i < 60 && q + 8 < sizeof quote;) {
-        uint32_t cp;
-        size_t len = sl_utf8_decode((const unsigned char *)s.ptr + i, s.len - i, &cp);
-        if (len == 0 || cp < 0x20) {
-            unsigned char c = (unsigned char)s.ptr[i];
-            q += (size_t)snprintf(quote + q, sizeof quote - q,
-                                  c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\x%02x", c);
-            i++;
-            continue;
-        }
-        memcpy(quote + q, s.ptr + i, len);
-        q += len;
-        i += len;
-    }
-    quote[q] = 0;
-    return sl_fail(err, SL_ERR_UNSUPPORTED,
-                   "%s: chat template not recognised (supported: ChatML, Llama 3, DeepSeek V3): "
-                   "'%s%s'",
-                   sl_gguf_path(g), quote, s.len > 60 ? "..." : "");
+    return sl_chat_detect_text(sl_gguf_path(g), s.ptr, s.len, out, err);
 }
 
 const char *sl_chat_end_of_turn(sl_chat_template tmpl)
 {
-    switch (tmpl) {
+    switch ((int)tmpl) {
     case SL_CHAT_CHATML: return "<|im_end|>";
     case SL_CHAT_LLAMA3: return "<|eot_id|>";
     case SL_CHAT_DEEPSEEK_V3: return DS_EOS;
+    case SL_CHAT_DEEPSEEK_V32: return DS_EOS;
     default: return "";
     }
 }
@@ -192,7 +218,7 @@ sl_status sl_chat_render_template(sl_chat_template tmpl, const sl_chat_message *
                            messages[i].role ? "content" : "role");
     strbuf b = {0};
     put(&b, "", 0);
-    switch (tmpl) {
+    switch ((int)tmpl) {
     case SL_CHAT_CHATML:
         for (size_t i = 0; i < n; i++) {
             if (i == 0 && !role_is(&messages[0], "system"))
@@ -219,15 +245,17 @@ sl_status sl_chat_render_template(sl_chat_template tmpl, const sl_chat_message *
         if (add_assistant)
             puts_(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
         break;
-    case SL_CHAT_DEEPSEEK_V3: {
+    case SL_CHAT_DEEPSEEK_V3:
+    case SL_CHAT_DEEPSEEK_V32: {
+        bool v32 = (int)tmpl == SL_CHAT_DEEPSEEK_V32;
         for (size_t i = 0; i < n; i++)
             if (!role_is(&messages[i], "system") && !role_is(&messages[i], "user") &&
                 !role_is(&messages[i], "assistant")) {
                 free(b.buf);
                 return sl_fail(err, SL_ERR_INVALID_ARGUMENT,
-                               "chat: message %zu has role '%.40s'; the DeepSeek V3 template "
+                               "chat: message %zu has role '%.40s'; the DeepSeek V3%s template "
                                "takes system, user and assistant",
-                               i, messages[i].role);
+                               i, messages[i].role, v32 ? ".2" : "");
             }
         puts_(&b, DS_BOS);
         bool first_system = true;
@@ -239,18 +267,41 @@ sl_status sl_chat_render_template(sl_chat_template tmpl, const sl_chat_message *
             puts_(&b, messages[i].content);
             first_system = false;
         }
+        if (!v32) {
+            for (size_t i = 0; i < n; i++) {
+                if (role_is(&messages[i], "user")) {
+                    puts_(&b, DS_USER);
+                    puts_(&b, messages[i].content);
+                } else if (role_is(&messages[i], "assistant")) {
+                    puts_(&b, DS_ASSISTANT);
+                    puts_(&b, messages[i].content);
+                    puts_(&b, DS_EOS);
+                }
+            }
+            if (add_assistant)
+                puts_(&b, DS_ASSISTANT);
+            break;
+        }
+        /* V3.2: an assistant turn opens (with the empty thinking block
+         * "</think>") only right after a user turn; history drops whatever
+         * came before the first "</think>" of an answer. */
+        bool last_user = false;
         for (size_t i = 0; i < n; i++) {
             if (role_is(&messages[i], "user")) {
                 puts_(&b, DS_USER);
                 puts_(&b, messages[i].content);
+                last_user = true;
             } else if (role_is(&messages[i], "assistant")) {
-                puts_(&b, DS_ASSISTANT);
-                puts_(&b, messages[i].content);
+                if (last_user)
+                    puts_(&b, DS_ASSISTANT "</think>");
+                last_user = false;
+                const char *c = messages[i].content, *end = strstr(c, "</think>");
+                puts_(&b, end ? end + 8 : c);
                 puts_(&b, DS_EOS);
             }
         }
-        if (add_assistant)
-            puts_(&b, DS_ASSISTANT);
+        if (add_assistant && last_user)
+            puts_(&b, DS_ASSISTANT "</think>");
         break;
     }
     default:

@@ -12,6 +12,11 @@
 typedef struct sl_tokenizer sl_tokenizer;
 
 sl_status sl_tokenizer_from_gguf(const sl_gguf *gguf, sl_tokenizer **out, sl_error *err);
+/* From a Hugging Face model directory: dir/tokenizer.json, and
+ * dir/tokenizer_config.json when present (bos/eos/pad tokens, add_bos_token).
+ * What is accepted is described in tokenizer-json.c; an unknown
+ * pre-tokenizer or normalizer is SL_ERR_UNSUPPORTED naming the file. */
+sl_status sl_tokenizer_from_json(const char *dir, sl_tokenizer **out, sl_error *err);
 void sl_tokenizer_free(sl_tokenizer *tok);
 
 int32_t sl_tokenizer_n_vocab(const sl_tokenizer *tok);
@@ -53,9 +58,22 @@ const char *sl_tokenizer_text(const sl_tokenizer *tok, int32_t id);
 /* Grows tokens to hold at least n more ids. */
 sl_status sl_tokens_reserve(sl_tokens *tokens, size_t more, sl_error *err);
 
-/* Chat templates: detected from tokenizer.chat_template (ChatML, Llama 3,
- * DeepSeek V3). A template we do not recognise is SL_ERR_UNSUPPORTED. */
+/* DeepSeek V3.2 (and V3.1, V3.2-Exp): turns of "<｜Assistant｜></think>"; see
+ * chat.c. Not yet in the public sl_chat_template: it joins it once the CLI
+ * names it (cli/cmd-inspect.c switches over every value). */
+#define SL_CHAT_DEEPSEEK_V32 ((sl_chat_template)(SL_CHAT_NONE + 1))
+
+/* Chat templates: detected from the Jinja text of a template (ChatML,
+ * Llama 3, DeepSeek V3, DeepSeek V3.2). A template we do not recognise is
+ * SL_ERR_UNSUPPORTED; source (the file) is named in the message. */
+sl_status sl_chat_detect_text(const char *source, const char *text, size_t len,
+                              sl_chat_template *out, sl_error *err);
+/* From tokenizer.chat_template of a GGUF file. */
 sl_status sl_chat_detect(const sl_gguf *gguf, sl_chat_template *out, sl_error *err);
+/* From a Hugging Face directory: chat_template of dir/tokenizer_config.json (a
+ * string, or the "default" of a list of named templates), else
+ * dir/chat_template.jinja. None at all is SL_ERR_UNSUPPORTED. */
+sl_status sl_chat_detect_dir(const char *dir, sl_chat_template *out, sl_error *err);
 sl_status sl_chat_render_template(sl_chat_template tmpl, const sl_chat_message *messages,
                                   size_t n, bool add_assistant, char **out, sl_error *err);
 /* The token text that ends an assistant turn in this template ("<|im_end|>");
