@@ -420,7 +420,8 @@ sl_status sl_tokenizer_from_parts(const sl_tokenizer_parts *p, sl_tokenizer **ou
         return sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory", src);
     t->n_vocab = (int32_t)p->n_tokens;
     t->pre = pre;
-    t->ignore_merges = pre == SL_PRE_LLAMA3;
+    t->ignore_merges = p->ignore_merges == SL_MERGES_DEFAULT ? pre == SL_PRE_LLAMA3
+                                                             : p->ignore_merges == SL_MERGES_IGNORE;
     t->add_bos = p->add_bos;
     t->bos = (int32_t)p->bos;
     t->eos = (int32_t)p->eos;

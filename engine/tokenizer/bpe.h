@@ -1,5 +1,6 @@
 /* bpe.h: building a tokenizer from plain arrays (inside the engine and for
- * tests; sl_tokenizer_from_gguf() gathers these from the file). */
+ * tests; sl_tokenizer_from_gguf() and sl_tokenizer_from_json() gather these
+ * from their files). */
 #ifndef SL_BPE_H
 #define SL_BPE_H
 
@@ -27,6 +28,10 @@ typedef struct {
     uint64_t n_merges;
     int64_t bos, eos, unk, pad; /* -1: none */
     bool add_bos;
+    /* Whether a word that is itself a token skips the merges (tokenizers'
+     * BPE ignore_merges); SL_MERGES_DEFAULT: as the pre-tokenizer implies
+     * (llama-bpe ignores them, as llama.cpp does for it). */
+    enum { SL_MERGES_DEFAULT, SL_MERGES_APPLY, SL_MERGES_IGNORE } ignore_merges;
 } sl_tokenizer_parts;
 
 sl_status sl_tokenizer_from_parts(const sl_tokenizer_parts *parts, sl_tokenizer **out,
