@@ -69,3 +69,27 @@ void sl_swiglu(float *gate, const float *up, size_t n)
     for (size_t i = 0; i < n; i++)
         gate[i] = gate[i] / (1.0f + sl_expf(-gate[i])) * up[i];
 }
+
+void sl_layernorm(float *x, size_t n, const float *weight, const float *bias, float eps)
+{
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < n; i++)
+        mean += x[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += ((double)x[i] - mean) * ((double)x[i] - mean);
+    float inv = (float)(1.0 / sqrt(var / (double)n + (double)eps));
+    for (size_t i = 0; i < n; i++)
+        x[i] = ((float)((double)x[i] - mean)) * inv * weight[i] + bias[i];
+}
+
+void sl_rope_neox(float *x, int rot, size_t pos, const float *inv_freq)
+{
+    int half = rot / 2;
+    for (int i = 0; i < half; i++) {
+        float angle = (float)pos * inv_freq[i];
+        float c = cosf(angle), s = sinf(angle), a = x[i], b = x[i + half];
+        x[i] = a * c - b * s;
+        x[i + half] = a * s + b * c;
+    }
+}

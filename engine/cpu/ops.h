@@ -19,6 +19,11 @@ void sl_rope_inv_freq(float *inv_freq, int rot_dims, float theta);
 void sl_rope_interleaved(float *x, int n_heads, int head_dim, int rot_dims, size_t pos,
                          const float *inv_freq);
 
+/* In place: LayerNorm with weight and bias (statistics in double). */
+void sl_layernorm(float *x, size_t n, const float *weight, const float *bias, float eps);
+/* Rotary embedding with NeoX pairing (x[i], x[i + rot/2]) on the first rot
+ * dims of one vector, at position pos. */
+void sl_rope_neox(float *x, int rot, size_t pos, const float *inv_freq);
 /* In place: x = softmax(x) over n floats; -inf entries get 0. */
 void sl_softmax(float *x, size_t n);
 

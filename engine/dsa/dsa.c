@@ -49,6 +49,10 @@ struct sl_dsa {
     double *kept_rows; /* the same: rows counted */
     double *kept_mean; /* n_layers, built by sl_dsa_view */
 
+    /* a model that selects itself */
+    int32_t *rows_sel; /* max_chunk × k */
+    size_t *rows_n;    /* max_chunk */
+
     /* indexer mode */
     float **ikeys;     /* n_layers: max_tokens × D indexer keys, NULL for dense layers */
     float *iq, *iw;    /* max_chunk × H × D, max_chunk × H */
@@ -114,12 +118,17 @@ sl_status sl_dsa_new(const sl_dsa_options *opt, const sl_dsa_shape *shape, const
     d->kept = calloc(T * (size_t)shape->n_layers, sizeof(double));
     d->kept_rows = calloc(T * (size_t)shape->n_layers, sizeof(double));
     d->kept_mean = calloc((size_t)shape->n_layers, sizeof(double));
+    if (shape->model_selects) {
+        d->rows_sel = malloc(shape->max_chunk * k * sizeof(int32_t));
+        d->rows_n = malloc(shape->max_chunk * sizeof(size_t));
+    }
     if (opt->record_raw)
         d->rec_raw = malloc(d->rec_cap * (size_t)shape->n_layers * k * sizeof(int32_t));
     const sl_indexer *ix = opt->mode == SL_DSA_INDEXER ? shape->indexer : NULL;
     bool ok = !ix || setup_indexer(d, ix, pool, err) == SL_OK;
     ok = ok && d->kept && d->kept_rows && d->kept_mean && d->topk && d->scratch && d->sel &&
-         d->rec_sel && d->rec_n && d->votes && d->counts && (!opt->record_raw || d->rec_raw);
+         d->rec_sel && d->rec_n && d->votes && d->counts && (!opt->record_raw || d->rec_raw) &&
+         (!shape->model_selects || (d->rows_sel && d->rows_n));
     for (size_t t = 0; ok && t < T; t++) {
         size_t kt = k > (size_t)opt->record_top_m ? k : (size_t)opt->record_top_m;
         ok = sl_topk_new(kt, &d->topk[t], err) == SL_OK;
@@ -146,6 +155,8 @@ void sl_dsa_free(sl_dsa *d)
     free(d->rec_n);
     free(d->votes);
     free(d->rec_raw);
+    free(d->rows_sel);
+    free(d->rows_n);
     free(d->counts);
     free(d->records);
     free(d->top_pos);
@@ -323,6 +334,39 @@ void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_ar
     sparse_job job = {d, a, dense_rows, layer};
     sl_pool_for(pool, a->n_rows - dense_rows, sparse_row_task, &job);
     record_layer(d, layer, dense_rows);
+}
+
+/* ---- a model that selects itself ------------------------------------------ */
+
+sl_dsa_mode sl_dsa_mode_of(const sl_dsa *d) { return d->opt.mode; }
+size_t sl_dsa_k(const sl_dsa *d) { return d->k; }
+bool sl_dsa_sparse_always(const sl_dsa *d) { return d->opt.sparse_always; }
+sl_topk *sl_dsa_topk(sl_dsa *d, int thread) { return d->topk[thread]; }
+
+int32_t *sl_dsa_rows(sl_dsa *d, size_t *stride, size_t **count)
+{
+    *stride = d->k;
+    *count = d->rows_n;
+    return d->rows_sel;
+}
+
+void sl_dsa_rows_done(sl_dsa *d, int layer, size_t dense_rows)
+{
+    for (size_t row = d->record_from > dense_rows ? d->record_from : dense_rows; row < d->n; row++) {
+        size_t r = row - d->record_from;
+        memcpy(d->rec_sel + r * d->k, d->rows_sel + row * d->k, d->rows_n[row] * sizeof(int32_t));
+        d->rec_n[r] = d->rows_n[row];
+    }
+    d->kept[layer] += (double)dense_rows;
+    d->kept_rows[layer] += (double)dense_rows;
+    record_layer(d, layer, dense_rows);
+}
+
+void sl_dsa_note_kept(sl_dsa *d, int thread, int layer, double kept)
+{
+    size_t slot = (size_t)thread * (size_t)d->shape.n_layers + (size_t)layer;
+    d->kept[slot] += kept;
+    d->kept_rows[slot] += 1;
 }
 
 /* ---- records ---------------------------------------------------------------- */

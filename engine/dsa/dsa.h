@@ -12,6 +12,7 @@
 
 #include "cpu/attention.h"
 #include "dsa/indexer.h"
+#include "dsa/topk.h"
 
 typedef struct sl_dsa sl_dsa;
 
@@ -21,6 +22,7 @@ typedef struct {
     size_t max_chunk;  /* most rows one forward call takes */
     int n_embd;
     const sl_indexer *indexer; /* SL_DSA_INDEXER: the engine's indexer */
+    bool model_selects; /* the model selects itself (DeepSeek-V3.2): see sl_dsa_rows */
 } sl_dsa_shape;
 
 sl_status sl_dsa_new(const sl_dsa_options *options, const sl_dsa_shape *shape,
@@ -42,5 +44,19 @@ sl_status sl_dsa_end_chunk(sl_dsa *dsa, sl_error *err);
 /* Forgets records of positions ≥ n; at n = 0, the counts too. */
 void sl_dsa_truncate(sl_dsa *dsa, size_t n);
 void sl_dsa_view(sl_dsa *dsa, size_t n_positions, sl_selection_view *out);
+
+/* For a model that selects with its own indexer (shape.model_selects): per
+ * layer, it fills the rows' selections (row t: positions at t·stride, count[t]
+ * of them, increasing), then calls sl_dsa_rows_done, which records them. Rows
+ * below dense_rows selected everything. The per-thread selectors hold
+ * max(k, record_top_m) positions. */
+sl_dsa_mode sl_dsa_mode_of(const sl_dsa *dsa);
+size_t sl_dsa_k(const sl_dsa *dsa);
+bool sl_dsa_sparse_always(const sl_dsa *dsa);
+sl_topk *sl_dsa_topk(sl_dsa *dsa, int thread);
+int32_t *sl_dsa_rows(sl_dsa *dsa, size_t *stride, size_t **count);
+void sl_dsa_rows_done(sl_dsa *dsa, int layer, size_t dense_rows);
+/* The oracle: the share of the dense mass that one sparse row's selection kept. */
+void sl_dsa_note_kept(sl_dsa *dsa, int thread, int layer, double kept);
 
 #endif

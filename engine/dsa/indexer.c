@@ -215,31 +215,6 @@ sl_status sl_indexer_load(const char *path, const sl_model_info *info, const cha
 
 /* ---- forward ------------------------------------------------------------ */
 
-static void layer_norm(float *x, size_t n, const float *weight, const float *bias, float eps)
-{
-    double mean = 0, var = 0;
-    for (size_t i = 0; i < n; i++)
-        mean += x[i];
-    mean /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        var += ((double)x[i] - mean) * ((double)x[i] - mean);
-    float inv = (float)(1.0 / sqrt(var / (double)n + (double)eps));
-    for (size_t i = 0; i < n; i++)
-        x[i] = ((float)((double)x[i] - mean)) * inv * weight[i] + bias[i];
-}
-
-/* NeoX pairing on the first rot dims: (x[i], x[i + rot/2]). */
-static void rope_neox(float *x, int rot, size_t pos, const float *inv_freq)
-{
-    int half = rot / 2;
-    for (int i = 0; i < half; i++) {
-        float angle = (float)pos * inv_freq[i];
-        float c = cosf(angle), s = sinf(angle), a = x[i], b = x[i + half];
-        x[i] = a * c - b * s;
-        x[i + half] = a * s + b * c;
-    }
-}
-
 void sl_indexer_project(const sl_indexer *ix, const sl_indexer_layer *layer, sl_pool *pool,
                         sl_matmul_scratch *scratch, const float *x, size_t n, size_t pos, float *q,
                         float *w, float *keys)
@@ -251,18 +226,17 @@ void sl_indexer_project(const sl_indexer *ix, const sl_indexer_layer *layer, sl_
     float scale = 1.0f / sqrtf((float)(H * D));
     for (size_t t = 0; t < n; t++) {
         for (size_t h = 0; h < H; h++) {
-            rope_neox(q + (t * H + h) * D, ix->rope_dims, pos + t, ix->inv_freq);
+            sl_rope_neox(q + (t * H + h) * D, ix->rope_dims, pos + t, ix->inv_freq);
             w[t * H + h] *= scale;
         }
-        layer_norm(keys + t * D, D, layer->norm_weight, layer->norm_bias, ix->eps);
-        rope_neox(keys + t * D, ix->rope_dims, pos + t, ix->inv_freq);
+        sl_layernorm(keys + t * D, D, layer->norm_weight, layer->norm_bias, ix->eps);
+        sl_rope_neox(keys + t * D, ix->rope_dims, pos + t, ix->inv_freq);
     }
 }
 
-void sl_indexer_scores(const sl_indexer *ix, const float *q, const float *w, const float *keys,
-                       size_t s0, size_t n, float *out)
+void sl_lightning_scores(size_t H, size_t D, const float *q, const float *w, const float *keys,
+                         size_t s0, size_t n, float *out)
 {
-    size_t H = (size_t)ix->n_heads, D = (size_t)ix->head_dim;
     for (size_t j = 0; j < n; j++) {
         const float *k = keys + (s0 + j) * D;
         float score = 0.0f;
@@ -272,4 +246,10 @@ void sl_indexer_scores(const sl_indexer *ix, const float *q, const float *w, con
         }
         out[j] = score;
     }
+}
+
+void sl_indexer_scores(const sl_indexer *ix, const float *q, const float *w, const float *keys,
+                       size_t s0, size_t n, float *out)
+{
+    sl_lightning_scores((size_t)ix->n_heads, (size_t)ix->head_dim, q, w, keys, s0, n, out);
 }

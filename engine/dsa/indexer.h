@@ -44,4 +44,8 @@ void sl_indexer_project(const sl_indexer *indexer, const sl_indexer_layer *layer
 void sl_indexer_scores(const sl_indexer *indexer, const float *q, const float *w,
                        const float *keys, size_t s0, size_t n, float *out);
 
+/* The same score for any indexer of H heads of D dims (DeepSeek-V3.2's own too). */
+void sl_lightning_scores(size_t H, size_t D, const float *q, const float *w, const float *keys,
+                         size_t s0, size_t n, float *out);
+
 #endif
