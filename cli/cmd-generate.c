@@ -106,14 +106,14 @@ static size_t common_prefix(const sl_session *s, const sl_tokens *ids)
     return i == ids->n ? i - 1 : i; /* always feed at least one token to get logits */
 }
 
-static sl_session *new_session(sl_engine *e, const cli_options *o)
+static sl_session *new_session(sl_engine *e, cli_options *o)
 {
     size_t ctx = o->ctx ? o->ctx : (size_t)sl_engine_model(e)->n_ctx_train;
     sl_session *s = NULL;
     sl_error err = {0};
     if (sl_session_new(e, ctx, &s, &err) != SL_OK)
         cli_print_error(&err);
-    else if (!cli_session_dsa(s, o)) {
+    else if (!cli_session_dsa(e, s, o)) {
         sl_session_free(s);
         s = NULL;
     }

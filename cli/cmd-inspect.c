@@ -12,6 +12,7 @@ static const char *template_name(sl_chat_template t)
     case SL_CHAT_CHATML: return "ChatML";
     case SL_CHAT_LLAMA3: return "Llama 3";
     case SL_CHAT_DEEPSEEK_V3: return "DeepSeek V3";
+    case SL_CHAT_DEEPSEEK_V32: return "DeepSeek V3.2";
     case SL_CHAT_NONE: break;
     }
     return "none";
@@ -37,6 +38,8 @@ int cmd_info(cli_options *o)
     printf("rope base:      %g\n", (double)m->rope_theta);
     printf("norm epsilon:   %g\n", (double)m->norm_eps);
     printf("output:         %s\n", m->tied_output ? "tied to the embeddings" : "own matrix");
+    if (m->index_top_k > 0)
+        printf("sparse attention: the model's own indexer, top-k %d\n", m->index_top_k);
     printf("chat template:  %s\n", template_name(m->chat_template));
     printf("file size:      %.1f MiB\n", (double)m->weight_bytes / 1048576.0);
     sl_engine_close(e);
@@ -152,7 +155,7 @@ int cmd_logits(cli_options *o)
         fprintf(stderr, "sightline-cli: out of memory for %zu x %zu logits\n", ids.n, vocab);
     else if (sl_session_new(e, ctx, &s, &err) != SL_OK)
         cli_print_error(&err);
-    else if (!cli_session_dsa(s, o))
+    else if (!cli_session_dsa(e, s, o))
         ;
     else if (sl_session_prefill_all_logits(s, ids.ids, ids.n, logits, &err) != SL_OK)
         cli_print_error(&err);

@@ -41,12 +41,10 @@ static bool parse_float(const char *name, const char *s, float lo, float hi, flo
 /* Options that only make sense together. */
 static bool check_dsa_options(const cli_options *o)
 {
-    const char *problem = o->selections && o->dsa.mode == SL_DSA_DENSE
+    const char *problem = o->selections && o->dsa_given && o->dsa.mode == SL_DSA_DENSE
                               ? "--selections needs --dsa oracle or --dsa indexer"
                           : o->indexer && o->dsa.mode != SL_DSA_INDEXER
                               ? "--indexer goes with --dsa indexer"
-                          : !o->indexer && o->dsa.mode == SL_DSA_INDEXER
-                              ? "--dsa indexer needs --indexer FILE"
                               : NULL;
     if (problem)
         fprintf(stderr, "sightline-cli: %s\n", problem);
@@ -100,9 +98,11 @@ bool cli_parse(int argc, char **argv, cli_options *o)
         else if (!strcmp(a, "--sample-top-k"))
             ok = parse_long(a, v, 0, 1L << 30, &n) && ((o->sampling.top_k = (int)n), true);
         else if (!strcmp(a, "--top-k"))
-            ok = parse_long(a, v, 1, 1L << 24, &n) && ((o->dsa.top_k = (int)n), true);
+            ok = parse_long(a, v, 1, 1L << 24, &n) && ((o->dsa.top_k = (int)n), true) &&
+                 (o->top_k_given = true);
         else if (!strcmp(a, "--dsa")) {
             ok = !strcmp(v, "dense") || !strcmp(v, "oracle") || !strcmp(v, "indexer");
+            o->dsa_given = true;
             o->dsa.mode = !strcmp(v, "oracle") ? SL_DSA_ORACLE
                         : !strcmp(v, "indexer") ? SL_DSA_INDEXER : SL_DSA_DENSE;
             if (!ok)
@@ -200,9 +200,18 @@ char *cli_read_file(const char *path, size_t *len)
     return buf;
 }
 
-bool cli_session_dsa(sl_session *s, const cli_options *o)
+bool cli_session_dsa(const sl_engine *e, sl_session *s, cli_options *o)
 {
     sl_error err = {0};
+    int own_k = sl_engine_model(e)->index_top_k;
+    if (own_k > 0 && !o->dsa_given)
+        o->dsa.mode = SL_DSA_INDEXER;
+    if (own_k > 0 && !o->top_k_given)
+        o->dsa.top_k = own_k;
+    if (o->selections && o->dsa.mode == SL_DSA_DENSE) {
+        fprintf(stderr, "sightline-cli: --selections needs --dsa oracle or --dsa indexer\n");
+        return false;
+    }
     if (sl_session_set_dsa(s, &o->dsa, &err) != SL_OK) {
         cli_print_error(&err);
         return false;

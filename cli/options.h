@@ -20,6 +20,7 @@ typedef struct {
     bool quiet;
     bool blas;              /* prefill products through BLAS */
     sl_dsa_options dsa;     /* --dsa, --top-k */
+    bool dsa_given, top_k_given;
     const char *indexer;    /* --indexer FILE */
     const char *selections; /* --selections OUT.json */
     int n_args;             /* positional arguments */
@@ -33,8 +34,10 @@ bool cli_parse(int argc, char **argv, cli_options *o);
 sl_engine *cli_open_engine(const cli_options *o);
 /* Prints "sightline-cli: <message>" for an error to stderr. */
 void cli_print_error(const sl_error *err);
-/* Applies o's DSA options to a new session, printing any error. */
-bool cli_session_dsa(sl_session *s, const cli_options *o);
+/* Applies o's DSA options to a new session, printing any error. A model with
+ * an indexer of its own (DeepSeek-V3.2) uses it unless --dsa says otherwise;
+ * o->dsa becomes what the session runs. */
+bool cli_session_dsa(const sl_engine *e, sl_session *s, cli_options *o);
 /* Writes the session's selection records to path as JSON. */
 bool cli_write_selections(sl_engine *e, const sl_session *s, sl_dsa_mode mode, const char *path);
 /* Reads a whole file into a NUL-terminated malloc'd buffer. */

@@ -2,14 +2,18 @@
 #ifndef SL_ENGINE_INTERNAL_H
 #define SL_ENGINE_INTERNAL_H
 
+#include "arch/arch.h"
 #include "arch/llama.h"
+#include "model/checkpoint.h"
 #include "cpu/threads.h"
 #include "model/gguf.h"
 #include "tokenizer/tokenizer.h"
 
 struct sl_engine {
-    sl_gguf *gguf;
-    sl_llama *llama;
+    sl_gguf *gguf;             /* a GGUF model, or */
+    sl_checkpoint *checkpoint; /* a Hugging Face checkpoint directory */
+    const sl_arch_ops *arch;
+    void *model;               /* the architecture's weights */
     sl_tokenizer *tok;
     sl_pool *pool;
     sl_model_info info;

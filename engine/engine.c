@@ -2,6 +2,7 @@
  * chat template, thread pool). */
 #include "engine-internal.h"
 
+#include "arch/deepseek-v32.h"
 #include "cpu/matmul.h"
 #include "error.h"
 #include "model/sha256.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 bool sl_model_path(const char *model, char *out, size_t cap)
@@ -63,7 +65,7 @@ static void find_turn_ends(sl_engine *e)
     e->info.add_bos = sl_tokenizer_add_bos(e->tok) && e->info.bos_id >= 0;
     e->info.eot_id = -1;
     uint32_t v;
-    if (sl_gguf_has(e->gguf, "tokenizer.ggml.eot_token_id") &&
+    if (e->gguf && sl_gguf_has(e->gguf, "tokenizer.ggml.eot_token_id") &&
         sl_gguf_get_u32(e->gguf, "tokenizer.ggml.eot_token_id", &v, NULL) == SL_OK &&
         v < (uint32_t)e->info.n_vocab)
         e->info.eot_id = (int32_t)v;
@@ -74,17 +76,82 @@ static void find_turn_ends(sl_engine *e)
     }
 }
 
-static sl_status check_fits(const sl_engine *e, sl_error *err)
+static sl_status check_fits(const sl_engine *e, const char *path, size_t need, sl_error *err)
 {
-    size_t need = sl_gguf_file_size(e->gguf), have = physical_memory();
+    size_t have = physical_memory();
     if (e->memory_limit && (have == 0 || e->memory_limit < have))
         have = e->memory_limit;
     if (have && need > have)
         return sl_fail(err, SL_ERR_NO_MEMORY,
-                       "%s: the model needs %.1f MiB of memory, but only %.1f MiB %s",
-                       sl_gguf_path(e->gguf), (double)need / 1048576.0, (double)have / 1048576.0,
+                       "%s: the model needs %.1f MiB of memory, but only %.1f MiB %s", path,
+                       (double)need / 1048576.0, (double)have / 1048576.0,
                        have == e->memory_limit ? "are allowed" : "are installed");
     return SL_OK;
+}
+
+static sl_status open_gguf(sl_engine *e, const char *path, sl_error *err)
+{
+    sl_status st = sl_gguf_open(path, &e->gguf, err);
+    if (!st)
+        st = check_architecture(e->gguf, e, err);
+    if (!st)
+        st = check_fits(e, path, sl_gguf_file_size(e->gguf), err);
+    sl_llama *llama = NULL;
+    if (!st && !(st = sl_llama_load(e->gguf, &llama, &e->info, err))) {
+        e->arch = &sl_llama_ops;
+        e->model = llama;
+    }
+    if (!st)
+        st = sl_tokenizer_from_gguf(e->gguf, &e->tok, err);
+    if (st)
+        return st;
+    sl_error chat_err = {0};
+    if (sl_chat_detect(e->gguf, &e->info.chat_template, &chat_err) != SL_OK) {
+        e->info.chat_template = SL_CHAT_NONE;
+        e->chat_error = chat_err;
+    }
+    uint32_t ctx = 0;
+    if (sl_gguf_has(e->gguf, "llama.context_length"))
+        st = sl_gguf_get_u32(e->gguf, "llama.context_length", &ctx, err);
+    e->info.n_ctx_train = ctx ? (int)ctx : 2048;
+    e->info.weight_bytes = sl_gguf_file_size(e->gguf);
+    return st;
+}
+
+/* A Hugging Face checkpoint directory: DeepSeek-V3.2, with tokenizer.json. */
+static sl_status open_checkpoint(sl_engine *e, const char *dir, sl_error *err)
+{
+    sl_status st = sl_checkpoint_open(dir, &e->checkpoint, err);
+    if (!st)
+        st = check_fits(e, dir, (size_t)sl_checkpoint_bytes(e->checkpoint), err);
+    sl_deepseek *ds = NULL;
+    if (!st && !(st = sl_deepseek_load(e->checkpoint, &ds, &e->info, err))) {
+        e->arch = &sl_deepseek_ops;
+        e->model = ds;
+        e->info.architecture = "deepseek_v32";
+        const char *slash = strrchr(sl_checkpoint_dir(e->checkpoint), '/');
+        e->name = strdup(slash ? slash + 1 : sl_checkpoint_dir(e->checkpoint));
+        if (!e->name)
+            st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory", dir);
+        e->info.name = e->name;
+    }
+    if (!st)
+        st = sl_tokenizer_from_json(dir, &e->tok, err);
+    if (st)
+        return st;
+    sl_error chat_err = {0};
+    if (sl_chat_detect_dir(dir, &e->info.chat_template, &chat_err) != SL_OK) {
+        e->info.chat_template = SL_CHAT_NONE;
+        e->chat_error = chat_err;
+    }
+    e->info.weight_bytes = (size_t)sl_checkpoint_bytes(e->checkpoint);
+    return SL_OK;
+}
+
+static bool is_directory(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error *err)
@@ -100,31 +167,16 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
         free(e);
         return sl_fail(err, SL_ERR_UNSUPPORTED, "engine: BLAS was asked for, but this build has none");
     }
-    sl_status st = sl_gguf_open(opt->model_path, &e->gguf, err);
-    if (!st)
-        st = check_architecture(e->gguf, e, err);
-    if (!st)
-        st = check_fits(e, err);
-    if (!st)
-        st = sl_llama_load(e->gguf, &e->llama, &e->info, err);
-    if (!st)
-        st = sl_tokenizer_from_gguf(e->gguf, &e->tok, err);
-    if (!st && sl_tokenizer_n_vocab(e->tok) != e->info.n_vocab)
+    sl_status st = is_directory(opt->model_path) ? open_checkpoint(e, opt->model_path, err)
+                                                 : open_gguf(e, opt->model_path, err);
+    /* A checkpoint's embedding may have rows past the tokenizer's last id
+     * (DeepSeek pads 128,815 tokens to 129,280); a GGUF file's must match. */
+    int n_tok = st ? 0 : sl_tokenizer_n_vocab(e->tok);
+    if (!st && (e->gguf ? n_tok != e->info.n_vocab : n_tok > e->info.n_vocab))
         st = sl_fail(err, SL_ERR_FORMAT, "%s: the tokenizer has %d tokens but the model %d",
-                     opt->model_path, sl_tokenizer_n_vocab(e->tok), e->info.n_vocab);
-    if (!st) {
-        sl_error chat_err = {0};
-        if (sl_chat_detect(e->gguf, &e->info.chat_template, &chat_err) != SL_OK) {
-            e->info.chat_template = SL_CHAT_NONE;
-            e->chat_error = chat_err;
-        }
+                     opt->model_path, n_tok, e->info.n_vocab);
+    if (!st)
         find_turn_ends(e);
-        uint32_t ctx = 0;
-        if (sl_gguf_has(e->gguf, "llama.context_length"))
-            st = sl_gguf_get_u32(e->gguf, "llama.context_length", &ctx, err);
-        e->info.n_ctx_train = ctx ? (int)ctx : 2048;
-        e->info.weight_bytes = sl_gguf_file_size(e->gguf);
-    }
     if (!st)
         st = sl_pool_new(opt->n_threads, &e->pool, err);
     if (st) {
@@ -141,8 +193,10 @@ void sl_engine_close(sl_engine *e)
         return;
     sl_pool_free(e->pool);
     sl_tokenizer_free(e->tok);
-    sl_llama_free(e->llama);
+    if (e->model)
+        e->arch->model_free(e->model);
     sl_gguf_close(e->gguf);
+    sl_checkpoint_close(e->checkpoint);
     sl_indexer_free(e->indexer);
     free(e->name);
     free(e);
@@ -207,6 +261,9 @@ sl_status sl_engine_load_indexer(sl_engine *e, const char *path, sl_error *err)
 {
     char hex[65];
     sl_indexer *ix = NULL;
+    if (!e->gguf)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: %s selects with its own indexer; indexer "
+                       "files are for llama-family models", path, e->info.architecture);
     model_sha256(e, hex);
     sl_status st = sl_indexer_load(path, &e->info, hex, &ix, err);
     if (st != SL_OK)

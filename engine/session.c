@@ -9,7 +9,7 @@
 
 struct sl_session {
     sl_engine *engine;
-    sl_llama_state *state;
+    void *state; /* the architecture's */
     sl_sampler *sampler;
     size_t max_tokens, n;
     int32_t *tokens;
@@ -28,7 +28,7 @@ sl_status sl_session_new(sl_engine *e, size_t max_tokens, sl_session **out, sl_e
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT,
                        "session: %zu tokens is outside the model's context of 1 … %d", max_tokens,
                        e->info.n_ctx_train);
-    size_t need = sl_llama_state_bytes(e->llama, sl_pool_size(e->pool), max_tokens);
+    size_t need = e->arch->state_bytes(e->model, sl_pool_size(e->pool), max_tokens);
     size_t have = sl_available_memory();
     size_t limit = e->memory_limit > e->info.weight_bytes ? e->memory_limit - e->info.weight_bytes : 1;
     if (e->memory_limit && (have == 0 || limit < have))
@@ -47,9 +47,15 @@ sl_status sl_session_new(sl_engine *e, size_t max_tokens, sl_session **out, sl_e
     sl_status st = (s->tokens && s->logits) ? SL_OK
                                             : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     if (!st)
-        st = sl_llama_state_new(e->llama, e->pool, max_tokens, e->use_blas, &s->state, err);
+        st = e->arch->state_new(e->model, e->pool, max_tokens, e->use_blas, &s->state, err);
     if (!st)
         st = sl_sampler_new(e->info.n_vocab, 0, &s->sampler, err);
+    if (!st && e->arch->own_indexer) { /* the model was trained to attend sparsely */
+        sl_dsa_options dsa = sl_dsa_default();
+        dsa.mode = SL_DSA_INDEXER;
+        dsa.top_k = e->info.index_top_k;
+        st = sl_session_set_dsa(s, &dsa, err);
+    }
     if (st) {
         sl_session_free(s);
         return st;
@@ -62,7 +68,8 @@ void sl_session_free(sl_session *s)
 {
     if (!s)
         return;
-    sl_llama_state_free(s->state);
+    if (s->state)
+        s->engine->arch->state_free(s->state);
     sl_dsa_free(s->dsa);
     sl_sampler_free(s->sampler);
     free(s->tokens);
@@ -113,7 +120,7 @@ static sl_status run(sl_session *s, const int32_t *ids, size_t n, const sl_progr
     if (st != SL_OK)
         return st;
     atomic_store(&s->cancel, false);
-    size_t chunk = sl_llama_chunk(s->state), vocab = (size_t)s->engine->info.n_vocab;
+    size_t chunk = s->engine->arch->chunk(s->state), vocab = (size_t)s->engine->info.n_vocab;
     s->has_logits = false;
     for (size_t done = 0; done < n;) {
         size_t m = n - done < chunk ? n - done : chunk;
@@ -125,8 +132,8 @@ static sl_status run(sl_session *s, const int32_t *ids, size_t n, const sl_progr
             sl_dsa_begin_chunk(s->dsa, s->n, m, first_recorded > done ? first_recorded - done : 0,
                                answer);
         }
-        sl_llama_forward(s->engine->llama, s->state, s->engine->pool, ids + done, m, s->n, logits,
-                         out_all != NULL, s->dsa);
+        s->engine->arch->forward(s->engine->model, s->state, s->engine->pool, ids + done, m, s->n,
+                                 logits, out_all != NULL, s->dsa);
         if (s->dsa && (st = sl_dsa_end_chunk(s->dsa, err)) != SL_OK)
             return st;
         memcpy(s->tokens + s->n, ids + done, m * sizeof *ids);
@@ -185,7 +192,8 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
     if (s->n > 0)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: the session already holds %zu tokens",
                        s->n);
-    if (options->mode == SL_DSA_INDEXER && !s->engine->indexer)
+    bool own = s->engine->arch->own_indexer;
+    if (options->mode == SL_DSA_INDEXER && !own && !s->engine->indexer)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: indexer mode needs an indexer: load "
                                                      "one with sl_engine_load_indexer (--indexer FILE)");
     sl_dsa_free(s->dsa);
@@ -195,7 +203,8 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
         return SL_OK;
     const sl_model_info *m = &s->engine->info;
     sl_dsa_shape shape = {m->n_layers, m->n_heads, m->n_kv_heads, m->head_dim, s->max_tokens,
-                          sl_llama_chunk(s->state), m->n_embd, s->engine->indexer};
+                          s->engine->arch->chunk(s->state), m->n_embd,
+                          own ? NULL : s->engine->indexer, own};
     return sl_dsa_new(options, &shape, s->engine->pool, &s->dsa, err);
 }
 

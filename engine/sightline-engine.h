@@ -37,7 +37,7 @@ const char *sl_status_name(sl_status status);
 typedef struct sl_engine sl_engine;
 
 typedef struct {
-    const char *model_path; /* a GGUF file */
+    const char *model_path; /* a GGUF file, or a Hugging Face checkpoint directory */
     int n_threads;          /* 0: one per online CPU */
     size_t memory_limit;    /* bytes the engine may use; 0: what the machine has */
     bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
@@ -47,11 +47,12 @@ typedef enum {
     SL_CHAT_CHATML,
     SL_CHAT_LLAMA3,
     SL_CHAT_DEEPSEEK_V3,
+    SL_CHAT_DEEPSEEK_V32, /* V3.2's turns: "<｜Assistant｜></think>" */
     SL_CHAT_NONE, /* the model has no template we know: sl_chat_render says why */
 } sl_chat_template;
 
 typedef struct {
-    const char *architecture; /* "llama" */
+    const char *architecture; /* "llama" or "deepseek_v32" */
     const char *name;         /* general.name, or "" */
     int n_layers;
     int n_embd;
@@ -68,6 +69,7 @@ typedef struct {
     int32_t bos_id, eos_id, eot_id; /* -1 where the model has none */
     bool add_bos;             /* raw text should start with bos_id */
     size_t weight_bytes; /* bytes of weights as mapped from the file */
+    int index_top_k;     /* the model's own indexer's top-k (DeepSeek-V3.2); 0: none */
 } sl_model_info;
 
 /* The default model's file name, and where packaging/fetch-model installs

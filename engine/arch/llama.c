@@ -396,3 +396,39 @@ void sl_llama_forward(const sl_llama *m, sl_llama_state *s, sl_pool *pool, const
         sl_rmsnorm(s->xn + t * E, s->x + t * E, m->output_norm, E, m->eps);
     sl_matmul(pool, s->mm, &m->output, s->xn + first * E, n - first, logits);
 }
+
+/* ---- as an architecture of the engine -------------------------------------- */
+
+static size_t ops_state_bytes(const void *m, int n_threads, size_t max_tokens)
+{
+    return sl_llama_state_bytes(m, n_threads, max_tokens);
+}
+
+static sl_status ops_state_new(const void *m, const sl_pool *pool, size_t max_tokens,
+                               bool use_blas, void **out, sl_error *err)
+{
+    sl_llama_state *s = NULL;
+    sl_status st = sl_llama_state_new(m, pool, max_tokens, use_blas, &s, err);
+    *out = s;
+    return st;
+}
+
+static void ops_state_free(void *s) { sl_llama_state_free(s); }
+static size_t ops_chunk(const void *s) { return sl_llama_chunk(s); }
+static void ops_model_free(void *m) { sl_llama_free(m); }
+
+static void ops_forward(const void *m, void *s, sl_pool *pool, const int32_t *ids, size_t n,
+                        size_t pos, float *logits, bool all_logits, sl_dsa *dsa)
+{
+    sl_llama_forward(m, s, pool, ids, n, pos, logits, all_logits, dsa);
+}
+
+const sl_arch_ops sl_llama_ops = {
+    .state_bytes = ops_state_bytes,
+    .state_new = ops_state_new,
+    .state_free = ops_state_free,
+    .chunk = ops_chunk,
+    .forward = ops_forward,
+    .model_free = ops_model_free,
+    .own_indexer = false,
+};

@@ -7,12 +7,15 @@
 #ifndef SL_LLAMA_H
 #define SL_LLAMA_H
 
+#include "arch/arch.h"
 #include "cpu/threads.h"
 #include "dsa/dsa.h"
 #include "model/gguf.h"
 
 typedef struct sl_llama sl_llama;
 typedef struct sl_llama_state sl_llama_state;
+
+extern const sl_arch_ops sl_llama_ops;
 
 /* Reads hyper-parameters and checks every tensor's presence, shape and type;
  * fills info's model fields. Errors name the file and tensor or key. */

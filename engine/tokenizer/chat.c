@@ -130,7 +130,7 @@ sl_status sl_chat_detect(const sl_gguf *g, sl_chat_template *out, sl_error *err)
 
 const char *sl_chat_end_of_turn(sl_chat_template tmpl)
 {
-    switch ((int)tmpl) {
+    switch (tmpl) {
     case SL_CHAT_CHATML: return "<|im_end|>";
     case SL_CHAT_LLAMA3: return "<|eot_id|>";
     case SL_CHAT_DEEPSEEK_V3: return DS_EOS;
@@ -218,7 +218,7 @@ sl_status sl_chat_render_template(sl_chat_template tmpl, const sl_chat_message *
                            messages[i].role ? "content" : "role");
     strbuf b = {0};
     put(&b, "", 0);
-    switch ((int)tmpl) {
+    switch (tmpl) {
     case SL_CHAT_CHATML:
         for (size_t i = 0; i < n; i++) {
             if (i == 0 && !role_is(&messages[0], "system"))
@@ -247,7 +247,7 @@ sl_status sl_chat_render_template(sl_chat_template tmpl, const sl_chat_message *
         break;
     case SL_CHAT_DEEPSEEK_V3:
     case SL_CHAT_DEEPSEEK_V32: {
-        bool v32 = (int)tmpl == SL_CHAT_DEEPSEEK_V32;
+        bool v32 = tmpl == SL_CHAT_DEEPSEEK_V32;
         for (size_t i = 0; i < n; i++)
             if (!role_is(&messages[i], "system") && !role_is(&messages[i], "user") &&
                 !role_is(&messages[i], "assistant")) {

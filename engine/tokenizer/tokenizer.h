@@ -58,11 +58,6 @@ const char *sl_tokenizer_text(const sl_tokenizer *tok, int32_t id);
 /* Grows tokens to hold at least n more ids. */
 sl_status sl_tokens_reserve(sl_tokens *tokens, size_t more, sl_error *err);
 
-/* DeepSeek V3.2 (and V3.1, V3.2-Exp): turns of "<｜Assistant｜></think>"; see
- * chat.c. Not yet in the public sl_chat_template: it joins it once the CLI
- * names it (cli/cmd-inspect.c switches over every value). */
-#define SL_CHAT_DEEPSEEK_V32 ((sl_chat_template)(SL_CHAT_NONE + 1))
-
 /* Chat templates: detected from the Jinja text of a template (ChatML,
  * Llama 3, DeepSeek V3, DeepSeek V3.2). A template we do not recognise is
  * SL_ERR_UNSUPPORTED; source (the file) is named in the message. */

@@ -1,6 +1,7 @@
 /* sightline-cli as a user runs it: exit status, messages that name the
  * problem, and outputs equal to what the engine API gives in-process. */
 #include "../test-util.h"
+#include "model/safetensors.h"
 
 #include <sys/wait.h>
 
@@ -110,15 +111,65 @@ static void test_dsa(void)
     CHECKF(text && strstr(text, "\"mode\": \"indexer\""), "%s", out);
     free(text);
     CHECK(run(out, sizeof out, "%s generate --model %s --dsa sideways x", cli, model) == 2);
-    CHECK(run(out, sizeof out, "%s generate --model %s --selections %s x", cli, model, json) == 2);
-    CHECK(run(out, sizeof out, "%s generate --model %s --dsa indexer x", cli, model) == 2);
-    CHECKF(strstr(out, "indexer") != NULL, "%s", out);
+    /* whether a model selects without --dsa, or has an indexer of its own,
+     * is known once it is open: these fail then, with the reason */
+    CHECK(run(out, sizeof out, "%s generate --model %s --selections %s x", cli, model, json) == 1);
+    CHECKF(strstr(out, "--selections needs --dsa") != NULL, "%s", out);
+    CHECK(run(out, sizeof out, "%s generate --model %s --dsa indexer x", cli, model) == 1);
+    CHECKF(strstr(out, "--indexer FILE") != NULL, "%s", out);
+}
+
+/* A DeepSeek-V3.2 checkpoint directory: info, logits equal to transformers'
+ * (golden.safetensors beside it), selections of its own indexer, generate. */
+static void test_checkpoint(const char *dir)
+{
+    char out[16384], path[1024], json[1024], ids[1024] = "";
+    CHECK(run(out, sizeof out, "%s info %s", cli, dir) == 0);
+    CHECKF(strstr(out, "deepseek_v32") && strstr(out, "own indexer, top-k 8") &&
+           strstr(out, "DeepSeek V3.2"), "%s", out);
+
+    sl_safetensors *g = NULL;
+    sl_error err = {0};
+    snprintf(path, sizeof path, "%s/golden.safetensors", dir);
+    CHECKF(sl_safetensors_open(path, &g, &err) == SL_OK, "%s", err.message);
+    if (!g)
+        return;
+    const sl_st_tensor *tid = sl_safetensors_find(g, "ids"), *tl = sl_safetensors_find(g, "logits");
+    size_t n = (size_t)tid->dims[0], vocab = (size_t)tl->dims[1];
+    for (size_t i = 0; i < n; i++)
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), i ? ",%d" : "%d",
+                 (int)((const int32_t *)tid->data)[i]);
+    snprintf(path, sizeof path, "%s/ds-logits.bin", tmpdir);
+    snprintf(json, sizeof json, "%s/ds-selections.json", tmpdir);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens %s --out %s --selections %s", cli, dir,
+              ids, path, json) == 0);
+    size_t len = 0;
+    float *got = sl_test_read_file(path, &len), *ref = malloc(n * vocab * sizeof(float));
+    sl_st_to_f32(tl, 0, n * vocab, ref);
+    double num = 0, den = 0;
+    for (size_t i = 0; got && len == n * vocab * sizeof(float) && i < n * vocab; i++) {
+        num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
+        den += (double)ref[i] * ref[i];
+    }
+    CHECKF(got && len == n * vocab * sizeof(float) && sqrt(num / den) < 1e-4,
+           "logits of %zu bytes, relative error %.3g", len, den > 0 ? sqrt(num / den) : -1.0);
+    char *text = sl_test_read_file(json, &len);
+    CHECKF(text && strstr(text, "\"mode\": \"indexer\"") && strstr(text, "\"top_k\": 8"), "%s",
+           text ? text : out);
+    free(text);
+    free(got);
+    free(ref);
+    sl_safetensors_close(g);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens %s --out %s --dsa dense", cli, dir, ids,
+              path) == 0);
+    CHECK(run(out, sizeof out, "%s generate --model %s --ctx 64 --max-tokens 4 --chat hello", cli,
+              dir) == 0);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s SIGHTLINE-CLI MODEL TMPDIR\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s SIGHTLINE-CLI MODEL TMPDIR DEEPSEEK-CHECKPOINT\n", argv[0]);
         return 2;
     }
     cli = argv[1];
@@ -135,5 +186,6 @@ int main(int argc, char **argv)
         test_dsa();
         sl_engine_close(e);
     }
+    test_checkpoint(argv[4]);
     return sl_test_finish();
 }
