@@ -73,7 +73,9 @@ bool cli_parse(int argc, char **argv, cli_options *o)
             continue;
         }
         if (!strcmp(a, "--chat") || !strcmp(a, "--no-special") || !strcmp(a, "--pieces") ||
-            !strcmp(a, "--quiet") || !strcmp(a, "-q") || !strcmp(a, "--blas")) {
+            !strcmp(a, "--quiet") || !strcmp(a, "-q") || !strcmp(a, "--blas") ||
+            !strcmp(a, "--indexer-fp8")) {
+            o->dsa.indexer_fp8 |= !strcmp(a, "--indexer-fp8");
             o->blas |= !strcmp(a, "--blas");
             o->chat |= !strcmp(a, "--chat");
             o->no_special |= !strcmp(a, "--no-special");

@@ -193,6 +193,13 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: the session already holds %zu tokens",
                        s->n);
     bool own = s->engine->arch->own_indexer;
+    int dim = s->engine->info.index_dim;
+    if (options->indexer_fp8 && !own)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: FP8 indexer numerics need a model with "
+                       "an indexer of its own (DeepSeek-V3.2)");
+    if (options->indexer_fp8 && (dim & (dim - 1)))
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: FP8 indexer numerics need a power-of-two "
+                       "index head dim for the Hadamard transform, not %d", dim);
     if (options->mode == SL_DSA_INDEXER && !own && !s->engine->indexer)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: indexer mode needs an indexer: load "
                                                      "one with sl_engine_load_indexer (--indexer FILE)");

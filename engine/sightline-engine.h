@@ -70,6 +70,7 @@ typedef struct {
     bool add_bos;             /* raw text should start with bos_id */
     size_t weight_bytes; /* bytes of weights as mapped from the file */
     int index_top_k;     /* the model's own indexer's top-k (DeepSeek-V3.2); 0: none */
+    int index_heads, index_dim; /* and its heads and their dims */
 } sl_model_info;
 
 /* The default model's file name, and where packaging/fetch-model installs
@@ -187,6 +188,9 @@ typedef struct {
     bool record_raw;       /* keep every layer's whole selection per recorded token */
     bool sparse_always;    /* take the sparse path even where k covers every position
                               (it equals dense there; for tests and measurement) */
+    bool indexer_fp8;      /* a model's own indexer (DeepSeek-V3.2) with DeepSeek's FP8
+                              numerics: q and k Hadamard-rotated, then e4m3 with one
+                              power-of-two scale each (needs a power-of-two index dim) */
 } sl_dsa_options;
 
 sl_dsa_options sl_dsa_default(void);

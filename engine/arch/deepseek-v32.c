@@ -2,6 +2,7 @@
 
 #include "arch/mla.h"
 #include "arch/moe.h"
+#include "cpu/fp8.h"
 #include "cpu/matmul.h"
 #include "cpu/ops.h"
 #include "dsa/indexer.h"
@@ -339,6 +340,8 @@ sl_status sl_deepseek_load(const sl_checkpoint *ck, sl_deepseek **out, sl_model_
     info->norm_eps = m->c.norm_eps;
     info->tied_output = m->c.tied;
     info->index_top_k = m->c.index_topk;
+    info->index_heads = m->c.index_heads;
+    info->index_dim = m->c.index_dim;
     *out = m;
     return SL_OK;
 }
@@ -538,9 +541,20 @@ static void mla_project(const sl_deepseek *m, ds_state *s, sl_pool *pool, const 
     }
 }
 
+/* DeepSeek's FP8 indexer: each vector Hadamard-rotated as a whole, then
+ * rounded to e4m3 with a power-of-two scale per block of 128 (the scales
+ * multiply back in: the scores are those of the dequantised vectors, as
+ * DeepSeek's kernel computes them). */
+static void fp8_vector(float *x, size_t n)
+{
+    sl_hadamard(x, n);
+    for (size_t b = 0; b < n; b += 128)
+        sl_fp8_fake_quant(x + b, n - b < 128 ? n - b : 128);
+}
+
 /* The indexer's queries, head weights (with H^-½·D^-½ folded in) and keys. */
 static void indexer_project(const sl_deepseek *m, ds_state *s, sl_pool *pool, const ds_layer *l,
-                            int il, size_t n, size_t pos)
+                            int il, size_t n, size_t pos, bool fp8)
 {
     const sl_ds_config *c = &m->c;
     size_t ih = (size_t)c->index_heads, id = (size_t)c->index_dim;
@@ -554,12 +568,16 @@ static void indexer_project(const sl_deepseek *m, ds_state *s, sl_pool *pool, co
             float *q = s->iq + (t * ih + h) * id;
             sl_rope_neox(q, c->qk_rope, pos + t, m->inv_freq);
             scale_rows(q, 1, id, (size_t)c->qk_rope, m->rope_factor);
+            if (fp8)
+                fp8_vector(q, id);
             s->iw[t * ih + h] *= w_scale;
         }
         float *k = keys + t * id;
         sl_layernorm(k, id, l->ik_norm_w, l->ik_norm_b, 1e-6f);
         sl_rope_neox(k, c->qk_rope, pos + t, m->inv_freq);
         scale_rows(k, 1, id, (size_t)c->qk_rope, m->rope_factor);
+        if (fp8)
+            fp8_vector(k, id);
     }
 }
 
@@ -645,7 +663,7 @@ static void attention_block(const sl_deepseek *m, ds_state *s, sl_pool *pool, in
     sl_mla_selection sel = {0}, *use = NULL;
     if (dsa) {
         if (sl_dsa_mode_of(dsa) == SL_DSA_INDEXER)
-            indexer_project(m, s, pool, l, il, n, pos);
+            indexer_project(m, s, pool, l, il, n, pos, sl_dsa_indexer_fp8(dsa));
         select_rows(m, s, pool, dsa, il, &a, n, pos, &sel);
         use = &sel;
     }

@@ -64,7 +64,8 @@ enum { SCORE_TILE = 1024 }; /* indexer scores are made and pushed this many at a
 sl_dsa_options sl_dsa_default(void)
 {
     return (sl_dsa_options){.mode = SL_DSA_DENSE, .top_k = 2048, .record_top_m = 64,
-                            .record_question = 64, .record_raw = false, .sparse_always = false};
+                            .record_question = 64, .record_raw = false, .sparse_always = false,
+                            .indexer_fp8 = false};
 }
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }
@@ -341,6 +342,7 @@ void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_ar
 sl_dsa_mode sl_dsa_mode_of(const sl_dsa *d) { return d->opt.mode; }
 size_t sl_dsa_k(const sl_dsa *d) { return d->k; }
 bool sl_dsa_sparse_always(const sl_dsa *d) { return d->opt.sparse_always; }
+bool sl_dsa_indexer_fp8(const sl_dsa *d) { return d->opt.indexer_fp8; }
 sl_topk *sl_dsa_topk(sl_dsa *d, int thread) { return d->topk[thread]; }
 
 int32_t *sl_dsa_rows(sl_dsa *d, size_t *stride, size_t **count)

@@ -53,6 +53,7 @@ void sl_dsa_view(sl_dsa *dsa, size_t n_positions, sl_selection_view *out);
 sl_dsa_mode sl_dsa_mode_of(const sl_dsa *dsa);
 size_t sl_dsa_k(const sl_dsa *dsa);
 bool sl_dsa_sparse_always(const sl_dsa *dsa);
+bool sl_dsa_indexer_fp8(const sl_dsa *dsa);
 sl_topk *sl_dsa_topk(sl_dsa *dsa, int thread);
 int32_t *sl_dsa_rows(sl_dsa *dsa, size_t *stride, size_t **count);
 void sl_dsa_rows_done(sl_dsa *dsa, int layer, size_t dense_rows);

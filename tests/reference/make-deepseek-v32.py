@@ -13,7 +13,8 @@ loads the written directory back through transformers' own loader and checks
 that it gives the same logits, so the file layout is the one transformers
 reads.
 
-Writes, for each configuration NAME, tests/data/deepseek-v32/NAME/:
+Writes e4m3-golden.safetensors (torch's e4m3 rounding of 42K values: x, e4m3)
+and, for each configuration NAME, tests/data/deepseek-v32/NAME/:
   config.json, model.safetensors (or shards + model.safetensors.index.json),
   tokenizer.json and tokenizer_config.json (links to ../tokenizer/, made by
   make-deepseek-tokenizer.py),
@@ -26,6 +27,10 @@ Writes, for each configuration NAME, tests/data/deepseek-v32/NAME/:
                                  the causally masked scores; for rows with
                                  fewer than k visible positions the entries
                                  past the row are masked junk)
+  fp8.logits, fp8.topk.L        the same forward with DeepSeek's FP8 indexer
+                                 numerics (Hadamard rotation and e4m3 rounding of
+                                 the indexer's q and k, as DeepSeek's reference
+                                 Indexer does and transformers leaves out)
 The greedy continuation is produced by transformers' generate() with its KV
 cache, so it also checks the decode path.
 
@@ -38,6 +43,7 @@ import os
 import sys
 
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 from transformers import AutoConfig, AutoModelForCausalLM, DeepseekV32ForCausalLM
 
@@ -137,6 +143,52 @@ def randomise(model, gen):
         for name, b in model.named_buffers():
             if name.endswith("e_score_correction_bias"):
                 b.copy_(normal(b.shape, 0.05))
+
+
+def hadamard(x):
+    """x times the Sylvester Hadamard matrix over its last dim, scaled by n^-1/2."""
+    n = x.shape[-1]
+    h = torch.ones(1, 1)
+    while h.shape[0] < n:
+        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
+    return x @ h * n ** -0.5
+
+
+def act_quant_ue8m0(x):
+    """DeepSeek's act_quant with scale_fmt "ue8m0" over blocks of 128 of the
+    last dim, dequantised again: e4m3 values times a power-of-two scale
+    2^ceil(log2(max(amax, 1e-4) / 448)); the e4m3 rounding is torch's cast."""
+    shape = x.shape
+    n = shape[-1]
+    block = min(n, BLOCK)
+    x = x.reshape(*shape[:-1], n // block, block)
+    amax = x.abs().amax(-1, keepdim=True).clamp(min=1e-4)
+    m, e = torch.frexp(amax / FP8_MAX)
+    s = torch.ldexp(torch.ones_like(amax), torch.where(m == 0.5, e - 1, e))
+    y = (x / s).clamp(-FP8_MAX, FP8_MAX).to(torch.float8_e4m3fn).float() * s
+    return y.reshape(shape)
+
+
+def fp8_indexer_forward(self, hidden_states, q_resid, position_embeddings, attention_mask,
+                        position_ids, past_key_values=None):
+    """transformers' DeepseekV32Indexer.forward (no cache) with the two steps of
+    DeepSeek's own Indexer.forward that transformers leaves out: the Hadamard
+    rotation of q and k (rotate_activation) and their FP8 rounding (act_quant)."""
+    from transformers.models.deepseek_v32.modeling_deepseek_v32 import apply_rotary_pos_emb
+    b, t, _ = hidden_states.shape
+    cos, sin = position_embeddings
+    q = self.wq_b(q_resid).view(b, t, self.n_heads, self.head_dim)
+    r = self.qk_rope_head_dim
+    q_rot, q_pass = torch.split(q, [r, self.head_dim - r], dim=-1)
+    k = self.k_norm(self.wk(hidden_states)).unsqueeze(2)
+    k_rot, k_pass = torch.split(k, [r, self.head_dim - r], dim=-1)
+    q_rot, k_rot = apply_rotary_pos_emb(q_rot, k_rot, cos, sin, unsqueeze_dim=2)
+    q = act_quant_ue8m0(hadamard(torch.cat([q_rot, q_pass], dim=-1)))
+    k = act_quant_ue8m0(hadamard(torch.cat([k_rot, k_pass], dim=-1).squeeze(2)))
+    scores = F.relu(torch.matmul(q.float(), k.transpose(-1, -2).float().unsqueeze(1)) * self.softmax_scale)
+    weights = self.weights_proj(hidden_states.float()).float() * (self.n_heads ** -0.5)
+    index_scores = torch.matmul(weights.unsqueeze(-2), scores).squeeze(-2) + attention_mask
+    return index_scores.topk(min(self.index_topk, index_scores.shape[-1]), dim=-1).indices.to(torch.int32)
 
 
 def checkpoint_tensors(model, cfg):
@@ -285,6 +337,20 @@ def selections(model, ids):
     return logits, got, scores
 
 
+class fp8_indexer:
+    """Within the block, every indexer of the model runs fp8_indexer_forward."""
+    def __init__(self, model):
+        self.indexers = [layer.self_attn.indexer for layer in model.model.layers]
+
+    def __enter__(self):
+        for ix in self.indexers:
+            ix.forward = fp8_indexer_forward.__get__(ix)
+
+    def __exit__(self, *exc):
+        for ix in self.indexers:
+            del ix.forward
+
+
 def selection_margin(scores, k):
     """The smallest gap, relative to the row's largest magnitude, between the
     k-th and (k+1)-th visible score of any row that has more than k visible
@@ -346,8 +412,10 @@ def make(name, spec, root):
                                   min_new_tokens=spec["n_new"], do_sample=False,
                                   eos_token_id=None, pad_token_id=0)[0]
         logits, topk, scores = selections(model, full)
+        with fp8_indexer(model):
+            fp8_logits, fp8_topk, fp8_scores = selections(model, full)
         k = cfg["index_topk"]
-        margin = min(selection_margin(s, k) for s in scores.values())
+        margin = min(selection_margin(s, k) for s in list(scores.values()) + list(fp8_scores.values()))
         if margin > MIN_MARGIN and greedy_margin(logits, spec["n_prompt"]) > MIN_MARGIN:
             break
     else:
@@ -360,6 +428,10 @@ def make(name, spec, root):
               "logits": logits.contiguous()}
     for i, t in topk.items():
         golden[f"topk.{i}"] = t.contiguous()
+    # the same forward with DeepSeek's FP8 indexer numerics
+    golden["fp8.logits"] = fp8_logits.contiguous()
+    for i, t in fp8_topk.items():
+        golden[f"fp8.topk.{i}"] = t.contiguous()
     save_file(golden, os.path.join(out_dir, "golden.safetensors"))
 
     if spec["dtype"] != "fp8":
@@ -374,10 +446,26 @@ def make(name, spec, root):
           f"top-k {cfg['index_topk']}, files {sorted(os.listdir(out_dir))}")
 
 
+def e4m3_golden(root):
+    """torch's float32 -> float8_e4m3fn cast on random values of every
+    magnitude and on every midpoint between neighbouring e4m3 values (ties)."""
+    gen = torch.Generator().manual_seed(7)
+    grid = torch.arange(0, 256, dtype=torch.uint8).view(torch.float8_e4m3fn).float()
+    grid = torch.sort(grid[torch.isfinite(grid) & (grid >= 0)]).values
+    mids = (grid[1:] + grid[:-1]) / 2
+    rand = torch.exp2(torch.rand(20000, generator=gen) * 22 - 13) * FP8_MAX / 512
+    x = torch.cat([grid, mids, rand, torch.nextafter(mids, torch.zeros_like(mids)),
+                   torch.nextafter(mids, torch.full_like(mids, 1e9))])
+    x = torch.cat([x, -x]).clamp(-FP8_MAX, FP8_MAX)
+    save_file({"x": x.contiguous(), "e4m3": x.to(torch.float8_e4m3fn).float().contiguous()},
+              os.path.join(root, "e4m3-golden.safetensors"))
+
+
 def main():
     if len(sys.argv) != 2:
         raise SystemExit(__doc__)
     torch.manual_seed(0)
+    e4m3_golden(sys.argv[1])
     for name, spec in CONFIGS.items():
         make(name, spec, sys.argv[1])
 

@@ -162,6 +162,10 @@ static void test_checkpoint(const char *dir)
     sl_safetensors_close(g);
     CHECK(run(out, sizeof out, "%s logits --model %s --tokens %s --out %s --dsa dense", cli, dir, ids,
               path) == 0);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens %s --out %s --indexer-fp8", cli, dir,
+              ids, path) == 0);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens 1,2 --out %s --indexer-fp8", cli, model,
+              path) == 1 && strstr(out, "indexer of its own"));
     CHECK(run(out, sizeof out, "%s generate --model %s --ctx 64 --max-tokens 4 --chat hello", cli,
               dir) == 0);
 }
