@@ -6,8 +6,8 @@ The tokenizer is a byte-level BPE with exactly DeepSeek V3's normalizer (an
 empty Sequence), pre-tokenizer (Sequence of Split(\\p{N}{1,3}), Split(CJK and
 kana ranges), Split(the big regex), ByteLevel(add_prefix_space=False,
 use_regex=False)), ByteLevel decoder and TemplateProcessing post-processor,
-trained on the license texts of /usr/share/common-licenses and a few local
-source files, with EXACTLY 1024 tokens in all: the small random DeepSeek-V3.2
+trained on the license texts of /usr/share/common-licenses (Debian 12's) and
+the golden texts below, with EXACTLY 1024 tokens in all: the small random DeepSeek-V3.2
 test checkpoints have vocab_size 1024, bos 0 and eos 1. The added tokens are
 
   0 <｜begin▁of▁sentence｜>  1 <｜end▁of▁sentence｜>  2 <｜User｜>  3 <｜Assistant｜>
@@ -34,7 +34,8 @@ Writes, under OUT_DIR (default tests/data/deepseek-v32):
       transformers' apply_chat_template(tokenize=False) of the tokenizer
       directory, as in tests/data/tokenizer/chat-golden.txt.
 
-Deterministic: running it again leaves the files unchanged.
+Deterministic: running it again (with the same license texts) leaves the
+files unchanged.
 Usage: make-deepseek-tokenizer.py [OUT_DIR]
 Needs: pip install tokenizers transformers jinja2
 """
@@ -157,11 +158,8 @@ CONVERSATIONS = [
 
 
 def corpus():
-    files = sorted(glob.glob("/usr/share/common-licenses/*"))
-    files += sorted(glob.glob(os.path.join(ROOT, "engine/tokenizer/*.c")))
-    files += sorted(glob.glob(os.path.join(ROOT, "tests/reference/*.py")))
-    for path in files:
-        if os.path.isfile(path) and not path.endswith("unicode-data.c"):
+    for path in sorted(glob.glob("/usr/share/common-licenses/*")):
+        if os.path.isfile(path):
             with open(path, encoding="utf-8", errors="replace") as f:
                 yield f.read()
     # a little of everything the goldens use, so that merges exist for them

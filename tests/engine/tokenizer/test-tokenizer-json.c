@@ -534,7 +534,7 @@ static void test_hostile(void)
     put(d, "tokenizer.json", fixture_json, strlen(fixture_json));
     CHECK(sl_tokenizer_from_json(d, &tok, &err) == SL_OK);
     CHECK(tok && sl_tokenizer_bos(tok) == -1 && !sl_tokenizer_add_bos(tok));
-    /* the same vocabulary and merges: the same fingerprint, whatever the config says of bos */
+    /* add_bos is part of the fingerprint (it changes the ids of a text) */
     sl_tokenizer *ref = NULL;
     CHECK(sl_tokenizer_from_json(tok_dir, &ref, &err) == SL_OK);
     if (tok && ref)
