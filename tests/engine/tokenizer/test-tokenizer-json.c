@@ -541,8 +541,14 @@ static void test_hostile(void)
         CHECK(strcmp(sl_tokenizer_fingerprint(tok), sl_tokenizer_fingerprint(ref)) != 0);
     sl_tokenizer_free(tok);
     /* one merge less: another fingerprint */
-    d = make_case("one-merge-less", "\"merges\": [\n   [\n    \"\xc4\xa0\",\n    \"\xc4\xa0\"\n   ],",
-                  NULL, "\"merges\": [", NULL);
+    const char *m = strstr(fixture_json, "\"merges\": [");
+    const char *first_end = m ? strstr(m, "],") : NULL; /* the end of the first pair */
+    CHECK(first_end != NULL);
+    if (!first_end)
+        return;
+    char first[256];
+    snprintf(first, sizeof first, "%.*s", (int)(first_end + 2 - m), m);
+    d = make_case("one-merge-less", first, NULL, "\"merges\": [", NULL);
     CHECK(sl_tokenizer_from_json(d, &tok, &err) == SL_OK);
     if (tok && ref)
         CHECK(strcmp(sl_tokenizer_fingerprint(tok), sl_tokenizer_fingerprint(ref)) != 0);
