@@ -30,6 +30,9 @@ Writes, under OUT_DIR (default tests/data/deepseek-v32):
       Tokenizer.encode(text, add_special_tokens=False) (added tokens
       matched); IDS_PLAIN: the same tokenizer without its added tokens (what
       encoding with parse_special = false must give).
+  pre-variants/KIND/tokenizer.json, pre-variants-golden.txt
+      the same vocabulary and merges under the GPT-2, SmolLM, Llama 3 and
+      Qwen2 pre-tokenizers; KIND <TAB> HEX <TAB> IDS (added tokens matched).
   chat-golden.txt        deepseek32 <TAB> ADD(0|1) <TAB> ROLE:HEX,... <TAB> HEX
       transformers' apply_chat_template(tokenize=False) of the tokenizer
       directory, as in tests/data/tokenizer/chat-golden.txt.
@@ -65,6 +68,25 @@ DS3_CJK = "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"
 DS3_MAIN = ("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|"
             "[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|"
             "\\s*[\r\n]+|\\s+(?!\\S)|\\s+")
+
+LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+             r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_RE = LLAMA3_RE.replace(r"\p{N}{1,3}", r"\p{N}")
+BYTE_LEVEL_RE = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                 "use_regex": True}
+BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+              "use_regex": False}
+PRE_VARIANTS = {
+    "gpt2": BYTE_LEVEL_RE,
+    "smollm": {"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": True}, BYTE_LEVEL_RE]},
+    "llama3": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": LLAMA3_RE}, "behavior": "Isolated",
+         "invert": False}, BYTE_LEVEL]},
+    "qwen2": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": QWEN2_RE}, "behavior": "Isolated",
+         "invert": False}, BYTE_LEVEL]},
+}
 
 # DeepSeek-V3.2-Exp's tokenizer_config.json chat_template (the DeepSeek-V3.1 one).
 DEEPSEEK32_TEMPLATE = (
@@ -237,6 +259,23 @@ if __name__ == "__main__":
         assert tok.decode(a, skip_special_tokens=False) == t, t
         lines.append(f"{hexs(t)}\t{ids(a)}\t{ids(b)}")
     with open(os.path.join(out, "tokenizer-golden.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    # The same vocabulary and merges under the other pre-tokenizers the engine
+    # recognises, to check that each maps to the right splitter.
+    lines = []
+    for name, pre in PRE_VARIANTS.items():
+        vdir = os.path.join(out, "pre-variants", name)
+        os.makedirs(vdir, exist_ok=True)
+        vdata = dict(data)
+        vdata["pre_tokenizer"] = pre
+        with open(os.path.join(vdir, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(vdata, f, ensure_ascii=False, separators=(",", ":"))
+            f.write("\n")
+        vtok = Tokenizer.from_file(os.path.join(vdir, "tokenizer.json"))
+        for t in TEXTS:
+            lines.append(f"{name}\t{hexs(t)}\t{ids(vtok.encode(t, add_special_tokens=False).ids)}")
+    with open(os.path.join(out, "pre-variants-golden.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
     from transformers import AutoTokenizer

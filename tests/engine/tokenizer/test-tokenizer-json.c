@@ -4,7 +4,8 @@
  * tests/data/deepseek-v32/ (tests/reference/make-deepseek-tokenizer.py): a
  * 1024-token byte-level BPE trained by Hugging Face `tokenizers` with
  * DeepSeek V3's pre-tokenizer, its token ids for a varied set of texts from
- * `tokenizers`, and chat renderings from transformers' apply_chat_template.
+ * `tokenizers` (also under the GPT-2, SmolLM, Llama 3 and Qwen2
+ * pre-tokenizers), and chat renderings from transformers' apply_chat_template.
  * Hostile variants of its tokenizer.json and tokenizer_config.json are made
  * here, in a temporary folder; each must give a clear error, never a crash. */
 #include "golden-util.h"
@@ -158,6 +159,54 @@ static void test_trained(void)
     sl_tokenizer_free(tok);
     CHECK(sl_tokenizer_from_json(NULL, &tok, &err) == SL_ERR_INVALID_ARGUMENT);
     CHECK(sl_tokenizer_from_json(dir, NULL, &err) == SL_ERR_INVALID_ARGUMENT);
+}
+
+/* The same vocabulary under the GPT-2, SmolLM, Llama 3 and Qwen2 pre-tokenizers. */
+static void test_pre_variants(void)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/pre-variants-golden.txt", data_dir);
+    size_t len;
+    char *text = sl_test_read_file(path, &len);
+    CHECKF(text != NULL, "%s", path);
+    if (!text)
+        return;
+    char *cursor = text, *f[3], kind[32] = "";
+    sl_tokenizer *tok = NULL;
+    int lines = 0, bad = 0, kinds = 0;
+    while (golden_next_line(&cursor, f, 3) == 3) {
+        sl_error err = {0};
+        if (strcmp(kind, f[0]) != 0) {
+            sl_tokenizer_free(tok);
+            tok = NULL;
+            snprintf(kind, sizeof kind, "%s", f[0]);
+            char dir[4400];
+            snprintf(dir, sizeof dir, "%s/pre-variants/%s", data_dir, kind);
+            CHECKF(sl_tokenizer_from_json(dir, &tok, &err) == SL_OK, "%s", err.message);
+            kinds++;
+        }
+        if (!tok)
+            continue;
+        size_t n, nw;
+        char *s = golden_unhex(f[1], strlen(f[1]), &n);
+        int32_t *want = golden_ids(f[2], &nw);
+        sl_tokens a = {0};
+        CHECK(sl_tokenizer_encode(tok, s, n, true, &a, &err) == SL_OK);
+        if (!same_ids(&a, want, nw)) {
+            bad++;
+            fprintf(stderr, "%s: mismatch for %s: want %s\n", kind, f[1], f[2]);
+        }
+        lines++;
+        sl_tokens_free(&a);
+        free(s);
+        free(want);
+    }
+    sl_tokenizer_free(tok);
+    CHECK(kinds == 4 && lines >= 400);
+    CHECKF(bad == 0, "%d of %d pre-tokenizer variant lines differ", bad, lines);
+    fprintf(stderr, "pre-tokenizer variants: %d kinds, %d texts, %d identical\n", kinds, lines,
+            lines - bad);
+    free(text);
 }
 
 /* ---- chat ------------------------------------------------------------------------------ */
@@ -626,6 +675,7 @@ int main(int argc, char **argv)
         return 1;
     }
     test_trained();
+    test_pre_variants();
     test_chat();
     test_pre_tokenizers();
     test_hostile();
