@@ -17,7 +17,7 @@
  *     "<｜Assistant｜>CONTENT<｜end▁of▁sentence｜>" per assistant message;
  *     the assistant opening is "<｜Assistant｜>". Other roles (tools) need
  *     fields sl_chat_message does not have: SL_ERR_INVALID_ARGUMENT.
- *   DeepSeek V3.2 (detected by "<｜Assistant｜>" with "</think>"): as V3 for
+ *   DeepSeek V3.2 (detected by "<｜Assistant｜></think>" in the template): as V3 for
  *     the beginning, the system prompts and the user turns, but an assistant
  *     turn opens with "<｜Assistant｜></think>" (an empty thinking block: the
  *     non-thinking mode) and only right after a user turn; an answer in the
@@ -84,8 +84,10 @@ sl_status sl_chat_detect_text(const char *source, const char *text, size_t len,
         return SL_OK;
     }
     if (contains(s.ptr, s.len, DS_ASSISTANT)) {
-        /* V3.1 and later close an empty thinking block after each opening */
-        *out = contains(s.ptr, s.len, "</think>") ? SL_CHAT_DEEPSEEK_V32 : SL_CHAT_DEEPSEEK_V3;
+        /* V3.1 and later open non-thinking turns with an empty thinking
+         * block; R1's "<｜Assistant｜><think>\n" stays with V3, as before */
+        *out = contains(s.ptr, s.len, DS_ASSISTANT "</think>") ? SL_CHAT_DEEPSEEK_V32
+                                                               : SL_CHAT_DEEPSEEK_V3;
         return SL_OK;
     }
     /* Quote the start of the template: about 60 bytes, whole characters,

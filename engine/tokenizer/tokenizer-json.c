@@ -768,6 +768,18 @@ sl_status sl_chat_detect_dir(const char *dir, sl_chat_template *out, sl_error *e
             fclose(f);
         goto done;
     }
+    /* DeepSeek-V3.2 ships its format as Python (encoding/encoding_dsv32.py),
+     * not as a Jinja template: its config.json names the architecture */
+    sl_json_free(config);
+    config = NULL;
+    char *mpath = join(dir, "config.json");
+    if (mpath && file_exists(mpath) && sl_json_parse_file(mpath, &config, NULL) == SL_OK &&
+        str_is(sl_json_object_get(config, "model_type"), "deepseek_v32")) {
+        *out = SL_CHAT_DEEPSEEK_V32;
+        free(mpath);
+        goto done;
+    }
+    free(mpath);
     s = sl_fail(err, SL_ERR_UNSUPPORTED,
                 "%s: no chat template (no chat_template in tokenizer_config.json, no "
                 "chat_template.jinja)",

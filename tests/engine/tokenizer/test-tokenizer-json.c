@@ -277,6 +277,10 @@ static void test_chat(void)
               SL_OK &&
           t == SL_CHAT_DEEPSEEK_V3);
     CHECK(sl_chat_detect_text("x", "<|im_start|>", 12, &t, &err) == SL_OK && t == SL_CHAT_CHATML);
+    /* R1: "</think>" in the history, "<｜Assistant｜><think>" to open: not V3.2 */
+    static const char r1[] = "{% set content = content.split('</think>')[-1] %}"
+                             "{{'<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\\n'}}";
+    CHECK(sl_chat_detect_text("x", r1, strlen(r1), &t, &err) == SL_OK && t == SL_CHAT_DEEPSEEK_V3);
     CHECK(sl_chat_detect_text("my.jinja", "{{ nothing }}", 13, &t, &err) == SL_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "my.jinja: chat template not recognised") != NULL);
     CHECK(sl_chat_detect_text("x", NULL, 3, &t, &err) == SL_ERR_INVALID_ARGUMENT);
@@ -622,6 +626,15 @@ static void test_hostile(void)
     d = make_case("chat-jinja", NULL, NULL, NULL, "{}");
     put(d, "chat_template.jinja", "{{'<|start_header_id|>'}}", 25);
     CHECK(sl_chat_detect_dir(d, &t, &err) == SL_OK && t == SL_CHAT_LLAMA3);
+    d = make_case("chat-v32-config", NULL, NULL, NULL, "{}");
+    put(d, "config.json", "{\"model_type\": \"deepseek_v32\"}", 30);
+    CHECK(sl_chat_detect_dir(d, &t, &err) == SL_OK && t == SL_CHAT_DEEPSEEK_V32);
+    d = make_case("chat-v3-config", NULL, NULL, NULL, "{}");
+    put(d, "config.json", "{\"model_type\": \"deepseek_v3\"}", 29);
+    CHECK(sl_chat_detect_dir(d, &t, &err) == SL_ERR_UNSUPPORTED);
+    d = make_case("chat-broken-model-config", NULL, NULL, NULL, "{}");
+    put(d, "config.json", "{\"model_type\": ", 14);
+    CHECK(sl_chat_detect_dir(d, &t, &err) == SL_ERR_UNSUPPORTED);
     d = make_case("chat-broken-config", NULL, NULL, NULL, "{");
     CHECK(sl_chat_detect_dir(d, &t, &err) == SL_ERR_FORMAT);
 }
