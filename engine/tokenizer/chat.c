@@ -22,17 +22,24 @@
  *     turn opens with "<｜Assistant｜></think>" (an empty thinking block: the
  *     non-thinking mode) and only right after a user turn; an answer in the
  *     history is cut to what follows its first "</think>"; the assistant
- *     opening is "<｜Assistant｜></think>", after a user turn only. This is the
- *     chat_template of DeepSeek-V3.2-Exp's tokenizer_config.json (the
- *     DeepSeek-V3.1 template, with thinking unset). DeepSeek-V3.2 ships no
+ *     opening is "<｜Assistant｜></think>", after a user turn only. This is
+ *     the DeepSeek-V3.1(-Terminus) chat_template with thinking unset (the
+ *     copy we read was V3.1-Terminus's, quoted in ik_llama.cpp issue #804;
+ *     DeepSeek-V3.2-Exp's tokenizer_config.json is meant to carry the same
+ *     one, which we could not read here). DeepSeek-V3.2 ships no
  *     Jinja template but encoding/encoding_dsv32.py; its chat mode
  *     ("<｜User｜>{user}<｜Assistant｜></think>" then "{answer}<｜end▁of▁sentence｜>")
- *     renders the same text for a system prompt first and alternating turns.
- *     (It differs elsewhere: it keeps each system message in place, unjoined.)
+ *     renders the same text for a system prompt first, then alternating
+ *     user and assistant turns ending in a user turn, with the assistant
+ *     opening asked for. It differs elsewhere: it keeps each system message
+ *     in place, unjoined; it always follows a user turn with the opening; it
+ *     keeps an answer's text before "</think>".
  *     Golden renderings: tests/data/deepseek-v32/chat-golden.txt.
  *
  * A file without tokenizer.chat_template has no template: we do not guess
- * one (transformers, too, refuses to apply a missing template). */
+ * one (transformers, too, refuses to apply a missing template), except for
+ * a DeepSeek-V3.2 directory (sl_chat_detect_dir), whose format is published
+ * as Python rather than as a template. */
 #include "tokenizer/tokenizer.h"
 
 #include "error.h"

@@ -16,12 +16,13 @@ test checkpoints have vocab_size 1024, bos 0 and eos 1. The added tokens are
 special except <think> and </think> (as in DeepSeek-V3.1 and later, where
 they are added tokens that are not special).
 
-tokenizer_config.json carries bos/eos, add_bos_token true and the chat
-template of DeepSeek-V3.2-Exp (tokenizer_config.json on the Hugging Face Hub;
-the same template as DeepSeek-V3.1). DeepSeek-V3.2 itself ships no Jinja
-template but encoding/encoding_dsv32.py, whose chat mode ("</think>" after
-each "<｜Assistant｜>") gives the same text for conversations of a system
-prompt first and then user/assistant turns.
+tokenizer_config.json carries bos/eos, add_bos_token true and the
+DeepSeek-V3.1(-Terminus) chat template, which DeepSeek-V3.2-Exp's
+tokenizer_config.json is meant to carry too (the copy below is transcribed
+from V3.1-Terminus's, as quoted in ik_llama.cpp issue #804). DeepSeek-V3.2 itself ships
+no Jinja template but encoding/encoding_dsv32.py, whose chat mode ("</think>"
+after each "<｜Assistant｜>") gives the same text for a system prompt first and
+then user/assistant turns ending in a user turn (engine/tokenizer/chat.c).
 
 Writes, under OUT_DIR (default tests/data/deepseek-v32):
   tokenizer/tokenizer.json, tokenizer/tokenizer_config.json
@@ -88,7 +89,7 @@ PRE_VARIANTS = {
          "invert": False}, BYTE_LEVEL]},
 }
 
-# DeepSeek-V3.2-Exp's tokenizer_config.json chat_template (the DeepSeek-V3.1 one).
+# The DeepSeek-V3.1(-Terminus) tokenizer_config.json chat_template (see the docstring).
 DEEPSEEK32_TEMPLATE = (
     "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
     "{% if not thinking is defined %}{% set thinking = false %}{% endif %}"
@@ -116,7 +117,7 @@ DEEPSEEK32_TEMPLATE = (
     "{%- if message['role'] == 'assistant' and (message['tool_calls'] is not defined or "
     "message['tool_calls'] is none) %}{%- if ns.is_last_user %}{{'<｜Assistant｜>'}}"
     "{%- if message['prefix'] is defined and message['prefix'] and thinking %}{{'<think>'}}"
-    "{%- else %}{{'</think>'}}{%- endif %}{%- endif %}{%- set ns.is_last_user = false -%}"
+    "  {%- else %}{{'</think>'}}{%- endif %}{%- endif %}{%- set ns.is_last_user = false -%}"
     "{%- if ns.is_tool %}{{message['content'] + '<｜end▁of▁sentence｜>'}}"
     "{%- set ns.is_tool = false -%}{%- else %}{%- set content = message['content'] -%}"
     "{%- if '</think>' in content %}{%- set content = content.split('</think>', 1)[1] -%}"
