@@ -17,22 +17,29 @@
  *     "<｜Assistant｜>CONTENT<｜end▁of▁sentence｜>" per assistant message;
  *     the assistant opening is "<｜Assistant｜>". Other roles (tools) need
  *     fields sl_chat_message does not have: SL_ERR_INVALID_ARGUMENT.
- *   DeepSeek V3.2 (detected by "<｜Assistant｜>" with "</think>"): as V3 for
+ *   DeepSeek V3.2 (detected by "<｜Assistant｜></think>" in the template): as V3 for
  *     the beginning, the system prompts and the user turns, but an assistant
  *     turn opens with "<｜Assistant｜></think>" (an empty thinking block: the
  *     non-thinking mode) and only right after a user turn; an answer in the
  *     history is cut to what follows its first "</think>"; the assistant
- *     opening is "<｜Assistant｜></think>", after a user turn only. This is the
- *     chat_template of DeepSeek-V3.2-Exp's tokenizer_config.json (the
- *     DeepSeek-V3.1 template, with thinking unset). DeepSeek-V3.2 ships no
+ *     opening is "<｜Assistant｜></think>", after a user turn only. This is
+ *     the DeepSeek-V3.1(-Terminus) chat_template with thinking unset (the
+ *     copy we read was V3.1-Terminus's, quoted in ik_llama.cpp issue #804;
+ *     DeepSeek-V3.2-Exp's tokenizer_config.json is meant to carry the same
+ *     one, which we could not read here). DeepSeek-V3.2 ships no
  *     Jinja template but encoding/encoding_dsv32.py; its chat mode
  *     ("<｜User｜>{user}<｜Assistant｜></think>" then "{answer}<｜end▁of▁sentence｜>")
- *     renders the same text for a system prompt first and alternating turns.
- *     (It differs elsewhere: it keeps each system message in place, unjoined.)
+ *     renders the same text for a system prompt first, then alternating
+ *     user and assistant turns ending in a user turn, with the assistant
+ *     opening asked for. It differs elsewhere: it keeps each system message
+ *     in place, unjoined; it always follows a user turn with the opening; it
+ *     keeps an answer's text before "</think>".
  *     Golden renderings: tests/data/deepseek-v32/chat-golden.txt.
  *
  * A file without tokenizer.chat_template has no template: we do not guess
- * one (transformers, too, refuses to apply a missing template). */
+ * one (transformers, too, refuses to apply a missing template), except for
+ * a DeepSeek-V3.2 directory (sl_chat_detect_dir), whose format is published
+ * as Python rather than as a template. */
 #include "tokenizer/tokenizer.h"
 
 #include "error.h"
@@ -84,8 +91,10 @@ sl_status sl_chat_detect_text(const char *source, const char *text, size_t len,
         return SL_OK;
     }
     if (contains(s.ptr, s.len, DS_ASSISTANT)) {
-        /* V3.1 and later close an empty thinking block after each opening */
-        *out = contains(s.ptr, s.len, "</think>") ? SL_CHAT_DEEPSEEK_V32 : SL_CHAT_DEEPSEEK_V3;
+        /* V3.1 and later open non-thinking turns with an empty thinking
+         * block; R1's "<｜Assistant｜><think>\n" stays with V3, as before */
+        *out = contains(s.ptr, s.len, DS_ASSISTANT "</think>") ? SL_CHAT_DEEPSEEK_V32
+                                                               : SL_CHAT_DEEPSEEK_V3;
         return SL_OK;
     }
     /* Quote the start of the template: about 60 bytes, whole characters,

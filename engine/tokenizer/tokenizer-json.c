@@ -23,11 +23,21 @@
  * The vocabulary (model.vocab, text -> id) and added_tokens (special: true
  * -> control, false -> user-defined) together must give every id 0..n-1
  * exactly one text; an added token may repeat a vocabulary entry with the
- * same id and text. Merges are "a b" strings or ["a", "b"] pairs.
+ * same id and text. An added token with lstrip, rstrip or single_word set
+ * is SL_ERR_UNSUPPORTED. Merges are "a b" strings or ["a", "b"] pairs;
+ * model.ignore_merges (false when absent) is honoured whatever the
+ * pre-tokenizer. (Qwen2's own files have an NFC normalizer, so they are
+ * refused for that.)
  * tokenizer_config.json gives bos_token, eos_token, pad_token (strings or
  * {"content": ...} objects) and add_bos_token; without add_bos_token, the
  * post_processor decides: a TemplateProcessing whose single sequence starts
- * with the bos token adds it. */
+ * with the bos token adds it.
+ *
+ * The tokenizer's fingerprint is bpe.c's: the pre-tokenizer's GGUF name
+ * (tokenizer.ggml.pre: "deepseek-v3", "llama-bpe" ...), the tokens with
+ * their types, the merges as "a b" strings (pairs are joined), add_bos and
+ * ignore_merges; so a GGUF conversion with the same tokens, types and
+ * merges has the same one. */
 #include "tokenizer/bpe.h"
 
 #include "error.h"
@@ -482,9 +492,8 @@ static sl_status read_vocab(loader *L, const sl_json *model, const sl_json *adde
 static sl_status read_merges(loader *L, const sl_json *model)
 {
     const sl_json *merges = sl_json_object_get(model, "merges");
-    if (!merges)
-        merges = NULL; /* no merges: every word stays in bytes */
-    else if (sl_json_type_of(merges) != SL_JSON_ARRAY)
+    /* no merges at all is valid: every word stays in single bytes */
+    if (merges && sl_json_type_of(merges) != SL_JSON_ARRAY)
         return sl_fail(L->err, SL_ERR_FORMAT, "%s: model.merges is a JSON %s, not an array",
                        L->path, type_name(merges));
     size_t n = sl_json_array_size(merges);
@@ -768,6 +777,18 @@ sl_status sl_chat_detect_dir(const char *dir, sl_chat_template *out, sl_error *e
             fclose(f);
         goto done;
     }
+    /* DeepSeek-V3.2 ships its format as Python (encoding/encoding_dsv32.py),
+     * not as a Jinja template: its config.json names the architecture */
+    sl_json_free(config);
+    config = NULL;
+    char *mpath = join(dir, "config.json");
+    if (mpath && file_exists(mpath) && sl_json_parse_file(mpath, &config, NULL) == SL_OK &&
+        str_is(sl_json_object_get(config, "model_type"), "deepseek_v32")) {
+        *out = SL_CHAT_DEEPSEEK_V32;
+        free(mpath);
+        goto done;
+    }
+    free(mpath);
     s = sl_fail(err, SL_ERR_UNSUPPORTED,
                 "%s: no chat template (no chat_template in tokenizer_config.json, no "
                 "chat_template.jinja)",

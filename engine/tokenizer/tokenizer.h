@@ -67,7 +67,9 @@ sl_status sl_chat_detect_text(const char *source, const char *text, size_t len,
 sl_status sl_chat_detect(const sl_gguf *gguf, sl_chat_template *out, sl_error *err);
 /* From a Hugging Face directory: chat_template of dir/tokenizer_config.json (a
  * string, or the "default" of a list of named templates), else
- * dir/chat_template.jinja. None at all is SL_ERR_UNSUPPORTED. */
+ * dir/chat_template.jinja, else SL_CHAT_DEEPSEEK_V32 when dir/config.json has
+ * model_type "deepseek_v32" (DeepSeek-V3.2 ships no Jinja template, only
+ * encoding/encoding_dsv32.py). None at all is SL_ERR_UNSUPPORTED. */
 sl_status sl_chat_detect_dir(const char *dir, sl_chat_template *out, sl_error *err);
 sl_status sl_chat_render_template(sl_chat_template tmpl, const sl_chat_message *messages,
                                   size_t n, bool add_assistant, char **out, sl_error *err);

@@ -6,8 +6,8 @@ The tokenizer is a byte-level BPE with exactly DeepSeek V3's normalizer (an
 empty Sequence), pre-tokenizer (Sequence of Split(\\p{N}{1,3}), Split(CJK and
 kana ranges), Split(the big regex), ByteLevel(add_prefix_space=False,
 use_regex=False)), ByteLevel decoder and TemplateProcessing post-processor,
-trained on the license texts of /usr/share/common-licenses and a few local
-source files, with EXACTLY 1024 tokens in all: the small random DeepSeek-V3.2
+trained on the license texts of /usr/share/common-licenses (Debian 12's) and
+the golden texts below, with EXACTLY 1024 tokens in all: the small random DeepSeek-V3.2
 test checkpoints have vocab_size 1024, bos 0 and eos 1. The added tokens are
 
   0 <｜begin▁of▁sentence｜>  1 <｜end▁of▁sentence｜>  2 <｜User｜>  3 <｜Assistant｜>
@@ -16,12 +16,13 @@ test checkpoints have vocab_size 1024, bos 0 and eos 1. The added tokens are
 special except <think> and </think> (as in DeepSeek-V3.1 and later, where
 they are added tokens that are not special).
 
-tokenizer_config.json carries bos/eos, add_bos_token true and the chat
-template of DeepSeek-V3.2-Exp (tokenizer_config.json on the Hugging Face Hub;
-the same template as DeepSeek-V3.1). DeepSeek-V3.2 itself ships no Jinja
-template but encoding/encoding_dsv32.py, whose chat mode ("</think>" after
-each "<｜Assistant｜>") gives the same text for conversations of a system
-prompt first and then user/assistant turns.
+tokenizer_config.json carries bos/eos, add_bos_token true and the
+DeepSeek-V3.1(-Terminus) chat template, which DeepSeek-V3.2-Exp's
+tokenizer_config.json is meant to carry too (the copy below is transcribed
+from V3.1-Terminus's, as quoted in ik_llama.cpp issue #804). DeepSeek-V3.2 itself ships
+no Jinja template but encoding/encoding_dsv32.py, whose chat mode ("</think>"
+after each "<｜Assistant｜>") gives the same text for a system prompt first and
+then user/assistant turns ending in a user turn (engine/tokenizer/chat.c).
 
 Writes, under OUT_DIR (default tests/data/deepseek-v32):
   tokenizer/tokenizer.json, tokenizer/tokenizer_config.json
@@ -30,11 +31,15 @@ Writes, under OUT_DIR (default tests/data/deepseek-v32):
       Tokenizer.encode(text, add_special_tokens=False) (added tokens
       matched); IDS_PLAIN: the same tokenizer without its added tokens (what
       encoding with parse_special = false must give).
+  pre-variants/KIND/tokenizer.json, pre-variants-golden.txt
+      the same vocabulary and merges under the GPT-2, SmolLM, Llama 3 and
+      Qwen2 pre-tokenizers; KIND <TAB> HEX <TAB> IDS (added tokens matched).
   chat-golden.txt        deepseek32 <TAB> ADD(0|1) <TAB> ROLE:HEX,... <TAB> HEX
       transformers' apply_chat_template(tokenize=False) of the tokenizer
       directory, as in tests/data/tokenizer/chat-golden.txt.
 
-Deterministic: running it again leaves the files unchanged.
+Deterministic: running it again (with the same license texts) leaves the
+files unchanged.
 Usage: make-deepseek-tokenizer.py [OUT_DIR]
 Needs: pip install tokenizers transformers jinja2
 """
@@ -65,7 +70,26 @@ DS3_MAIN = ("[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|"
             "[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|"
             "\\s*[\r\n]+|\\s+(?!\\S)|\\s+")
 
-# DeepSeek-V3.2-Exp's tokenizer_config.json chat_template (the DeepSeek-V3.1 one).
+LLAMA3_RE = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+             r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_RE = LLAMA3_RE.replace(r"\p{N}{1,3}", r"\p{N}")
+BYTE_LEVEL_RE = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                 "use_regex": True}
+BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+              "use_regex": False}
+PRE_VARIANTS = {
+    "gpt2": BYTE_LEVEL_RE,
+    "smollm": {"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": True}, BYTE_LEVEL_RE]},
+    "llama3": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": LLAMA3_RE}, "behavior": "Isolated",
+         "invert": False}, BYTE_LEVEL]},
+    "qwen2": {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": QWEN2_RE}, "behavior": "Isolated",
+         "invert": False}, BYTE_LEVEL]},
+}
+
+# The DeepSeek-V3.1(-Terminus) tokenizer_config.json chat_template (see the docstring).
 DEEPSEEK32_TEMPLATE = (
     "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
     "{% if not thinking is defined %}{% set thinking = false %}{% endif %}"
@@ -93,7 +117,7 @@ DEEPSEEK32_TEMPLATE = (
     "{%- if message['role'] == 'assistant' and (message['tool_calls'] is not defined or "
     "message['tool_calls'] is none) %}{%- if ns.is_last_user %}{{'<｜Assistant｜>'}}"
     "{%- if message['prefix'] is defined and message['prefix'] and thinking %}{{'<think>'}}"
-    "{%- else %}{{'</think>'}}{%- endif %}{%- endif %}{%- set ns.is_last_user = false -%}"
+    "  {%- else %}{{'</think>'}}{%- endif %}{%- endif %}{%- set ns.is_last_user = false -%}"
     "{%- if ns.is_tool %}{{message['content'] + '<｜end▁of▁sentence｜>'}}"
     "{%- set ns.is_tool = false -%}{%- else %}{%- set content = message['content'] -%}"
     "{%- if '</think>' in content %}{%- set content = content.split('</think>', 1)[1] -%}"
@@ -157,11 +181,8 @@ CONVERSATIONS = [
 
 
 def corpus():
-    files = sorted(glob.glob("/usr/share/common-licenses/*"))
-    files += sorted(glob.glob(os.path.join(ROOT, "engine/tokenizer/*.c")))
-    files += sorted(glob.glob(os.path.join(ROOT, "tests/reference/*.py")))
-    for path in files:
-        if os.path.isfile(path) and not path.endswith("unicode-data.c"):
+    for path in sorted(glob.glob("/usr/share/common-licenses/*")):
+        if os.path.isfile(path):
             with open(path, encoding="utf-8", errors="replace") as f:
                 yield f.read()
     # a little of everything the goldens use, so that merges exist for them
@@ -239,6 +260,23 @@ if __name__ == "__main__":
         assert tok.decode(a, skip_special_tokens=False) == t, t
         lines.append(f"{hexs(t)}\t{ids(a)}\t{ids(b)}")
     with open(os.path.join(out, "tokenizer-golden.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    # The same vocabulary and merges under the other pre-tokenizers the engine
+    # recognises, to check that each maps to the right splitter.
+    lines = []
+    for name, pre in PRE_VARIANTS.items():
+        vdir = os.path.join(out, "pre-variants", name)
+        os.makedirs(vdir, exist_ok=True)
+        vdata = dict(data)
+        vdata["pre_tokenizer"] = pre
+        with open(os.path.join(vdir, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(vdata, f, ensure_ascii=False, separators=(",", ":"))
+            f.write("\n")
+        vtok = Tokenizer.from_file(os.path.join(vdir, "tokenizer.json"))
+        for t in TEXTS:
+            lines.append(f"{name}\t{hexs(t)}\t{ids(vtok.encode(t, add_special_tokens=False).ids)}")
+    with open(os.path.join(out, "pre-variants-golden.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
     from transformers import AutoTokenizer

@@ -4,7 +4,8 @@
  * tests/data/deepseek-v32/ (tests/reference/make-deepseek-tokenizer.py): a
  * 1024-token byte-level BPE trained by Hugging Face `tokenizers` with
  * DeepSeek V3's pre-tokenizer, its token ids for a varied set of texts from
- * `tokenizers`, and chat renderings from transformers' apply_chat_template.
+ * `tokenizers` (also under the GPT-2, SmolLM, Llama 3 and Qwen2
+ * pre-tokenizers), and chat renderings from transformers' apply_chat_template.
  * Hostile variants of its tokenizer.json and tokenizer_config.json are made
  * here, in a temporary folder; each must give a clear error, never a crash. */
 #include "golden-util.h"
@@ -160,6 +161,54 @@ static void test_trained(void)
     CHECK(sl_tokenizer_from_json(dir, NULL, &err) == SL_ERR_INVALID_ARGUMENT);
 }
 
+/* The same vocabulary under the GPT-2, SmolLM, Llama 3 and Qwen2 pre-tokenizers. */
+static void test_pre_variants(void)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/pre-variants-golden.txt", data_dir);
+    size_t len;
+    char *text = sl_test_read_file(path, &len);
+    CHECKF(text != NULL, "%s", path);
+    if (!text)
+        return;
+    char *cursor = text, *f[3], kind[32] = "";
+    sl_tokenizer *tok = NULL;
+    int lines = 0, bad = 0, kinds = 0;
+    while (golden_next_line(&cursor, f, 3) == 3) {
+        sl_error err = {0};
+        if (strcmp(kind, f[0]) != 0) {
+            sl_tokenizer_free(tok);
+            tok = NULL;
+            snprintf(kind, sizeof kind, "%s", f[0]);
+            char dir[4400];
+            snprintf(dir, sizeof dir, "%s/pre-variants/%s", data_dir, kind);
+            CHECKF(sl_tokenizer_from_json(dir, &tok, &err) == SL_OK, "%s", err.message);
+            kinds++;
+        }
+        if (!tok)
+            continue;
+        size_t n, nw;
+        char *s = golden_unhex(f[1], strlen(f[1]), &n);
+        int32_t *want = golden_ids(f[2], &nw);
+        sl_tokens a = {0};
+        CHECK(sl_tokenizer_encode(tok, s, n, true, &a, &err) == SL_OK);
+        if (!same_ids(&a, want, nw)) {
+            bad++;
+            fprintf(stderr, "%s: mismatch for %s: want %s\n", kind, f[1], f[2]);
+        }
+        lines++;
+        sl_tokens_free(&a);
+        free(s);
+        free(want);
+    }
+    sl_tokenizer_free(tok);
+    CHECK(kinds == 4 && lines >= 400);
+    CHECKF(bad == 0, "%d of %d pre-tokenizer variant lines differ", bad, lines);
+    fprintf(stderr, "pre-tokenizer variants: %d kinds, %d texts, %d identical\n", kinds, lines,
+            lines - bad);
+    free(text);
+}
+
 /* ---- chat ------------------------------------------------------------------------------ */
 
 static void test_chat(void)
@@ -228,6 +277,10 @@ static void test_chat(void)
               SL_OK &&
           t == SL_CHAT_DEEPSEEK_V3);
     CHECK(sl_chat_detect_text("x", "<|im_start|>", 12, &t, &err) == SL_OK && t == SL_CHAT_CHATML);
+    /* R1: "</think>" in the history, "<｜Assistant｜><think>" to open: not V3.2 */
+    static const char r1[] = "{% set content = content.split('</think>')[-1] %}"
+                             "{{'<\xef\xbd\x9c" "Assistant\xef\xbd\x9c><think>\\n'}}";
+    CHECK(sl_chat_detect_text("x", r1, strlen(r1), &t, &err) == SL_OK && t == SL_CHAT_DEEPSEEK_V3);
     CHECK(sl_chat_detect_text("my.jinja", "{{ nothing }}", 13, &t, &err) == SL_ERR_UNSUPPORTED);
     CHECK(strstr(err.message, "my.jinja: chat template not recognised") != NULL);
     CHECK(sl_chat_detect_text("x", NULL, 3, &t, &err) == SL_ERR_INVALID_ARGUMENT);
@@ -534,15 +587,21 @@ static void test_hostile(void)
     put(d, "tokenizer.json", fixture_json, strlen(fixture_json));
     CHECK(sl_tokenizer_from_json(d, &tok, &err) == SL_OK);
     CHECK(tok && sl_tokenizer_bos(tok) == -1 && !sl_tokenizer_add_bos(tok));
-    /* the same vocabulary and merges: the same fingerprint, whatever the config says of bos */
+    /* add_bos is part of the fingerprint (it changes the ids of a text) */
     sl_tokenizer *ref = NULL;
     CHECK(sl_tokenizer_from_json(tok_dir, &ref, &err) == SL_OK);
     if (tok && ref)
         CHECK(strcmp(sl_tokenizer_fingerprint(tok), sl_tokenizer_fingerprint(ref)) != 0);
     sl_tokenizer_free(tok);
     /* one merge less: another fingerprint */
-    d = make_case("one-merge-less", "\"merges\": [\n   [\n    \"\xc4\xa0\",\n    \"\xc4\xa0\"\n   ],",
-                  NULL, "\"merges\": [", NULL);
+    const char *m = strstr(fixture_json, "\"merges\": [");
+    const char *first_end = m ? strstr(m, "],") : NULL; /* the end of the first pair */
+    CHECK(first_end != NULL);
+    if (!first_end)
+        return;
+    char first[256];
+    snprintf(first, sizeof first, "%.*s", (int)(first_end + 2 - m), m);
+    d = make_case("one-merge-less", first, NULL, "\"merges\": [", NULL);
     CHECK(sl_tokenizer_from_json(d, &tok, &err) == SL_OK);
     if (tok && ref)
         CHECK(strcmp(sl_tokenizer_fingerprint(tok), sl_tokenizer_fingerprint(ref)) != 0);
@@ -567,6 +626,15 @@ static void test_hostile(void)
     d = make_case("chat-jinja", NULL, NULL, NULL, "{}");
     put(d, "chat_template.jinja", "{{'<|start_header_id|>'}}", 25);
     CHECK(sl_chat_detect_dir(d, &t, &err) == SL_OK && t == SL_CHAT_LLAMA3);
+    d = make_case("chat-v32-config", NULL, NULL, NULL, "{}");
+    put(d, "config.json", "{\"model_type\": \"deepseek_v32\"}", 30);
+    CHECK(sl_chat_detect_dir(d, &t, &err) == SL_OK && t == SL_CHAT_DEEPSEEK_V32);
+    d = make_case("chat-v3-config", NULL, NULL, NULL, "{}");
+    put(d, "config.json", "{\"model_type\": \"deepseek_v3\"}", 29);
+    CHECK(sl_chat_detect_dir(d, &t, &err) == SL_ERR_UNSUPPORTED);
+    d = make_case("chat-broken-model-config", NULL, NULL, NULL, "{}");
+    put(d, "config.json", "{\"model_type\": ", 14);
+    CHECK(sl_chat_detect_dir(d, &t, &err) == SL_ERR_UNSUPPORTED);
     d = make_case("chat-broken-config", NULL, NULL, NULL, "{");
     CHECK(sl_chat_detect_dir(d, &t, &err) == SL_ERR_FORMAT);
 }
@@ -620,6 +688,7 @@ int main(int argc, char **argv)
         return 1;
     }
     test_trained();
+    test_pre_variants();
     test_chat();
     test_pre_tokenizers();
     test_hostile();
