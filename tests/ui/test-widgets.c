@@ -351,6 +351,68 @@ static void test_page_highlight(PageFixture *f, gconstpointer data)
     cairo_surface_destroy(cleared);
 }
 
+/* Nodes of a type in a tree of container nodes. */
+static guint count_nodes(GskRenderNode *node, GskRenderNodeType type)
+{
+    if (!node)
+        return 0;
+    guint n = gsk_render_node_get_node_type(node) == type;
+    if (gsk_render_node_get_node_type(node) == GSK_CONTAINER_NODE)
+        for (guint i = 0; i < gsk_container_node_get_n_children(node); i++)
+            n += count_nodes(gsk_container_node_get_child(node, i), type);
+    return n;
+}
+
+static gboolean is_accent(guint32 p, const GdkRGBA *c)
+{
+    return abs((int)R(p) - (int)(c->red * 255)) <= 8 && abs((int)G(p) - (int)(c->green * 255)) <= 8 &&
+           abs((int)B(p) - (int)(c->blue * 255)) <= 8;
+}
+
+/* A passage of three close lines (made-up boxes on the page's blank right half): one outline
+ * round the three, one node, and nothing drawn between its lines. */
+static void test_page_highlight_passage(PageFixture *f, gconstpointer data)
+{
+    GtkWidget *w = GTK_WIDGET(f->page);
+    static const float lines[3][3] = {{200, 380, 30}, {200, 380, 46}, {200, 300, 62}};
+    float boxes[3 * 18 * 4];
+    gsize n = 0;
+    for (int l = 0; l < 3; l++)
+        for (float x = lines[l][0]; x < lines[l][1]; x += 10, n++) {
+            boxes[4 * n] = x, boxes[4 * n + 1] = lines[l][2];
+            boxes[4 * n + 2] = x + 9, boxes[4 * n + 3] = lines[l][2] + 12;
+        }
+    boxes[4 * (n - 1) + 2] = 300; /* the last character ends the line at x 300 */
+    cairo_surface_t *plain = render(w);
+    sl_pdf_page_set_highlight(f->page, boxes, n);
+    cairo_surface_t *lit = render(w);
+    GdkRGBA c;
+    accent(w, &c);
+    /* The outline: left of all three lines, right of the short last line, under the middle
+     * line where the last one stops short. */
+    g_assert_true(is_accent(pixel(lit, 198, 36), &c));
+    g_assert_true(is_accent(pixel(lit, 198, 52), &c));
+    g_assert_true(is_accent(pixel(lit, 198, 68), &c));
+    g_assert_true(is_accent(pixel(lit, 381, 50), &c));
+    g_assert_true(is_accent(pixel(lit, 301, 68), &c));
+    g_assert_true(is_accent(pixel(lit, 340, 61), &c));
+    g_assert_true(is_accent(pixel(lit, 250, 76), &c));
+    /* Nothing between the lines, nor inside the shape. */
+    const int inside[4] = {200, 30, 380, 58};
+    g_assert_cmpuint(count_differing(plain, lit, inside), ==, 0);
+    const int inside_last[4] = {200, 58, 300, 74};
+    g_assert_cmpuint(count_differing(plain, lit, inside_last), ==, 0);
+    const int below_middle[4] = {304, 64, 380, 80};
+    g_assert_cmpuint(count_differing(plain, lit, below_middle), ==, 0);
+    /* One node for the whole passage, no border per line. */
+    GskRenderNode *node = widget_node(w);
+    g_assert_cmpuint(count_nodes(node, GSK_BORDER_NODE), ==, 0);
+    g_assert_cmpuint(count_nodes(node, GSK_CAIRO_NODE), ==, 1);
+    gsk_render_node_unref(node);
+    cairo_surface_destroy(plain);
+    cairo_surface_destroy(lit);
+}
+
 static void test_page_char_at(PageFixture *f, gconstpointer data)
 {
     sl_pdf_page_set_zoom(f->page, 2.0);
@@ -699,6 +761,7 @@ int main(int argc, char **argv)
     PAGE("/ui/pdf-page/heat", test_page_heat);
     PAGE("/ui/pdf-page/log-scale", test_page_log_scale);
     PAGE("/ui/pdf-page/highlight", test_page_highlight);
+    PAGE("/ui/pdf-page/highlight-passage", test_page_highlight_passage);
     PAGE("/ui/pdf-page/char-at", test_page_char_at);
     PAGE("/ui/pdf-page/cache", test_page_cache);
     PAGE("/ui/pdf-page/accessible", test_page_accessible);
