@@ -248,3 +248,81 @@ char *sl_library_page_excerpt(SlLibrary *lib, gint64 document_id, int page, gsiz
     sl_library_unlock(lib);
     return out;
 }
+
+GArray *sl_answer_token_offsets(SlLibrary *lib, const sl_engine *engine, gint64 answer_id,
+                                GError **error)
+{
+    g_return_val_if_fail(lib && engine, NULL);
+    g_autofree char *text = NULL, *tokenizer = NULL;
+    g_autoptr(GBytes) ids = NULL;
+    gsize text_len = 0;
+    gboolean found = FALSE, ok = FALSE;
+    sl_library_lock(lib);
+    sqlite3_stmt *st = sl_library_prepare(lib, "SELECT answer, answer_tokens, tokenizer FROM "
+                                               "answers WHERE id = ?1", error);
+    if (st) {
+        sqlite3_bind_int64(st, 1, answer_id);
+        if ((ok = sl_library_step(lib, st, "reading an answer's tokens", error)) &&
+            (found = sqlite3_data_count(st) > 0)) {
+            text_len = (gsize)sqlite3_column_bytes(st, 0);
+            text = g_strndup((const char *)sqlite3_column_text(st, 0), text_len);
+            const void *blob = sqlite3_column_blob(st, 1);
+            ids = g_bytes_new(blob, blob ? (gsize)sqlite3_column_bytes(st, 1) : 0);
+            tokenizer = column_dup(st, 2);
+        }
+        sqlite3_finalize(st);
+    }
+    sl_library_unlock(lib);
+    if (!ok)
+        return NULL;
+    if (!found) {
+        g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_NOT_FOUND,
+                    "no answer %" G_GINT64_FORMAT " in the library %s", answer_id,
+                    sl_library_path(lib));
+        return NULL;
+    }
+    if (g_strcmp0(tokenizer, sl_tokenizer_id(engine)) != 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                    "answer %" G_GINT64_FORMAT " was written by a model with another tokenizer "
+                    "than the one loaded", answer_id);
+        return NULL;
+    }
+    gsize n_bytes = 0;
+    const guint8 *p = g_bytes_get_data(ids, &n_bytes);
+    if (n_bytes % 4 != 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    "answer %" G_GINT64_FORMAT ": its tokens take %zu bytes, not a multiple of 4",
+                    answer_id, n_bytes);
+        return NULL;
+    }
+    /* The rule of ask.c's decode: each token starts where the text so far ends. */
+    GArray *offsets = g_array_sized_new(FALSE, FALSE, sizeof(guint32), (guint)(n_bytes / 4));
+    gsize at = 0;
+    for (gsize i = 0; i < n_bytes / 4; i++) {
+        guint32 u = (guint32)p[4 * i] | (guint32)p[4 * i + 1] << 8 | (guint32)p[4 * i + 2] << 16 |
+                    (guint32)p[4 * i + 3] << 24;
+        int32_t id = (int32_t)u;
+        guint32 start = (guint32)at;
+        g_array_append_val(offsets, start);
+        if (sl_token_is_special(engine, id))
+            continue;
+        size_t len = 0;
+        const char *piece = sl_token_piece(engine, id, &len);
+        if (!piece || at + len > text_len || memcmp(text + at, piece, len) != 0) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                        "answer %" G_GINT64_FORMAT ": token %zu (id %d) is not its text at byte %zu",
+                        answer_id, i, id, at);
+            g_array_unref(offsets);
+            return NULL;
+        }
+        at += len;
+    }
+    if (at != text_len) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                    "answer %" G_GINT64_FORMAT ": its tokens make %zu bytes of its %zu", answer_id,
+                    at, text_len);
+        g_array_unref(offsets);
+        return NULL;
+    }
+    return offsets;
+}

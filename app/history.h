@@ -5,6 +5,8 @@
 
 #include "library.h"
 
+#include "sightline-engine.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -47,6 +49,16 @@ GPtrArray *sl_library_answer_sources(SlLibrary *lib, gint64 answer_id, GError **
  * selections (0 for a dense answer). SL_LIBRARY_ERROR_NOT_FOUND when it has none. */
 gboolean sl_library_answer_record_sizes(SlLibrary *lib, gint64 answer_id, gsize *span_map,
                                         gsize *question, gsize *answer, GError **error);
+
+/* Where each token of a stored answer starts in its text (guint32 bytes, as SlAnswer's
+ * token_offsets are for a fresh answer): its stored token ids read again with the engine's
+ * tokenizer, which must be the one that wrote it (the tokenizer ids match). Special tokens
+ * take no text, as when the answer was written. Errors: SL_LIBRARY_ERROR_NOT_FOUND for no
+ * such answer; G_IO_ERROR_NOT_SUPPORTED when the tokenizers differ; G_IO_ERROR_INVALID_DATA
+ * when the tokens' text is not the stored text (a damaged or edited answer). The engine is
+ * only read: call it on the engine's worker. */
+GArray *sl_answer_token_offsets(SlLibrary *lib, const sl_engine *engine, gint64 answer_id,
+                                GError **error);
 
 /* Bytes start to end of a page's text on one line (whitespace runs made one space, ends
  * trimmed), cut after max_chars characters (> 0) with "…"; end 0: to the end of the

@@ -176,3 +176,33 @@ int cmd_logits(cli_options *o)
     sl_tokens_free(&ids);
     return rc;
 }
+
+int cmd_devices(cli_options *o)
+{
+    if (o->n_args) {
+        fprintf(stderr, "sightline-cli: devices takes no arguments\n");
+        return 2;
+    }
+    enum { CAP = 64 };
+    sl_device_info d[CAP];
+    char reason[128];
+    int n = 0;
+    sl_error err = {0};
+    if (sl_devices_list(d, CAP, &n, reason, sizeof reason, &err) != SL_OK) {
+        cli_print_error(&err);
+        return 1;
+    }
+    if (n == 0) {
+        printf("no GPU: %s; the engine runs on the CPU\n", reason);
+        return 0;
+    }
+    for (int i = 0; i < n && i < CAP; i++)
+        printf("%d  %s  %.1f GiB  compute %d.%d  %s%s%s\n", d[i].index, d[i].name,
+               (double)d[i].total_bytes / (1024.0 * 1024.0 * 1024.0), d[i].cc_major, d[i].cc_minor,
+               d[i].id, d[i].pci_bus_id[0] ? "  " : "", d[i].pci_bus_id);
+    if (n > CAP)
+        printf("(and %d more)\n", n - CAP);
+    if (!o->quiet)
+        fprintf(stderr, "this build runs the engine on the CPU; the CUDA engine will use these\n");
+    return 0;
+}

@@ -48,5 +48,6 @@ int cmd_tokenize(cli_options *o);
 int cmd_logits(cli_options *o);
 int cmd_generate(cli_options *o);
 int cmd_chat(cli_options *o);
+int cmd_devices(cli_options *o);
 
 #endif

@@ -21,7 +21,9 @@ static const char usage_commands[] =
     "                                       print token ids (and their text)\n"
     "  logits --model M --tokens 1,2,3 --out F\n"
     "                                       write float32 logits, n_tokens x vocab, row-major\n"
-    "  info MODEL                           describe a model file\n";
+    "  info MODEL                           describe a model file\n"
+    "  devices                              the NVIDIA GPUs the driver reports: name,\n"
+    "                                       memory, compute capability, id\n";
 #ifdef SL_HAVE_APP
 static const char usage_library[] =
     "\n"
@@ -108,7 +110,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(cli_options *);
     } commands[] = {{"info", cmd_info},       {"tokenize", cmd_tokenize}, {"logits", cmd_logits},
-                    {"generate", cmd_generate}, {"chat", cmd_chat}};
+                    {"generate", cmd_generate}, {"chat", cmd_chat},
+                    {"devices", cmd_devices}};
 #ifdef SL_HAVE_APP
     static const struct {
         const char *name;

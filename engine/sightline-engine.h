@@ -85,6 +85,30 @@ void sl_engine_close(sl_engine *engine);
 const sl_model_info *sl_engine_model(const sl_engine *engine);
 int sl_engine_threads(const sl_engine *engine);
 
+/* ---- devices ----------------------------------------------------------- */
+
+/* One NVIDIA GPU as the driver describes it. */
+typedef struct {
+    int index;             /* the driver's ordinal (CUDA_VISIBLE_DEVICES and
+                              CUDA_DEVICE_ORDER change it) */
+    char name[128];        /* "NVIDIA H100 80GB HBM3" */
+    uint64_t total_bytes;  /* the device's memory */
+    int cc_major, cc_minor;/* compute capability, 9.0 for Hopper */
+    char id[64];           /* stable across runs: "GPU-<uuid>" as nvidia-smi writes it, or
+                              "PCI-<bus id>" from drivers without UUIDs */
+    char pci_bus_id[32];   /* "00000000:3B:00.0", or "" */
+} sl_device_info;
+
+/* Lists the NVIDIA GPUs through the driver (libcuda.so.1, loaded at run time;
+ * $SIGHTLINE_LIBCUDA names another file). Fills out[0..min(cap, n)) and sets
+ * *n_found to n. No driver or no GPU is not an error: SL_OK with n = 0 and
+ * reason ("no NVIDIA driver found", "the driver found no GPU"); reason is ""
+ * when GPUs were found. A driver that fails gives SL_ERR_IO (SL_ERR_UNSUPPORTED
+ * for one too old) with the call and its CUresult code in err. Thread-safe;
+ * the first call may take a second while the driver starts. */
+sl_status sl_devices_list(sl_device_info *out, int cap, int *n_found, char *reason,
+                          size_t reason_cap, sl_error *err);
+
 /* ---- tokens ------------------------------------------------------------ */
 
 typedef struct {

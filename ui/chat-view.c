@@ -35,7 +35,9 @@ struct _SlChatView {
     gint64 answer_id;
     gint64 conversation_id;
     GPtrArray *citation_targets; /* SlCitation copies, by button */
-    GArray *token_offsets;       /* guint32 per answer token, or NULL (earlier answers) */
+    GArray *token_offsets;       /* guint32 per answer token, or NULL while not known */
+    GCancellable *reading_words; /* an earlier answer's token offsets being read */
+    gssize pending_click;        /* byte of the answer clicked while they were read, or -1 */
     GtkTextTag *word_tag;
     GtkWidget *map_box;          /* the context map and the inspector button */
     SlSelectionMap *context_map;
@@ -381,6 +383,8 @@ static void fill_request(SlChatView *self, SlAskRequest *rq)
     rq->sampling.top_p = (float)g_settings_get_double(self->settings, "top-p");
 }
 
+static void stop_reading_words(SlChatView *self);
+
 void sl_chat_view_ask(SlChatView *self, const char *question)
 {
     if (self->running || !self->lib || !self->worker)
@@ -407,6 +411,7 @@ void sl_chat_view_ask(SlChatView *self, const char *question)
     clear_list(self->looked_list);
     gtk_widget_set_visible(GTK_WIDGET(self->looked_list), FALSE);
     gtk_widget_set_visible(GTK_WIDGET(self->looked_title), FALSE);
+    stop_reading_words(self); /* the new answer brings its own */
     self->running = g_cancellable_new();
     set_busy(self, TRUE);
     SlAskCallbacks cb = {on_stage, on_text, self};
@@ -443,6 +448,79 @@ static void on_stop_clicked(SlChatView *self)
 
 /* ---------------------------------------------------------------- earlier answers */
 
+static void stop_reading_words(SlChatView *self)
+{
+    if (self->reading_words)
+        g_cancellable_cancel(self->reading_words);
+    g_clear_object(&self->reading_words);
+    self->pending_click = -1;
+}
+
+typedef struct {
+    SlChatView *self; /* a reference */
+    GCancellable *cancellable;
+} WordsRequest;
+
+typedef struct {
+    SlLibrary *lib; /* thread-safe; lives as long as the application */
+    gint64 answer_id;
+} WordsJob;
+
+static gpointer words_func(SlWorkerJob *job, sl_engine *engine, gpointer data,
+                           GCancellable *cancellable, GError **error)
+{
+    const WordsJob *j = data;
+    return sl_answer_token_offsets(j->lib, engine, j->answer_id, error);
+}
+
+static int token_at(SlChatView *self, gsize at);
+
+static void words_read(GObject *source, GAsyncResult *res, gpointer data)
+{
+    WordsRequest *rq = data;
+    SlChatView *self = rq->self;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GArray) offsets = sl_worker_run_finish(self->worker, res, &error);
+    /* Only the latest request counts: another answer may be shown by now. */
+    if (rq->cancellable == self->reading_words && !g_cancellable_is_cancelled(rq->cancellable)) {
+        gssize click = self->pending_click;
+        g_clear_object(&self->reading_words);
+        self->pending_click = -1;
+        if (offsets)
+            self->token_offsets = g_steal_pointer(&offsets);
+        if (click >= 0 && self->token_offsets)
+            sl_chat_view_activate_token(self, token_at(self, (gsize)click));
+        else if (click >= 0) {
+            /* Translators: %s says why, e.g. "no model loaded". */
+            g_autofree char *why = g_strdup_printf(_("No heat for single words: %s"), error->message);
+            gtk_label_set_text(self->status_label, why);
+        }
+    }
+    g_object_unref(rq->cancellable);
+    g_object_unref(rq->self);
+    g_free(rq);
+}
+
+/* Reads where each token of the stored answer shown starts, on the engine's thread (its
+ * tokenizer turns the stored token ids back into text), so that a click on a word of an
+ * earlier answer finds its token as for a fresh one. click >= 0: a click to answer then. */
+static void read_words(SlChatView *self, gssize click)
+{
+    stop_reading_words(self);
+    if (!self->worker || !self->lib || self->answer_id <= 0)
+        return;
+    self->reading_words = g_cancellable_new();
+    self->pending_click = click;
+    WordsJob *job = g_new0(WordsJob, 1);
+    job->lib = self->lib;
+    job->answer_id = self->answer_id;
+    WordsRequest *rq = g_new0(WordsRequest, 1);
+    rq->self = g_object_ref(self);
+    rq->cancellable = g_object_ref(self->reading_words);
+    sl_worker_run_async(self->worker, words_func, job, g_free, (GDestroyNotify)g_array_unref,
+                        self->reading_words, words_read, rq);
+}
+
 /* The citations of a stored answer, checked against its sources as they are now. */
 static GArray *stored_citations(SlChatView *self, const SlAnswerRow *row)
 {
@@ -474,7 +552,8 @@ void sl_chat_view_show_answer(SlChatView *self, gint64 answer_id)
         return;
     self->answer_id = row->id;
     self->conversation_id = row->conversation_id;
-    g_clear_pointer(&self->token_offsets, g_array_unref); /* words are known for new answers */
+    g_clear_pointer(&self->token_offsets, g_array_unref);
+    read_words(self, -1);
     gtk_label_set_text(self->question_label, !g_strcmp0(row->kind, "summary") ? _("Summary")
                                                                               : row->question);
     gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->answer_view), row->answer, -1);
@@ -564,6 +643,15 @@ static void on_answer_clicked(GtkGestureClick *gesture, int n, double x, double 
         return;
     const char *text = sl_chat_view_get_text(self);
     const char *at = g_utf8_offset_to_pointer(text, gtk_text_iter_get_offset(&iter));
+    if (!self->token_offsets && !self->running && self->answer_id > 0) {
+        /* An earlier answer whose words are still being read, or could not be when it was
+         * opened (no model loaded yet): the click is answered once they are. */
+        if (self->reading_words)
+            self->pending_click = at - text;
+        else
+            read_words(self, at - text);
+        return;
+    }
     sl_chat_view_activate_token(self, token_at(self, (gsize)(at - text)));
 }
 
@@ -586,6 +674,13 @@ void sl_chat_view_set_scope_documents(SlChatView *self, SlScope scope, const GAr
 }
 
 gint64 sl_chat_view_get_answer(SlChatView *self) { return self->answer_id; }
+
+guint sl_chat_view_get_n_words(SlChatView *self)
+{
+    return self->token_offsets ? self->token_offsets->len : 0;
+}
+
+gboolean sl_chat_view_words_pending(SlChatView *self) { return self->reading_words != NULL; }
 
 void sl_chat_view_focus_question(SlChatView *self)
 {
@@ -649,6 +744,7 @@ static void sl_chat_view_dispose(GObject *object)
 {
     SlChatView *self = SL_CHAT_VIEW(object);
     sl_chat_view_stop(self);
+    stop_reading_words(self);
     gtk_widget_dispose_template(GTK_WIDGET(self), SL_TYPE_CHAT_VIEW);
     for (int i = 0; i < 4; i++)
         g_clear_pointer(&self->scopes[i], g_array_unref);
@@ -664,6 +760,7 @@ static void sl_chat_view_init(SlChatView *self)
 {
     gtk_widget_init_template(GTK_WIDGET(self));
     self->citation_targets = g_ptr_array_new_with_free_func(citation_free);
+    self->pending_click = -1;
     self->word_tag = gtk_text_buffer_create_tag(gtk_text_view_get_buffer(self->answer_view), "word",
                                                 "underline", PANGO_UNDERLINE_SINGLE, "weight", 700,
                                                 NULL);

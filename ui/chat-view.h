@@ -39,6 +39,10 @@ guint sl_chat_view_get_n_looked(SlChatView *self);
 /* Bins of the context map shown (0 while it is read). */
 guint sl_chat_view_get_n_map_bins(SlChatView *self);
 const char *sl_chat_view_get_text(SlChatView *self);
+/* The answer's tokens whose words a click finds (0 while not known: an earlier answer's are
+ * read on the engine's thread after it is shown, and need the model that wrote it). */
+guint sl_chat_view_get_n_words(SlChatView *self);
+gboolean sl_chat_view_words_pending(SlChatView *self);
 /* Marks answer token `token` and emits "token-activated", as a click on its word does. */
 void sl_chat_view_activate_token(SlChatView *self, int token);
 /* Activates the n-th citation button, as a click does. */

@@ -21,6 +21,10 @@ struct _SlCodeView {
     GtkTextTag *highlight_tag;          /* "highlight" */
     GtkTextMark *highlight_mark;
 
+    guint centre_tick;   /* keeps the highlight centred while the layout settles */
+    gint64 centre_until; /* frame time (µs) after which it gives up */
+    int centre_y, centre_upper, centre_still;
+
     float *weights; /* per line, copied; kept to recolour when the scale changes */
     gsize n_weights;
     float max_weight;
@@ -35,6 +39,13 @@ G_DEFINE_FINAL_TYPE(SlCodeView, sl_code_view, GTK_TYPE_WIDGET)
 static GtkTextBuffer *text_buffer(SlCodeView *self)
 {
     return GTK_TEXT_BUFFER(self->buffer);
+}
+
+static void stop_centring(SlCodeView *self)
+{
+    if (self->centre_tick && self->view)
+        gtk_widget_remove_tick_callback(GTK_WIDGET(self->view), self->centre_tick);
+    self->centre_tick = 0;
 }
 
 /* The iterators around lines [first, end) (0-based), the last one's newline included. */
@@ -129,6 +140,7 @@ void sl_code_view_set_text(SlCodeView *self, const char *text, gssize len,
         lang = gtk_source_language_manager_get_language(
             gtk_source_language_manager_get_default(), language_id);
     gtk_source_buffer_set_language(self->buffer, lang);
+    stop_centring(self);
     gtk_text_buffer_set_text(buf, text, len);
     sl_code_view_clear_line_heat(self);
     GtkTextIter start;
@@ -136,6 +148,41 @@ void sl_code_view_set_text(SlCodeView *self, const char *text, gssize len,
     gtk_text_buffer_place_cursor(buf, &start);
     gtk_text_view_scroll_to_mark(GTK_TEXT_VIEW(self->view), gtk_text_buffer_get_insert(buf), 0,
                                  FALSE, 0, 0);
+}
+
+/* Scrolls the highlighted lines to the middle of the view and the view to its first column,
+ * each frame until their place has not moved for a few frames. Not gtk_text_view_scroll_to_mark:
+ * aligned, it also aligns the mark's x, which scrolled the view sideways by the left margin
+ * and put the first column against (or under) the line numbers; and right after set_text the
+ * lines above are not laid out yet and count as no height, so a jump far down landed near
+ * the top. Lines are measured in the background, frame by frame; this follows them. */
+static gboolean centre_highlight(GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+{
+    SlCodeView *self = data;
+    GtkTextView *tv = GTK_TEXT_VIEW(self->view);
+    GtkTextIter it;
+    gtk_text_buffer_get_iter_at_mark(text_buffer(self), &it, self->highlight_mark);
+    int y = 0, height = 0;
+    gtk_text_view_get_line_yrange(tv, &it, &y, &height);
+    GtkAdjustment *v = gtk_scrollable_get_vadjustment(GTK_SCROLLABLE(tv));
+    GtkAdjustment *h = gtk_scrollable_get_hadjustment(GTK_SCROLLABLE(tv));
+    double page = gtk_adjustment_get_page_size(v), upper = gtk_adjustment_get_upper(v);
+    double lower = gtk_adjustment_get_lower(v);
+    if (page > 0) {
+        gtk_adjustment_set_value(v, CLAMP(y + height / 2.0 - page / 2.0, lower, MAX(lower, upper - page)));
+        gtk_adjustment_set_value(h, gtk_adjustment_get_lower(h));
+    }
+    if (y == self->centre_y && (int)upper == self->centre_upper && page > 0)
+        self->centre_still++;
+    else
+        self->centre_still = 0;
+    self->centre_y = y;
+    self->centre_upper = (int)upper;
+    if (self->centre_still >= 5 || gdk_frame_clock_get_frame_time(clock) > self->centre_until) {
+        self->centre_tick = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
 }
 
 void sl_code_view_highlight_lines(SlCodeView *self, int first, int last)
@@ -154,10 +201,13 @@ void sl_code_view_highlight_lines(SlCodeView *self, int first, int last)
     line_range(buf, first - 1, last, &s, &e);
     gtk_text_buffer_apply_tag(buf, self->highlight_tag, &s, &e);
     gtk_text_buffer_place_cursor(buf, &s);
-    /* A mark, not an iter: scrolling waits until the lines have been laid out. */
+    /* A mark, not an iter: the text may change before the scroll is done. */
     gtk_text_buffer_move_mark(buf, self->highlight_mark, &s);
-    gtk_text_view_scroll_to_mark(GTK_TEXT_VIEW(self->view), self->highlight_mark, 0, TRUE, 0,
-                                 0.5);
+    stop_centring(self);
+    self->centre_y = self->centre_upper = -1;
+    self->centre_still = 0;
+    self->centre_until = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+    self->centre_tick = gtk_widget_add_tick_callback(GTK_WIDGET(self->view), centre_highlight, self, NULL);
 }
 
 void sl_code_view_clear_highlight(SlCodeView *self)
@@ -260,6 +310,7 @@ static void sl_code_view_set_property(GObject *object, guint prop_id, const GVal
 static void sl_code_view_dispose(GObject *object)
 {
     SlCodeView *self = SL_CODE_VIEW(object);
+    stop_centring(self);
     g_clear_pointer(&self->scroller, gtk_widget_unparent);
     self->view = NULL; /* owned by the scroller */
     g_clear_object(&self->buffer);

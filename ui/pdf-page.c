@@ -2,7 +2,8 @@
  *
  * The page is rendered by poppler once per page, zoom and device scale into a texture (the
  * cache below) and drawn with GSK nodes over it: heat as one translucent rounded rectangle per
- * run of neighbouring characters of one line and one colour, highlights as border nodes.
+ * run of neighbouring characters of one line and one colour, a highlight as one outline
+ * around its lines.
  * Nothing is a widget per token, and the heat scales with the zoom without re-rendering.
  *
  * Rendering runs on the main thread: a PopplerDocument may not be used from two threads at
@@ -210,22 +211,53 @@ static void accent_color(GtkWidget *widget, GdkRGBA *color)
     G_GNUC_END_IGNORE_DEPRECATIONS
 }
 
+/* One outline around the highlighted passage: the union of its lines' rectangles, each
+ * stretched to meet the next line when they are close (within a line's height), so that a
+ * passage of many lines is one shape and one cairo node rather than a border per line.
+ * The union's band is drawn as all lines' outer rectangles (3 px outside the characters)
+ * filled, less all their inner ones (1 px outside) cleared: what remains is a 2 px band
+ * around the whole, with no lines between the passage's own lines. */
 static void snapshot_highlight(SlPdfPage *self, GtkSnapshot *snapshot)
 {
     if (!self->highlight || self->highlight->len == 0)
         return;
+    guint n = self->highlight->len;
+    g_autofree graphene_rect_t *r = g_new(graphene_rect_t, n);
+    for (guint i = 0; i < n; i++)
+        scale_rect(&g_array_index(self->highlight, graphene_rect_t, i), self->zoom, &r[i]);
+    for (guint i = 0; i + 1 < n; i++) {
+        graphene_rect_t *a = &r[i], *b = &r[i + 1];
+        float a_bottom = a->origin.y + a->size.height, gap = b->origin.y - a_bottom;
+        gboolean overlap = b->origin.x < a->origin.x + a->size.width &&
+                           a->origin.x < b->origin.x + b->size.width;
+        if (gap > 0 && overlap && gap <= MAX(a->size.height, b->size.height)) {
+            float mid = a_bottom + gap / 2;
+            a->size.height = mid - a->origin.y;
+            b->size.height += b->origin.y - mid;
+            b->origin.y = mid;
+        }
+    }
+    graphene_rect_t bounds = r[0];
+    for (guint i = 1; i < n; i++)
+        graphene_rect_union(&bounds, &r[i], &bounds);
+    graphene_rect_inset(&bounds, -4, -4);
     GdkRGBA c;
     accent_color(GTK_WIDGET(self), &c);
-    const GdkRGBA colors[4] = {c, c, c, c};
-    const float widths[4] = {2, 2, 2, 2};
-    for (guint i = 0; i < self->highlight->len; i++) {
-        graphene_rect_t r;
-        scale_rect(&g_array_index(self->highlight, graphene_rect_t, i), self->zoom, &r);
-        graphene_rect_inset(&r, -3, -3); /* outside the heat's margin, clear of the glyphs */
-        GskRoundedRect rr;
-        gsk_rounded_rect_init_from_rect(&rr, &r, 4);
-        gtk_snapshot_append_border(snapshot, &rr, widths, colors);
-    }
+    cairo_t *cr = gtk_snapshot_append_cairo(snapshot, &bounds);
+    cairo_push_group(cr);
+    gdk_cairo_set_source_rgba(cr, &c);
+    for (guint i = 0; i < n; i++)
+        cairo_rectangle(cr, r[i].origin.x - 3, r[i].origin.y - 3, r[i].size.width + 6,
+                        r[i].size.height + 6);
+    cairo_fill(cr);
+    cairo_set_operator(cr, CAIRO_OPERATOR_CLEAR);
+    for (guint i = 0; i < n; i++)
+        cairo_rectangle(cr, r[i].origin.x - 1, r[i].origin.y - 1, r[i].size.width + 2,
+                        r[i].size.height + 2);
+    cairo_fill(cr);
+    cairo_pop_group_to_source(cr);
+    cairo_paint(cr);
+    cairo_destroy(cr);
 }
 
 static void sl_pdf_page_snapshot(GtkWidget *widget, GtkSnapshot *snapshot)

@@ -1,6 +1,9 @@
 /* preferences.c: AdwPreferencesWindow over the settings (schema in data/). Built in code:
- * each row is one key, bound with g_settings_bind, so there is nothing to save. */
+ * each row is one key, bound with g_settings_bind, so there is nothing to save. The GPUs
+ * are read from the driver on a worker thread and added to their group when known. */
 #include "preferences.h"
+
+#include "devices.h"
 
 #include <glib/gi18n.h>
 
@@ -72,7 +75,135 @@ static AdwPreferencesGroup *group(AdwPreferencesPage *page, const char *title, c
     return g;
 }
 
-static AdwPreferencesPage *model_page(GSettings *s)
+/* ---- GPUs ---------------------------------------------------------------- */
+
+/* The reasons the engine gives for finding no GPU, for translation. */
+static const char *const no_gpu_reasons[] G_GNUC_UNUSED = {
+    N_("no NVIDIA driver found"),
+    N_("the driver found no GPU"),
+    N_("no NVIDIA driver found (only the CUDA toolkit's stub library)"),
+    N_("no GPU found"),
+};
+
+/* A GPU's switch is on when its id is in the gpus key; turning it on or off adds or removes
+ * that id and keeps the others. */
+typedef struct {
+    GSettings *settings;
+    char *id;
+} GpuBinding;
+
+static void gpu_binding_free(gpointer data)
+{
+    GpuBinding *b = data;
+    g_object_unref(b->settings);
+    g_free(b->id);
+    g_free(b);
+}
+
+static gboolean gpu_get(GValue *value, GVariant *variant, gpointer data)
+{
+    const GpuBinding *b = data;
+    g_autofree const char **ids = g_variant_get_strv(variant, NULL);
+    g_value_set_boolean(value, g_strv_contains(ids, b->id));
+    return TRUE;
+}
+
+static GVariant *gpu_set(const GValue *value, const GVariantType *type, gpointer data)
+{
+    const GpuBinding *b = data;
+    g_auto(GStrv) ids = g_settings_get_strv(b->settings, "gpus");
+    g_autoptr(GStrvBuilder) out = g_strv_builder_new();
+    for (guint i = 0; ids[i]; i++)
+        if (g_strcmp0(ids[i], b->id) != 0)
+            g_strv_builder_add(out, ids[i]);
+    if (g_value_get_boolean(value))
+        g_strv_builder_add(out, b->id);
+    g_auto(GStrv) next = g_strv_builder_end(out);
+    return g_variant_new_strv((const char *const *)next, -1);
+}
+
+static GtkWidget *gpu_row(GSettings *s, const sl_device_info *d)
+{
+    GtkWidget *row = adw_action_row_new();
+    gtk_widget_set_name(row, "gpu");
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), d->name);
+    g_autofree char *size = g_format_size_full(d->total_bytes, G_FORMAT_SIZE_IEC_UNITS);
+    /* Translators: a GPU's memory ("79.2 GiB"), then its CUDA compute capability ("9.0"). */
+    g_autofree char *sub = g_strdup_printf(_("%s of memory, compute capability %d.%d"), size,
+                                           d->cc_major, d->cc_minor);
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), sub);
+    gtk_widget_set_tooltip_text(row, d->id);
+    GtkWidget *sw = gtk_switch_new();
+    gtk_widget_set_valign(sw, GTK_ALIGN_CENTER);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(sw), GTK_ACCESSIBLE_PROPERTY_LABEL, d->name, -1);
+    GpuBinding *b = g_new0(GpuBinding, 1);
+    b->settings = g_object_ref(s);
+    b->id = g_strdup(d->id);
+    g_settings_bind_with_mapping(s, "gpus", sw, "active", G_SETTINGS_BIND_DEFAULT, gpu_get,
+                                 gpu_set, b, gpu_binding_free);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), sw);
+    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), sw);
+    return row;
+}
+
+static GtkWidget *message_row(const char *name, const char *title, const char *subtitle)
+{
+    GtkWidget *row = adw_action_row_new();
+    gtk_widget_set_name(row, name);
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
+    return row;
+}
+
+static void gpus_listed(GObject *source, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(AdwPreferencesGroup) group = data; /* held until the list came */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(SlDeviceList) list = sl_devices_list_finish(res, &error);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+    GtkWidget *looking = g_object_get_data(G_OBJECT(group), "sl-looking");
+    if (looking)
+        adw_preferences_group_remove(group, looking);
+    g_object_set_data(G_OBJECT(group), "sl-looking", NULL);
+    GSettings *s = g_object_get_data(G_OBJECT(group), "sl-settings");
+    if (!list) {
+        g_autofree char *sub = g_strdup_printf(_("%s. Sightline runs on the CPU."), error->message);
+        adw_preferences_group_add(group, message_row("gpu-error", _("Could not list the GPUs"), sub));
+        return;
+    }
+    if (list->devices->len == 0) {
+        /* Translators: %s says why no GPU was found ("no NVIDIA driver found"). */
+        g_autofree char *sub = g_strdup_printf(_("Sightline runs on the CPU: %s."), _(list->reason));
+        adw_preferences_group_add(group, message_row("gpu-none", _("No GPU found"), sub));
+        return;
+    }
+    for (guint i = 0; i < list->devices->len; i++)
+        adw_preferences_group_add(group, gpu_row(s, &g_array_index(list->devices, sl_device_info, i)));
+}
+
+static void gpu_group(AdwPreferencesPage *page, GSettings *s, GCancellable *cancellable)
+{
+    AdwPreferencesGroup *g = group(page, _("GPUs"),
+                                   _("This build runs the engine on the CPU. The CUDA engine, when it comes, will use the NVIDIA GPUs chosen here."));
+    gtk_widget_set_name(GTK_WIDGET(g), "gpus");
+    g_object_set_data_full(G_OBJECT(g), "sl-settings", g_object_ref(s), g_object_unref);
+    GtkWidget *looking = message_row("gpu-looking", _("Looking for GPUs…"), _("Asking the NVIDIA driver"));
+    GtkWidget *spinner = gtk_spinner_new();
+    gtk_spinner_start(GTK_SPINNER(spinner));
+    adw_action_row_add_suffix(ADW_ACTION_ROW(looking), spinner);
+    adw_preferences_group_add(g, looking);
+    g_object_set_data(G_OBJECT(g), "sl-looking", looking);
+    sl_devices_list_async(cancellable, gpus_listed, g_object_ref(g));
+}
+
+static void cancel_and_unref(gpointer data)
+{
+    g_cancellable_cancel(data);
+    g_object_unref(data);
+}
+
+static AdwPreferencesPage *model_page(GSettings *s, GCancellable *cancellable)
 {
     AdwPreferencesPage *page = ADW_PREFERENCES_PAGE(adw_preferences_page_new());
     adw_preferences_page_set_title(page, _("Model"));
@@ -93,10 +224,7 @@ static AdwPreferencesPage *model_page(GSettings *s)
     adw_preferences_group_add(c, spin_row(s, "answer-tokens", _("Answer length"), _("Tokens"), 16, 8192, 16, 0));
     AdwPreferencesGroup *e = group(page, _("Engine"), NULL);
     adw_preferences_group_add(e, spin_row(s, "threads", _("CPU threads"), _("0 for one per processor"), 0, 1024, 1, 0));
-    GtkWidget *gpus = adw_action_row_new();
-    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(gpus), _("GPUs"));
-    adw_action_row_set_subtitle(ADW_ACTION_ROW(gpus), _("This build runs on the CPU; NVIDIA GPUs come with the CUDA engine"));
-    adw_preferences_group_add(e, gpus);
+    gpu_group(page, s, cancellable);
     AdwPreferencesGroup *g = group(page, _("Sampling"), NULL);
     adw_preferences_group_add(g, spin_row(s, "temperature", _("Temperature"), _("0 always takes the most likely word"), 0, 2, 0.05, 2));
     adw_preferences_group_add(g, spin_row(s, "sample-top-k", _("Top-k"), NULL, 0, 1000, 1, 0));
@@ -122,7 +250,10 @@ static AdwPreferencesPage *appearance_page(GSettings *s)
 GtkWidget *sl_preferences_new(GSettings *settings)
 {
     GtkWidget *w = adw_preferences_window_new();
-    adw_preferences_window_add(ADW_PREFERENCES_WINDOW(w), model_page(settings));
+    /* Cancelled when the window goes, so that a slow driver never outlives it. */
+    GCancellable *cancellable = g_cancellable_new();
+    g_object_set_data_full(G_OBJECT(w), "sl-gpu-cancellable", cancellable, cancel_and_unref);
+    adw_preferences_window_add(ADW_PREFERENCES_WINDOW(w), model_page(settings, cancellable));
     adw_preferences_window_add(ADW_PREFERENCES_WINDOW(w), appearance_page(settings));
     gtk_window_set_modal(GTK_WINDOW(w), TRUE);
     return w;

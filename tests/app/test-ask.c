@@ -4,6 +4,7 @@
  * a known page. The oracle mode of DSA gives real selections on the default model. */
 #include "ask.h"
 #include "check.h"
+#include "history.h"
 #include "ingest.h"
 #include "library-private.h"
 #include "looked.h"
@@ -403,6 +404,50 @@ static void check_selections_map(Fixture *f, gint64 answer, gboolean question)
     sl_selections_free(sel);
 }
 
+/* An answer read back (opened from history) has the token offsets it had when it was
+ * written, so a click on one of its words finds the same token and that token's heat. An
+ * edited text or another tokenizer is refused, never given offsets that do not fit. */
+static void check_stored_offsets(Fixture *f, const SlAnswer *a)
+{
+    GError *error = NULL;
+    g_autoptr(GArray) offsets = sl_answer_token_offsets(f->lib, engine, a->answer_id, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(a->token_offsets->len, ==, a->answer_tokens);
+    g_assert_cmpuint(offsets->len, ==, a->token_offsets->len);
+    g_assert_cmpmem(offsets->data, offsets->len * sizeof(guint32), a->token_offsets->data,
+                    a->token_offsets->len * sizeof(guint32));
+    g_assert_null(sl_answer_token_offsets(f->lib, engine, 999999, &error));
+    g_assert_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+    static const char *const edits[] = {
+        "answer = answer || ' [1, p. 3]'",
+        "answer = 'X' || substr(answer, 2)",
+        "answer_tokens = substr(answer_tokens, 1, 5)",
+        "tokenizer = 'another'",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(edits); i++) {
+        g_autofree char *sql = g_strdup_printf("UPDATE answers SET %s WHERE id = %" G_GINT64_FORMAT,
+                                               edits[i], a->answer_id);
+        sl_library_lock(f->lib);
+        g_assert_cmpint(sqlite3_exec(sl_library_db(f->lib), "SAVEPOINT edit", NULL, NULL, NULL), ==, SQLITE_OK);
+        g_assert_cmpint(sqlite3_exec(sl_library_db(f->lib), sql, NULL, NULL, NULL), ==, SQLITE_OK);
+        sl_library_unlock(f->lib);
+        g_assert_null(sl_answer_token_offsets(f->lib, engine, a->answer_id, &error));
+        if (i == 3)
+            g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+        else
+            g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+        g_test_message("edit %zu refused: %s", i, error->message);
+        g_clear_error(&error);
+        sl_library_lock(f->lib);
+        g_assert_cmpint(sqlite3_exec(sl_library_db(f->lib), "ROLLBACK TO edit; RELEASE edit", NULL, NULL, NULL), ==, SQLITE_OK);
+        sl_library_unlock(f->lib);
+    }
+    g_autoptr(GArray) again = sl_answer_token_offsets(f->lib, engine, a->answer_id, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(again->len, ==, offsets->len);
+}
+
 static void test_ask_pdf(Fixture *f, gconstpointer data)
 {
     int n_pages = 0;
@@ -471,6 +516,7 @@ static void test_ask_pdf(Fixture *f, gconstpointer data)
     g_assert_true(again->tokens_cached);
     g_assert_cmpstr(again->text, ==, a->text); /* greedy: the same answer */
     g_string_free(ev.text, TRUE);
+    check_stored_offsets(f, a);
 }
 
 /* A real manual from a Debian package (r-doc-pdf), far larger than the budget: the answer is

@@ -48,6 +48,7 @@ static gboolean model_ready(gpointer data) { return sl_application_get_model_rea
 static gboolean not_busy(gpointer data) { return !sl_chat_view_is_busy(data); }
 static gboolean heat_read(gpointer data) { return !sl_document_view_heat_pending(data); }
 static gboolean map_read(gpointer data) { return sl_chat_view_get_n_map_bins(data) > 0; }
+static gboolean words_known(gpointer data) { return !sl_chat_view_words_pending(data); }
 
 static void screenshot(const char *name)
 {
@@ -154,6 +155,21 @@ static void test_drive(void)
     if (!strstr(sl_document_view_get_heat_description(doc_view), "the word"))
         g_error("the heat is not the word's: %s", sl_document_view_get_heat_description(doc_view));
     g_assert_cmpuint(sl_document_view_get_n_hot(doc_view), <=, whole);
+    gsize word_hot = sl_document_view_get_n_hot(doc_view);
+    g_autofree char *word_heat = g_strdup(sl_document_view_get_heat_description(doc_view));
+
+    /* The same answer opened from history: its words are read back with the model's
+     * tokenizer, and the same word shows the same heat as when the answer was fresh. */
+    guint n_words = sl_chat_view_get_n_words(chat);
+    g_assert_cmpuint(n_words, >, 2);
+    sl_chat_view_show_answer(chat, answer);
+    wait_for(words_known, chat, 30, "the words of the earlier answer");
+    g_assert_cmpuint(sl_chat_view_get_n_words(chat), ==, n_words);
+    wait_for(heat_read, doc_view, 30, "the heat of the earlier answer");
+    sl_chat_view_activate_token(chat, 2);
+    wait_for(heat_read, doc_view, 30, "the heat of one word of the earlier answer");
+    g_assert_cmpstr(sl_document_view_get_heat_description(doc_view), ==, word_heat);
+    g_assert_cmpuint(sl_document_view_get_n_hot(doc_view), ==, word_hot);
 
     /* A citation leads to its page. The default model rarely writes one, so the stored
      * answer gets one appended; the buttons and the navigation are the real ones. */

@@ -351,6 +351,68 @@ static void test_page_highlight(PageFixture *f, gconstpointer data)
     cairo_surface_destroy(cleared);
 }
 
+/* Nodes of a type in a tree of container nodes. */
+static guint count_nodes(GskRenderNode *node, GskRenderNodeType type)
+{
+    if (!node)
+        return 0;
+    guint n = gsk_render_node_get_node_type(node) == type;
+    if (gsk_render_node_get_node_type(node) == GSK_CONTAINER_NODE)
+        for (guint i = 0; i < gsk_container_node_get_n_children(node); i++)
+            n += count_nodes(gsk_container_node_get_child(node, i), type);
+    return n;
+}
+
+static gboolean is_accent(guint32 p, const GdkRGBA *c)
+{
+    return abs((int)R(p) - (int)(c->red * 255)) <= 8 && abs((int)G(p) - (int)(c->green * 255)) <= 8 &&
+           abs((int)B(p) - (int)(c->blue * 255)) <= 8;
+}
+
+/* A passage of three close lines (made-up boxes on the page's blank right half): one outline
+ * round the three, one node, and nothing drawn between its lines. */
+static void test_page_highlight_passage(PageFixture *f, gconstpointer data)
+{
+    GtkWidget *w = GTK_WIDGET(f->page);
+    static const float lines[3][3] = {{200, 380, 30}, {200, 380, 46}, {200, 300, 62}};
+    float boxes[3 * 18 * 4];
+    gsize n = 0;
+    for (int l = 0; l < 3; l++)
+        for (float x = lines[l][0]; x < lines[l][1]; x += 10, n++) {
+            boxes[4 * n] = x, boxes[4 * n + 1] = lines[l][2];
+            boxes[4 * n + 2] = x + 9, boxes[4 * n + 3] = lines[l][2] + 12;
+        }
+    boxes[4 * (n - 1) + 2] = 300; /* the last character ends the line at x 300 */
+    cairo_surface_t *plain = render(w);
+    sl_pdf_page_set_highlight(f->page, boxes, n);
+    cairo_surface_t *lit = render(w);
+    GdkRGBA c;
+    accent(w, &c);
+    /* The outline: left of all three lines, right of the short last line, under the middle
+     * line where the last one stops short. */
+    g_assert_true(is_accent(pixel(lit, 198, 36), &c));
+    g_assert_true(is_accent(pixel(lit, 198, 52), &c));
+    g_assert_true(is_accent(pixel(lit, 198, 68), &c));
+    g_assert_true(is_accent(pixel(lit, 381, 50), &c));
+    g_assert_true(is_accent(pixel(lit, 301, 68), &c));
+    g_assert_true(is_accent(pixel(lit, 340, 61), &c));
+    g_assert_true(is_accent(pixel(lit, 250, 76), &c));
+    /* Nothing between the lines, nor inside the shape. */
+    const int inside[4] = {200, 30, 380, 58};
+    g_assert_cmpuint(count_differing(plain, lit, inside), ==, 0);
+    const int inside_last[4] = {200, 58, 300, 74};
+    g_assert_cmpuint(count_differing(plain, lit, inside_last), ==, 0);
+    const int below_middle[4] = {304, 64, 380, 80};
+    g_assert_cmpuint(count_differing(plain, lit, below_middle), ==, 0);
+    /* One node for the whole passage, no border per line. */
+    GskRenderNode *node = widget_node(w);
+    g_assert_cmpuint(count_nodes(node, GSK_BORDER_NODE), ==, 0);
+    g_assert_cmpuint(count_nodes(node, GSK_CAIRO_NODE), ==, 1);
+    gsk_render_node_unref(node);
+    cairo_surface_destroy(plain);
+    cairo_surface_destroy(lit);
+}
+
 static void test_page_char_at(PageFixture *f, gconstpointer data)
 {
     sl_pdf_page_set_zoom(f->page, 2.0);
@@ -599,6 +661,77 @@ static void test_code_highlight(CodeFixture *f, gconstpointer data)
     assert_highlight(f, 0, -1);
 }
 
+/* Where the first character of a line (1-based) is drawn, in the source view's coordinates,
+ * and where the text area begins there (the right edge of the line-number gutter). */
+static void first_column(CodeFixture *f, int line, int *char_x, int *text_left)
+{
+    GtkTextView *tv = GTK_TEXT_VIEW(sl_code_view_get_source_view(f->view));
+    GtkTextIter it;
+    gtk_text_buffer_get_iter_at_line(f->buf, &it, line - 1);
+    GdkRectangle r;
+    gtk_text_view_get_iter_location(tv, &it, &r);
+    int wy;
+    gtk_text_view_buffer_to_window_coords(tv, GTK_TEXT_WINDOW_WIDGET, r.x, r.y, char_x, &wy);
+    GtkWidget *gutter = gtk_text_view_get_gutter(tv, GTK_TEXT_WINDOW_LEFT);
+    g_assert_nonnull(gutter);
+    g_assert_true(gtk_widget_get_visible(gutter));
+    double gx, gy;
+    g_assert_true(gtk_widget_translate_coordinates(gutter, GTK_WIDGET(tv),
+                                                   gtk_widget_get_width(gutter), 0, &gx, &gy));
+    *text_left = (int)gx;
+}
+
+/* Lines jumped to (a citation, a passage) come into view with their first column whole:
+ * the view scrolls down to them, never sideways under the line numbers. */
+static void test_code_first_column(CodeFixture *f, gconstpointer data)
+{
+    /* Lines wider than the view, as declarations in a header are: the view can scroll
+     * sideways. */
+    GString *text = g_string_new(NULL);
+    for (int i = 1; i <= 400; i++)
+        g_string_append_printf(text, "%s%d = f(x);%*s/* the comment of line %d */\n",
+                               i % 7 ? "x" : "long_name_", i, 120, "", i);
+    sl_code_view_set_text(f->view, text->str, (gssize)text->len, "c");
+    g_string_free(text, TRUE);
+    GtkTextView *tv = GTK_TEXT_VIEW(sl_code_view_get_source_view(f->view));
+    GtkAdjustment *h = gtk_scrollable_get_hadjustment(GTK_SCROLLABLE(tv));
+    GtkAdjustment *v = gtk_scrollable_get_vadjustment(GTK_SCROLLABLE(tv));
+    static const int jumps[][2] = {{300, 305}, {40, 40}, {399, 400}, {1, 3}};
+    for (gsize j = 0; j < G_N_ELEMENTS(jumps); j++) {
+        sl_code_view_highlight_lines(f->view, jumps[j][0], jumps[j][1]);
+        /* The scroll waits for the layout: run the loop until it has settled (no change for
+         * half a second). */
+        gint64 still = g_get_monotonic_time(), deadline = still + 5 * G_USEC_PER_SEC;
+        double last = -1;
+        while (g_get_monotonic_time() - still < G_USEC_PER_SEC / 2) {
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+            g_main_context_iteration(NULL, FALSE);
+            g_usleep(1000);
+            double now = gtk_adjustment_get_value(v) + 1e6 * gtk_adjustment_get_value(h);
+            if (now != last)
+                last = now, still = g_get_monotonic_time();
+        }
+        int char_x, text_left;
+        first_column(f, jumps[j][0], &char_x, &text_left);
+        g_test_message("lines %d-%d: h %.1f of %.1f, v %.1f of %.1f; first column at x %d, "
+                       "text from %d; %d lines",
+                       jumps[j][0], jumps[j][1], gtk_adjustment_get_value(h),
+                       gtk_adjustment_get_upper(h), gtk_adjustment_get_value(v),
+                       gtk_adjustment_get_upper(v), char_x, text_left,
+                       gtk_text_buffer_get_line_count(f->buf));
+        g_assert_cmpfloat(gtk_adjustment_get_value(h), ==, 0);
+        g_assert_cmpint(char_x, >=, text_left + gtk_text_view_get_left_margin(tv));
+        /* and the first line jumped to is in view */
+        GtkTextIter it;
+        gtk_text_buffer_get_iter_at_line(f->buf, &it, jumps[j][0] - 1);
+        GdkRectangle visible, loc;
+        gtk_text_view_get_visible_rect(tv, &visible);
+        gtk_text_view_get_iter_location(tv, &it, &loc);
+        g_assert_cmpint(loc.y, >=, visible.y);
+        g_assert_cmpint(loc.y + loc.height, <=, visible.y + visible.height);
+    }
+}
+
 static void test_code_line_at(CodeFixture *f, gconstpointer data)
 {
     GtkTextView *tv = GTK_TEXT_VIEW(sl_code_view_get_source_view(f->view));
@@ -628,6 +761,7 @@ int main(int argc, char **argv)
     PAGE("/ui/pdf-page/heat", test_page_heat);
     PAGE("/ui/pdf-page/log-scale", test_page_log_scale);
     PAGE("/ui/pdf-page/highlight", test_page_highlight);
+    PAGE("/ui/pdf-page/highlight-passage", test_page_highlight_passage);
     PAGE("/ui/pdf-page/char-at", test_page_char_at);
     PAGE("/ui/pdf-page/cache", test_page_cache);
     PAGE("/ui/pdf-page/accessible", test_page_accessible);
@@ -637,6 +771,7 @@ int main(int argc, char **argv)
     CODE("/ui/code-view/heat", test_code_heat);
     CODE("/ui/code-view/highlight", test_code_highlight);
     CODE("/ui/code-view/line-at", test_code_line_at);
+    CODE("/ui/code-view/first-column", test_code_first_column);
     int rc = g_test_run();
     free_doc();
     return rc;
