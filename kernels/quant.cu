@@ -1,0 +1,82 @@
+// quant.cu: float32 <-> bf16, and e4m3 with power-of-two block scales.
+#include "sightline-kernels.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+
+namespace {
+
+__global__ void f32_to_bf16(const float *in, __nv_bfloat16 *out, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        out[i] = __float2bfloat16_rn(in[i]);
+}
+
+__global__ void bf16_to_f32(const __nv_bfloat16 *in, float *out, size_t n)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        out[i] = __bfloat162float(in[i]);
+}
+
+// One warp per block of values: the block's amax by a warp reduction, then
+// each lane converts its share.
+__global__ void quant_e4m3(const float *in, uint8_t *out, float *scales, size_t n_blocks, int block)
+{
+    size_t b = blockIdx.x * (size_t)(blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    if (b >= n_blocks)
+        return;
+    const float *x = in + b * (size_t)block;
+    float amax = 0.0f;
+    for (int i = lane; i < block; i += 32)
+        amax = fmaxf(amax, fabsf(x[i]));
+    for (int off = 16; off > 0; off /= 2)
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    int e;
+    float m = frexpf(fmaxf(amax, 1e-4f) / 448.0f, &e);
+    float s = ldexpf(1.0f, m == 0.5f ? e - 1 : e);
+    if (lane == 0)
+        scales[b] = s;
+    for (int i = lane; i < block; i += 32) {
+        __nv_fp8_e4m3 q(fminf(fmaxf(x[i] / s, -448.0f), 448.0f));
+        out[b * (size_t)block + i] = q.__x;
+    }
+}
+
+unsigned grid_for(size_t n, unsigned threads)
+{
+    size_t blocks = (n + threads - 1) / threads;
+    return blocks > 65535 ? 65535u : (unsigned)(blocks ? blocks : 1);
+}
+
+} // namespace
+
+extern "C" cudaError_t sl_k_f32_to_bf16(const float *in, sl_bf16 *out, size_t n, cudaStream_t stream)
+{
+    f32_to_bf16<<<grid_for(n, 256), 256, 0, stream>>>(in, reinterpret_cast<__nv_bfloat16 *>(out), n);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t sl_k_bf16_to_f32(const sl_bf16 *in, float *out, size_t n, cudaStream_t stream)
+{
+    bf16_to_f32<<<grid_for(n, 256), 256, 0, stream>>>(reinterpret_cast<const __nv_bfloat16 *>(in), out, n);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t sl_k_quant_e4m3(const float *in, uint8_t *out, float *scales, size_t n,
+                                       int block, cudaStream_t stream)
+{
+    if (block <= 0 || n % (size_t)block)
+        return cudaErrorInvalidValue;
+    size_t n_blocks = n / (size_t)block;
+    unsigned warps = 8;
+    size_t grid = (n_blocks + warps - 1) / warps;
+    if (grid == 0)
+        return cudaSuccess;
+    if (grid > 0x7fffffff)
+        return cudaErrorInvalidValue;
+    quant_e4m3<<<(unsigned)grid, warps * 32, 0, stream>>>(in, out, scales, n_blocks, block);
+    return cudaGetLastError();
+}

@@ -1,0 +1,38 @@
+/* sightline-kernels.h: the C launchers of the CUDA kernels in kernels/.
+ *
+ * Kernels know nothing of models: they take device pointers, sizes and a
+ * stream, and return the launch's cudaError_t (cudaSuccess, or why the
+ * launch failed: a bad size is cudaErrorInvalidValue before anything runs).
+ * Each family is checked against its CPU reference in engine/cpu/ or
+ * engine/dsa/ by the gpu test suite (tests/gpu). Layouts are row-major.
+ * bf16 is __nv_bfloat16's bits as uint16_t, so that C callers need no CUDA
+ * C++ headers. */
+#ifndef SIGHTLINE_KERNELS_H
+#define SIGHTLINE_KERNELS_H
+
+#include <cuda_runtime_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint16_t sl_bf16;
+
+/* ---- quant.cu: conversions and DeepSeek's FP8 block quantisation ---------- */
+
+cudaError_t sl_k_f32_to_bf16(const float *in, sl_bf16 *out, size_t n, cudaStream_t stream);
+cudaError_t sl_k_bf16_to_f32(const sl_bf16 *in, float *out, size_t n, cudaStream_t stream);
+/* Per block of `block` consecutive values (n a multiple of block): the
+ * power-of-two scale s = 2^ceil(log2(max(amax, 1e-4) / 448)) and the e4m3
+ * bytes of x / s (round to nearest even, saturating at ±448), as DeepSeek's
+ * act_quant with scale_fmt "ue8m0" (engine/cpu/fp8.c). */
+cudaError_t sl_k_quant_e4m3(const float *in, uint8_t *out, float *scales, size_t n, int block,
+                            cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

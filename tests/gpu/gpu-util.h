@@ -1,0 +1,108 @@
+/* gpu-util.h: what the gpu tests share: skip (exit 77) without a GPU, check
+ * CUDA calls, poison outputs, compare with the CPU reference. */
+#ifndef SL_GPU_UTIL_H
+#define SL_GPU_UTIL_H
+
+#include "../engine/test-util.h"
+
+#include <cuda_runtime_api.h>
+
+/* Exits 77 (meson's "skipped") where no CUDA device can be used, saying why. */
+static inline void sl_gpu_require(void)
+{
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        fprintf(stderr, "no usable GPU (%s): skipped\n",
+                e != cudaSuccess ? cudaGetErrorString(e) : "no devices");
+        exit(77);
+    }
+    struct cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, 0) == cudaSuccess)
+        fprintf(stderr, "GPU 0: %s, sm_%d%d, %.1f GiB\n", p.name, p.major, p.minor,
+                (double)p.totalGlobalMem / (1 << 30));
+}
+
+#define CUDA_CHECK(call)                                                                   \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        sl_test_checks++;                                                                  \
+        if (e_ != cudaSuccess) {                                                           \
+            sl_test_failures++;                                                            \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                 \
+                    cudaGetErrorString(e_));                                               \
+        }                                                                                  \
+    } while (0)
+
+/* Device memory filled with 0xFF bytes: NaN as float, NaN as bf16, -1 as int. */
+static inline void *sl_gpu_poisoned(size_t bytes)
+{
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess)
+        return NULL;
+    cudaMemset(p, 0xFF, bytes);
+    return p;
+}
+
+static inline void *sl_gpu_upload(const void *host, size_t bytes)
+{
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess)
+        return NULL;
+    cudaMemcpy(p, host, bytes, cudaMemcpyHostToDevice);
+    return p;
+}
+
+static inline void *sl_gpu_download(const void *dev, size_t bytes)
+{
+    void *h = malloc(bytes ? bytes : 1);
+    if (h && cudaMemcpy(h, dev, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* ‖a − ref‖ / ‖ref‖ (0 when both are zero). */
+static inline double sl_rel_error(const float *a, const float *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)ref[i];
+        num += d * d;
+        den += (double)ref[i] * (double)ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* bf16 by round to nearest even, and back, on the CPU. */
+static inline uint16_t sl_f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float sl_bf16_to_f32(uint16_t b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* An e4m3 (e4m3fn) byte as float: 1 sign, 4 exponent (bias 7), 3 mantissa
+ * bits; S.1111.111 is NaN, there are no infinities. */
+static inline float sl_e4m3_to_f32(uint8_t b)
+{
+    int sign = b >> 7, exp = (b >> 3) & 15, man = b & 7;
+    if (exp == 15 && man == 7)
+        return NAN;
+    float v = exp ? ldexpf(1.0f + (float)man / 8.0f, exp - 7) : ldexpf((float)man / 8.0f, -6);
+    return sign ? -v : v;
+}
+
+#endif
