@@ -115,6 +115,8 @@ static sl_status open_gguf(sl_engine *e, const char *path, sl_error *err)
         st = sl_gguf_get_u32(e->gguf, "llama.context_length", &ctx, err);
     e->info.n_ctx_train = ctx ? (int)ctx : 2048;
     e->info.weight_bytes = sl_gguf_file_size(e->gguf);
+    for (int64_t i = 0; i < sl_gguf_n_tensors(e->gguf); i++)
+        e->info.n_params += sl_gguf_tensor_at(e->gguf, i)->n_elements;
     return st;
 }
 
@@ -145,6 +147,13 @@ static sl_status open_checkpoint(sl_engine *e, const char *dir, sl_error *err)
         e->chat_error = chat_err;
     }
     e->info.weight_bytes = (size_t)sl_checkpoint_bytes(e->checkpoint);
+    for (int64_t i = 0; i < sl_checkpoint_n_tensors(e->checkpoint); i++) {
+        const sl_st_tensor *t = sl_checkpoint_tensor_at(e->checkpoint, i);
+        size_t len = strlen(t->name);
+        bool scale = len > 10 && strcmp(t->name + len - 10, "_scale_inv") == 0;
+        e->info.n_params += scale ? 0 : t->n_elements;
+        e->info.fp8_weights |= t->dtype == SL_ST_F8_E4M3;
+    }
     return SL_OK;
 }
 

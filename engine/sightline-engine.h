@@ -71,6 +71,9 @@ typedef struct {
     size_t weight_bytes; /* bytes of weights as mapped from the file */
     int index_top_k;     /* the model's own indexer's top-k (DeepSeek-V3.2); 0: none */
     int index_heads, index_dim; /* and its heads and their dims */
+    int kv_lora_rank, rope_dim; /* MLA's latent and shared rope key (DeepSeek); 0 for llama */
+    uint64_t n_params;          /* weights, counted in elements (FP8 scales excluded) */
+    bool fp8_weights;           /* the checkpoint stores FP8 e4m3 block-scaled weights */
 } sl_model_info;
 
 /* The default model's file name, and where packaging/fetch-model installs

@@ -342,6 +342,8 @@ sl_status sl_deepseek_load(const sl_checkpoint *ck, sl_deepseek **out, sl_model_
     info->index_top_k = m->c.index_topk;
     info->index_heads = m->c.index_heads;
     info->index_dim = m->c.index_dim;
+    info->kv_lora_rank = m->c.kv_lora;
+    info->rope_dim = m->c.qk_rope;
     *out = m;
     return SL_OK;
 }

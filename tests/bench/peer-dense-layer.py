@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The dense peer of bench-dsa-layer: a DeepSeek-V3.2-shaped attention block
+without DSA (as DeepSeek-V3.1 runs it), in PyTorch on the same GPU.
+
+Random BF16 weights at full width: hidden 7168, 128 heads, q LoRA 1536, latent
+512 + rope 64, nope 128, value 128. Prefill of L tokens runs MLA in MHA form:
+the projections, each head's keys and values from the latent, causal
+torch.nn.functional.scaled_dot_product_attention (PyTorch picks its fastest
+backend; the one used is printed), and the output projection. One decode step
+at position L runs the absorbed MQA form that dense MLA decoding uses: the
+token's projections, q absorbed into the latent, scores against all L cached
+latents, softmax, and the value and output projections. RoPE is left out (an
+element-wise cost beside these). Times are per layer, with CUDA events after
+warm-up, the median of the repeats.
+
+usage: peer-dense-layer.py [--lengths 8192,32768,65536,131072] [--json F]
+"""
+import argparse
+import json
+import statistics
+
+import torch
+import torch.nn.functional as F
+
+D, H, QL, KL, NOPE, ROPE, VD = 7168, 128, 1536, 512, 128, 64, 128
+
+
+def timed(fn, repeats):
+    fn()  # warm-up, twice: the first call may compile or autotune
+    fn()
+    times = []
+    for _ in range(repeats):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        torch.cuda.synchronize()
+        times.append(a.elapsed_time(b))
+    return statistics.median(times)
+
+
+class Layer:
+    def __init__(self, gen):
+        def w(rows, cols):
+            return (torch.randn(rows, cols, generator=gen, device="cuda") * cols ** -0.5).bfloat16()
+        self.q_a, self.q_b = w(QL, D), w(H * (NOPE + ROPE), QL)
+        self.kv_a, self.kv_b = w(KL + ROPE, D), w(H * (NOPE + VD), KL)
+        self.o = w(D, H * VD)
+        self.scale = 0.135234  # V3.2's YaRN softmax scale
+
+    def prefill(self, x):
+        L = x.shape[0]
+        q = F.linear(F.linear(x, self.q_a), self.q_b).view(L, H, NOPE + ROPE)
+        kv = F.linear(x, self.kv_a)
+        latent, k_pe = kv[:, :KL], kv[:, KL:]
+        kvb = F.linear(latent, self.kv_b).view(L, H, NOPE + VD)
+        k = torch.cat([kvb[..., :NOPE], k_pe[:, None, :].expand(L, H, ROPE)], -1)
+        v = kvb[..., NOPE:]
+        out = F.scaled_dot_product_attention(q.transpose(0, 1)[None], k.transpose(0, 1)[None],
+                                             v.transpose(0, 1)[None], is_causal=True, scale=self.scale)
+        return F.linear(out[0].transpose(0, 1).reshape(L, H * VD), self.o)
+
+    def decode(self, x, cache):
+        q = F.linear(F.linear(x, self.q_a), self.q_b).view(H, NOPE + ROPE)
+        w_uk = self.kv_b.view(H, NOPE + VD, KL)[:, :NOPE]  # [H, NOPE, KL]
+        w_uv = self.kv_b.view(H, NOPE + VD, KL)[:, NOPE:]  # [H, VD, KL]
+        q_lat = torch.einsum("hn,hnk->hk", q[:, :NOPE], w_uk)
+        qq = torch.cat([q_lat, q[:, NOPE:]], -1)  # [H, 576]
+        p = torch.softmax((qq @ cache.T).float() * self.scale, -1).bfloat16()  # [H, L]
+        o_lat = p @ cache[:, :KL]  # [H, 512]
+        o = torch.einsum("hk,hvk->hv", o_lat, w_uv)
+        return F.linear(o.reshape(1, H * VD), self.o)
+
+
+def backend_name():
+    try:
+        from torch.nn.attention import SDPBackend  # noqa: F401
+        return "flash" if torch.backends.cuda.flash_sdp_enabled() else "default"
+    except ImportError:
+        return "default"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lengths", default="8192,32768,65536,131072")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    layer = Layer(gen)
+    rows = []
+    with torch.no_grad():
+        for L in [int(v) for v in a.lengths.split(",")]:
+            x = torch.randn(L, D, generator=gen, device="cuda").bfloat16()
+            prefill_ms = timed(lambda: layer.prefill(x), a.repeats)
+            cache = torch.randn(L, KL + ROPE, generator=gen, device="cuda").bfloat16()
+            decode_ms = timed(lambda: layer.decode(x[:1], cache), 20)
+            attn_flop = 2 * H * (NOPE + ROPE + VD) * L * L / 2  # causal MHA form
+            rows.append({"length": L, "prefill_ms": prefill_ms, "decode_ms": decode_ms,
+                         "prefill_attention_tflops": attn_flop / prefill_ms / 1e9})
+            print(f"L {L:7d}  dense prefill {prefill_ms:9.2f} ms  ({rows[-1]['prefill_attention_tflops']:.0f} "
+                  f"TFLOP/s attention incl. projections)  dense decode {decode_ms * 1000:8.1f} µs", flush=True)
+            del x, cache
+            torch.cuda.empty_cache()
+    result = {"peer": f"PyTorch {torch.__version__} scaled_dot_product_attention ({backend_name()})",
+              "device": torch.cuda.get_device_name(), "rows": rows}
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
