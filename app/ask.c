@@ -229,8 +229,10 @@ static gboolean generate(sl_engine *engine, const SlAskRequest *rq, const GArray
     sl_error err = {0};
     if (engine_failed(sl_session_new(engine, ids->len + (gsize)max, &s, &err), &err, r, error))
         return FALSE;
+    /* set even for dense: a model with an indexer of its own (DeepSeek-V3.2)
+     * starts its sessions selecting, and dense must mean dense */
     gboolean dsa = rq->dsa.mode != SL_DSA_DENSE, ok = TRUE;
-    if (dsa && engine_failed(sl_session_set_dsa(s, &rq->dsa, &err), &err, r, error))
+    if (engine_failed(sl_session_set_dsa(s, &rq->dsa, &err), &err, r, error))
         ok = FALSE;
     if (r->job)
         sl_worker_job_watch_session(r->job, s);
