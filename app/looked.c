@@ -96,19 +96,30 @@ static gboolean read_records(SlLibrary *lib, gint64 answer, gboolean question, R
     return ok;
 }
 
+/* Bits first..last of one top entry's layer bytes. */
+static guint layer_bits(const guint8 *mask, int first, int last)
+{
+    guint n = 0;
+    for (int l = first; l <= last; l++)
+        n += (mask[l / 8] >> (l % 8)) & 1;
+    return n;
+}
+
 /* Weight of each context position for the query. */
 static double *position_weights(const Records *r, const SlLookedQuery *q, GError **error)
 {
     const sl_selections *s = r->sel;
     double *w = g_new0(double, s->n_positions + 1);
-    if (q->first_layer >= 0) {
-        if (q->last_layer < q->first_layer || q->last_layer >= s->n_layers) {
-            g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
-                        "layers %d-%d: the model has layers 0-%d", q->first_layer,
-                        q->last_layer, s->n_layers - 1);
-            g_free(w);
-            return NULL;
-        }
+    gboolean layers = q->first_layer >= 0;
+    if (layers && (q->last_layer < q->first_layer || q->last_layer >= s->n_layers)) {
+        g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,
+                    "layers %d-%d: the model has layers 0-%d", q->first_layer, q->last_layer,
+                    s->n_layers - 1);
+        g_free(w);
+        return NULL;
+    }
+    if (layers && q->token == -1) {
+        /* Every token: the per-layer counts, which cover every selected position. */
         for (int l = q->first_layer; l <= q->last_layer; l++)
             for (gsize b = 0; b < s->n_bins; b++) {
                 gsize from = b * s->bin_width, to = MIN(from + s->bin_width, s->n_positions);
@@ -118,16 +129,26 @@ static double *position_weights(const Records *r, const SlLookedQuery *q, GError
             }
         return w;
     }
-    gsize seen = 0;
+    gsize seen = 0, lb = ((gsize)s->n_layers + 7) / 8;
     for (gsize i = 0; i < s->n_records; i++) {
         const sl_selection_record *rec = &s->records[i];
         if (q->token == SL_LOOKED_LAST && i + 1 != s->n_records)
             continue;
         if (q->token >= 0 && seen++ != (gsize)q->token)
             continue;
+        if (layers && !rec->top_layers) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                        "these records were stored before they kept their layers: one token's "
+                        "selections are known over all layers only");
+            g_free(w);
+            return NULL;
+        }
+        /* One token over some layers: the layers of its top positions that chose them. */
         for (int k = 0; k < rec->n_top; k++)
             if (rec->top_pos[k] >= 0 && (gsize)rec->top_pos[k] < s->n_positions)
-                w[rec->top_pos[k]] += rec->top_votes[k];
+                w[rec->top_pos[k]] += layers ? layer_bits(rec->top_layers + (gsize)k * lb,
+                                                          q->first_layer, q->last_layer)
+                                             : rec->top_votes[k];
     }
     if (q->token >= 0 && (gsize)q->token >= s->n_records) {
         g_set_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID,

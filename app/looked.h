@@ -4,7 +4,9 @@
  * Weights come from the answer's selection records (app/ask.c): for the whole answer, the
  * votes of every answer token's most selected positions (a vote per layer that selected
  * the position); for one answer token, that token's alone; for a range of layers, the
- * per-layer selection counts of those layers over the whole answer. The question's records
+ * per-layer selection counts of those layers over the whole answer, or, with one token, the
+ * layers of the range that chose each of its top positions (records stored before they kept
+ * their layers give G_IO_ERROR_NOT_SUPPORTED for that). The question's records
  * (its last tokens, during the prefill) can be asked about the same way. The answer's word i
  * was chosen with the selections recorded at the token before it: answer record i - 1, or
  * the question's last record for the first word. Positions map to

@@ -675,11 +675,12 @@ static int explain_answer(SlLibrary *lib, const ReadOptions *o, gint64 id)
         return 1;
     }
     const char *whose = o->question ? "the question" : "the answer";
-    g_autofree char *what =
-        o->token >= 0 ? g_strdup_printf("token %" G_GINT64_FORMAT " of %s", o->token, whose)
-        : o->first_layer >= 0
-            ? g_strdup_printf("%s, layers %d-%d", whose, o->first_layer, o->last_layer)
-            : g_strdup_printf("%s, all its tokens", whose);
+    g_autofree char *who = o->token >= 0
+                               ? g_strdup_printf("token %" G_GINT64_FORMAT " of %s", o->token, whose)
+                               : g_strdup_printf("%s, all its tokens", whose);
+    g_autofree char *what = o->first_layer >= 0
+                                ? g_strdup_printf("%s, layers %d-%d", who, o->first_layer, o->last_layer)
+                                : g_strdup(who);
     g_autofree char *question = one_line(row->question, 70);
     printf("Answer %" G_GINT64_FORMAT " (%s): %s\n", id, row->kind,
            *question ? question : "(a summary)");
@@ -700,10 +701,6 @@ static int explain_main(const ReadOptions *o)
     }
     if (!parse_int("explain", "ANSWER", o->args->pdata[0], 1, G_MAXINT64, &id))
         return 2;
-    if (o->token >= 0 && o->first_layer >= 0) {
-        fprintf(stderr, "sightline-cli explain: --token or --layers, not both\n");
-        return 2;
-    }
     SlLibrary *lib = open_library(o->library);
     if (!lib)
         return 1;

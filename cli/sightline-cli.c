@@ -57,7 +57,7 @@ static const char usage_ask[] =
     "  explain ANSWER [--token N]           where the model looked for a stored answer:\n"
     "      [--layers A-B] [--question]      its passages ranked by selections, for the\n"
     "      [--limit N]                      whole answer, one answer token (0-based), some\n"
-    "                                       layers (0-based), or the question\n"
+    "                                       layers (0-based), both, or the question\n"
     "  history [--conversation ID]          the answers, newest first\n"
     "      [--limit N]\n";
 #endif

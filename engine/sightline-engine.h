@@ -242,6 +242,11 @@ typedef struct {
     const int32_t *top_pos;   /* the most voted positions: votes descending, then position */
     const uint16_t *top_votes;/* how many DSA layers selected each */
     const int32_t *raw;       /* record_raw: n_layers × top_k positions, -1 padded; else NULL */
+    /* Which layers selected each top position: n_top × ((n_layers + 7) / 8) bytes, bit l % 8
+     * of byte l / 8 for layer l; top_votes[t] is the number of bits of entry t. So a word's
+     * selections over layers a..b are the bits a..b of its top positions (positions outside
+     * its top M are not kept). NULL in records decoded from version 1 of the compact form. */
+    const uint8_t *top_layers;
 } sl_selection_record;
 
 typedef struct {
@@ -267,7 +272,9 @@ sl_status sl_session_selections(const sl_session *session, sl_selection_view *ou
 /* The compact serialised form of a selection view, for storing with an
  * answer (format: engine/README.md). Per-layer counts are summed into at
  * most SL_SELECTION_BINS bins of equal width; records keep their top
- * positions and votes exactly; raw lists are not stored. One answer of 500
+ * positions, votes and the layers that voted exactly (version 2; a view
+ * whose records lack top_layers is written as version 1, without them, and
+ * both versions decode); raw lists are not stored. One answer of 500
  * tokens over 128K positions and 61 layers stays under 2 MB. */
 enum { SL_SELECTION_BINS = 8192 };
 
@@ -277,7 +284,8 @@ typedef struct {
     size_t bin_width, n_bins;  /* bin b covers positions [b·width, (b+1)·width) */
     const uint32_t *bins;      /* n_layers × n_bins */
     size_t n_records;
-    const sl_selection_record *records; /* raw is NULL */
+    const sl_selection_record *records; /* raw is NULL; top_layers NULL for version 1 */
+    int version;               /* of the form decoded: 1 or 2 */
 } sl_selections;
 
 /* Encodes v into a malloc'd buffer (free()). */

@@ -136,16 +136,17 @@ static void chosen_layers(SlDocumentView *self, int *first, int *last)
         *first = *last = (int)i - runs - 1;
 }
 
-/* "Selected for the whole answer, all layers: 106 tokens on this page" and the like. */
-static void describe_heat(SlDocumentView *self, guint n_points)
+/* "Selected for the whole answer, all layers: 106 tokens on this page" and the like.
+ * whole: the heat is the whole answer's although a word was chosen (its records predate the
+ * layers of each word's selections, and some layers were chosen). */
+static void describe_heat(SlDocumentView *self, guint n_points, gboolean whole)
 {
     int first, last;
     chosen_layers(self, &first, &last);
     g_autofree char *layers = first < 0 ? g_strdup(_("all layers"))
                               : first == last ? g_strdup_printf(_("layer %d"), first)
                                               : g_strdup_printf(_("layers %d–%d"), first, last);
-    /* Layer counts are kept for the whole answer only; a word's selections over all layers. */
-    g_autofree char *whom = self->token >= 0 && first < 0
+    g_autofree char *whom = self->token >= 0 && !whole
         ? g_strdup_printf(_("the word “%s”"), self->token_text ? self->token_text : "")
         : g_strdup(_("the whole answer"));
     g_autofree char *label = g_strdup_printf(_("Selected for %s, %s: %u tokens of this page"),
@@ -160,12 +161,21 @@ typedef struct {
     int page;
     int token;
     SlLookedQuery q;
+    gboolean whole; /* set by the thread: a word's layers were not kept, the answer's shown */
 } HeatJob;
 
 static void heat_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     HeatJob *j = data;
-    GArray *points = sl_answer_page_heat(j->lib, j->answer, &j->q, j->doc, j->page, NULL);
+    g_autoptr(GError) error = NULL;
+    GArray *points = sl_answer_page_heat(j->lib, j->answer, &j->q, j->doc, j->page, &error);
+    if (!points && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED)) {
+        /* Records from before words kept their layers: those layers over the whole answer,
+         * and the label says so. */
+        SlLookedQuery whole = {FALSE, -1, j->q.first_layer, j->q.last_layer};
+        points = sl_answer_page_heat(j->lib, j->answer, &whole, j->doc, j->page, NULL);
+        j->whole = TRUE;
+    }
     g_task_return_pointer(task, points, (GDestroyNotify)g_array_unref);
 }
 
@@ -181,7 +191,7 @@ static void on_heat(GObject *source, GAsyncResult *res, gpointer data)
         j->answer == self->answer_id && j->token == self->token && j->q.first_layer == first &&
         j->q.last_layer == last) {
         apply_heat(self, points);
-        describe_heat(self, points ? points->len : 0);
+        describe_heat(self, points ? points->len : 0, j->whole);
         gtk_widget_set_visible(self->heat_bar, TRUE);
     }
 }
@@ -204,7 +214,7 @@ static void update_heat(SlDocumentView *self)
         q = (SlLookedQuery){TRUE, SL_LOOKED_LAST, -1, -1};
     else if (self->token > 0)
         q.token = self->token - 1;
-    *j = (HeatJob){self->lib, self->answer_id, self->doc->id, self->page, self->token, q};
+    *j = (HeatJob){self->lib, self->answer_id, self->doc->id, self->page, self->token, q, FALSE};
     chosen_layers(self, &j->q.first_layer, &j->q.last_layer);
     g_autoptr(GTask) task = g_task_new(self, NULL, on_heat, NULL);
     g_task_set_task_data(task, j, g_free);

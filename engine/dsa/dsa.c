@@ -33,7 +33,11 @@ struct sl_dsa {
     int32_t *rec_sel;  /* rec_cap × k: this layer's selection of each recorded row */
     size_t *rec_n;     /* rec_cap: its size */
     uint16_t *votes;   /* rec_cap × max_tokens */
-    int32_t *rec_raw;  /* record_raw: rec_cap × n_layers × k */
+    int32_t *rec_raw;  /* rec_cap × n_layers × k: each layer's selection of each recorded row
+                          (-1 padded; -1 for layers without DSA), kept until the chunk ends to
+                          find which layers chose each top position, and copied into raw
+                          with record_raw */
+    int32_t *slot;     /* max_tokens: a position's rank among a row's top M, or -1 */
 
     /* what was recorded */
     uint32_t *counts;  /* n_layers × max_tokens */
@@ -41,7 +45,9 @@ struct sl_dsa {
     size_t n_records, cap_records;
     int32_t *top_pos;
     uint16_t *top_votes;
+    uint8_t *top_layers; /* layer_bytes per top entry: bit l, the layers that chose it */
     size_t n_top, cap_top;
+    size_t layer_bytes;  /* (n_layers + 7) / 8 */
     int32_t *raw;
     size_t n_raw, cap_raw;
     sl_selection_record *view; /* built by sl_dsa_view */
@@ -123,12 +129,15 @@ sl_status sl_dsa_new(const sl_dsa_options *opt, const sl_dsa_shape *shape, const
         d->rows_sel = malloc(shape->max_chunk * k * sizeof(int32_t));
         d->rows_n = malloc(shape->max_chunk * sizeof(size_t));
     }
-    if (opt->record_raw)
-        d->rec_raw = malloc(d->rec_cap * (size_t)shape->n_layers * k * sizeof(int32_t));
+    d->layer_bytes = ((size_t)shape->n_layers + 7) / 8;
+    d->rec_raw = malloc(d->rec_cap * (size_t)shape->n_layers * k * sizeof(int32_t));
+    d->slot = malloc(shape->max_tokens * sizeof(int32_t));
+    for (size_t p = 0; d->slot && p < shape->max_tokens; p++)
+        d->slot[p] = -1;
     const sl_indexer *ix = opt->mode == SL_DSA_INDEXER ? shape->indexer : NULL;
     bool ok = !ix || setup_indexer(d, ix, pool, err) == SL_OK;
     ok = ok && d->kept && d->kept_rows && d->kept_mean && d->topk && d->scratch && d->sel &&
-         d->rec_sel && d->rec_n && d->votes && d->counts && (!opt->record_raw || d->rec_raw) &&
+         d->rec_sel && d->rec_n && d->votes && d->counts && d->rec_raw && d->slot &&
          (!shape->model_selects || (d->rows_sel && d->rows_n));
     for (size_t t = 0; ok && t < T; t++) {
         size_t kt = k > (size_t)opt->record_top_m ? k : (size_t)opt->record_top_m;
@@ -158,10 +167,12 @@ void sl_dsa_free(sl_dsa *d)
     free(d->rec_raw);
     free(d->rows_sel);
     free(d->rows_n);
+    free(d->slot);
     free(d->counts);
     free(d->records);
     free(d->top_pos);
     free(d->top_votes);
+    free(d->top_layers);
     free(d->raw);
     free(d->view);
     free(d->kept);
@@ -184,6 +195,10 @@ void sl_dsa_begin_chunk(sl_dsa *d, size_t pos, size_t n, size_t record_from, boo
     if (n - d->record_from > d->rec_cap) /* never more than the votes buffer holds */
         d->record_from = n - d->rec_cap;
     d->answer = answer;
+    /* Layers without DSA select nothing here: their rows stay -1. */
+    size_t per_row = (size_t)d->shape.n_layers * d->k;
+    for (size_t i = 0; i < (n - d->record_from) * per_row; i++)
+        d->rec_raw[i] = -1;
 }
 
 /* ---- one row: select, then attend to the selection ------------------------ */
@@ -289,8 +304,7 @@ static void record_layer(sl_dsa *d, int layer, size_t dense_rows)
     for (size_t row = d->record_from; row < d->n; row++) {
         size_t r = row - d->record_from, n_keys = d->pos + row + 1;
         uint16_t *votes = d->votes + r * d->shape.max_tokens;
-        int32_t *raw = d->rec_raw ? d->rec_raw + (r * (size_t)d->shape.n_layers + (size_t)layer) * d->k
-                                  : NULL;
+        int32_t *raw = d->rec_raw + (r * (size_t)d->shape.n_layers + (size_t)layer) * d->k;
         if (row < dense_rows) { /* everything was selected */
             for (size_t s = 0; s < n_keys; s++) {
                 votes[s]++;
@@ -418,13 +432,15 @@ static size_t top_voted(sl_dsa *d, const uint16_t *votes, size_t n_keys, voted *
 sl_status sl_dsa_end_chunk(sl_dsa *d, sl_error *err)
 {
     size_t m = (size_t)d->opt.record_top_m, rows = d->n - d->record_from;
-    size_t raw_per = d->rec_raw ? (size_t)d->shape.n_layers * d->k : 0;
+    size_t per_row = (size_t)d->shape.n_layers * d->k, lb = d->layer_bytes;
+    size_t raw_per = d->opt.record_raw ? per_row : 0;
     voted *best = malloc(m * sizeof *best);
     int32_t *pos = malloc(m * sizeof *pos);
     bool ok = best && pos && grow((void **)&d->records, &d->cap_records, d->n_records + rows, sizeof(record));
-    size_t cap_votes = d->cap_top;
-    ok = ok && grow((void **)&d->top_pos, &d->cap_top, d->n_top + rows * m, sizeof(int32_t)) &&
-         grow((void **)&d->top_votes, &cap_votes, d->n_top + rows * m, sizeof(uint16_t)) &&
+    size_t cap_votes = d->cap_top, cap_layers = d->cap_top;
+    ok = ok && grow((void **)&d->top_votes, &cap_votes, d->n_top + rows * m, sizeof(uint16_t)) &&
+         grow((void **)&d->top_layers, &cap_layers, d->n_top + rows * m, lb) &&
+         grow((void **)&d->top_pos, &d->cap_top, d->n_top + rows * m, sizeof(int32_t)) &&
          grow((void **)&d->raw, &d->cap_raw, d->n_raw + rows * raw_per, sizeof(int32_t));
     for (size_t r = 0; ok && r < rows; r++) {
         size_t row = d->record_from + r, n_keys = d->pos + row + 1;
@@ -435,7 +451,20 @@ sl_status sl_dsa_end_chunk(sl_dsa *d, sl_error *err)
         for (size_t i = 0; i < n; i++) {
             d->top_pos[d->n_top + i] = best[i].pos;
             d->top_votes[d->n_top + i] = best[i].votes;
+            d->slot[best[i].pos] = (int32_t)i;
         }
+        /* Which layers chose each top position: its votes, layer by layer. */
+        uint8_t *mask = d->top_layers + d->n_top * lb;
+        memset(mask, 0, n * lb);
+        const int32_t *sel = d->rec_raw + r * per_row;
+        for (size_t l = 0; l < (size_t)d->shape.n_layers; l++)
+            for (size_t j = 0; j < d->k; j++) {
+                int32_t p = sel[l * d->k + j];
+                if (p >= 0 && d->slot[p] >= 0)
+                    mask[(size_t)d->slot[p] * lb + l / 8] |= (uint8_t)(1u << (l % 8));
+            }
+        for (size_t i = 0; i < n; i++)
+            d->slot[best[i].pos] = -1;
         d->n_top += n;
         if (raw_per) {
             memcpy(d->raw + d->n_raw, d->rec_raw + r * raw_per, raw_per * sizeof(int32_t));
@@ -476,7 +505,8 @@ void sl_dsa_view(sl_dsa *d, size_t n_positions, sl_selection_view *out)
             const record *r = &d->records[i];
             view[i] = (sl_selection_record){r->query_pos, r->answer, r->n_top,
                                             d->top_pos + r->top_at, d->top_votes + r->top_at,
-                                            r->raw_at == SIZE_MAX ? NULL : d->raw + r->raw_at};
+                                            r->raw_at == SIZE_MAX ? NULL : d->raw + r->raw_at,
+                                            d->top_layers + r->top_at * d->layer_bytes};
         }
     }
     for (int l = 0; l < d->shape.n_layers; l++) {

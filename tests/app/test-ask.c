@@ -448,6 +448,100 @@ static void check_stored_offsets(Fixture *f, const SlAnswer *a)
     g_assert_cmpuint(again->len, ==, offsets->len);
 }
 
+/* Weight of each passage of a query, keyed "doc:page:start". */
+static GHashTable *passage_weights(Fixture *f, gint64 answer, const SlLookedQuery *q)
+{
+    GError *error = NULL;
+    g_autoptr(GPtrArray) l = sl_answer_looked(f->lib, answer, q, 0, &error);
+    g_assert_no_error(error);
+    GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    for (guint i = 0; i < l->len; i++) {
+        const SlLookedPassage *p = l->pdata[i];
+        g_hash_table_insert(h, g_strdup_printf("%" G_GINT64_FORMAT ":%d:%zu", p->document_id, p->page, p->start),
+                            g_memdup2(&p->weight, sizeof p->weight));
+    }
+    return h;
+}
+
+/* One word over a range of layers: every layer is the word over all layers; a range is among
+ * its passages; records stored before they kept their layers (version 1, made here from the
+ * stored ones) say so instead of answering for the whole answer. */
+static void check_word_layers(Fixture *f, gint64 answer)
+{
+    int n_layers = sl_engine_model(engine)->n_layers;
+    SlLookedQuery all = {FALSE, 3, -1, -1}, every = {FALSE, 3, 0, n_layers - 1},
+                  some = {FALSE, 3, 0, n_layers / 2};
+    g_autoptr(GHashTable) a = passage_weights(f, answer, &all);
+    g_autoptr(GHashTable) e = passage_weights(f, answer, &every);
+    g_autoptr(GHashTable) s = passage_weights(f, answer, &some);
+    g_assert_cmpuint(g_hash_table_size(a), >, 0);
+    g_assert_cmpuint(g_hash_table_size(e), ==, g_hash_table_size(a));
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, a);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const double *w = g_hash_table_lookup(e, key);
+        g_assert_nonnull(w);
+        g_assert_cmpfloat_with_epsilon(*w, *(const double *)value, 1e-12);
+    }
+    g_assert_cmpuint(g_hash_table_size(s), >, 0);
+    g_hash_table_iter_init(&it, s);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_assert_true(g_hash_table_contains(a, key));
+
+    /* The same records as version 1 (no layers). */
+    g_autofree char *sql = g_strdup_printf("SELECT hex(answer_selections) FROM answer_records "
+                                           "WHERE answer_id = %" G_GINT64_FORMAT, answer);
+    g_autofree char *hex = query_value(f->db, sql);
+    gsize n = strlen(hex) / 2;
+    g_autofree guint8 *blob = g_malloc(n);
+    for (gsize i = 0; i < n; i++)
+        blob[i] = (guint8)g_ascii_strtoull((char[]){hex[2 * i], hex[2 * i + 1], 0}, NULL, 16);
+    sl_selections *sel = NULL;
+    sl_error err = {0};
+    g_assert_cmpint(sl_selections_decode(blob, n, &sel, &err), ==, SL_OK);
+    g_assert_cmpint(sel->version, ==, 2);
+    g_assert_cmpuint(sel->bin_width, ==, 1); /* a short context: the bins are the counts */
+    g_autofree sl_selection_record *old = g_new(sl_selection_record, sel->n_records + 1);
+    for (gsize i = 0; i < sel->n_records; i++) {
+        old[i] = sel->records[i];
+        old[i].top_layers = NULL;
+    }
+    sl_selection_view v = {sel->n_layers, sel->top_k, sel->n_positions, sel->n_bins, sel->bins,
+                           sel->n_records, old, NULL};
+    uint8_t *v1 = NULL;
+    size_t v1_len = 0;
+    g_assert_cmpint(sl_selections_encode(&v, &v1, &v1_len, &err), ==, SL_OK);
+    sl_selections_free(sel);
+    sl_library_lock(f->lib);
+    sqlite3_stmt *st = NULL;
+    g_assert_cmpint(sqlite3_prepare_v2(sl_library_db(f->lib), "UPDATE answer_records SET "
+                                       "answer_selections = ?1 WHERE answer_id = ?2", -1, &st, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_bind_blob(st, 1, v1, (int)v1_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, answer);
+    g_assert_cmpint(sqlite3_step(st), ==, SQLITE_DONE);
+    sqlite3_finalize(st);
+    sl_library_unlock(f->lib);
+    free(v1);
+    GError *error = NULL;
+    g_assert_null(sl_answer_looked(f->lib, answer, &some, 5, &error));
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+    g_clear_error(&error);
+    g_autoptr(GHashTable) a1 = passage_weights(f, answer, &all); /* all layers: as before */
+    g_assert_cmpuint(g_hash_table_size(a1), ==, g_hash_table_size(a));
+    /* put the version 2 records back */
+    sl_library_lock(f->lib);
+    g_assert_cmpint(sqlite3_prepare_v2(sl_library_db(f->lib), "UPDATE answer_records SET "
+                                       "answer_selections = ?1 WHERE answer_id = ?2", -1, &st, NULL),
+                    ==, SQLITE_OK);
+    sqlite3_bind_blob(st, 1, blob, (int)n, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, answer);
+    g_assert_cmpint(sqlite3_step(st), ==, SQLITE_DONE);
+    sqlite3_finalize(st);
+    sl_library_unlock(f->lib);
+}
+
 static void test_ask_pdf(Fixture *f, gconstpointer data)
 {
     int n_pages = 0;
@@ -505,6 +599,7 @@ static void test_ask_pdf(Fixture *f, gconstpointer data)
         }
         g_assert_cmpfloat(sum, <=, 1.0 + 1e-9);
     }
+    check_word_layers(f, a->answer_id);
     SlLookedQuery bad = {FALSE, -1, 0, 999};
     g_assert_null(sl_answer_looked(f->lib, a->answer_id, &bad, 5, &error));
     g_assert_error(error, SL_LIBRARY_ERROR, SL_LIBRARY_ERROR_INVALID);

@@ -400,6 +400,14 @@ static void test_ask(void)
         g_clear_pointer(&out, g_free);
         g_clear_pointer(&err, g_free);
     }
+    /* One token in some layers: the layers that chose its most selected positions. */
+    rc = run_cli(&out, &err, "explain", "--library", db, id, "--token", "1", "--layers", "0-3", NULL);
+    g_test_message("explain --token 1 --layers 0-3: %s%s", out, err);
+    g_assert_cmpint(rc, ==, 0);
+    g_assert_nonnull(strstr(out, "Where the model looked for token 1 of the answer, layers 0-3"));
+    g_assert_true(g_regex_match_simple("^ +[0-9]+\\.[0-9]% +\\[[12]\\] ", out, G_REGEX_MULTILINE, 0));
+    g_clear_pointer(&out, g_free);
+    g_clear_pointer(&err, g_free);
     g_assert_cmpint(run_cli(&out, &err, "explain", "--library", db, id, "--layers", "0-999", NULL),
                     ==, 1);
     g_assert_nonnull(strstr(err, "layers 0-999: the model has layers 0-"));

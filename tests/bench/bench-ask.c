@@ -88,13 +88,17 @@ static void synthetic_128k(void)
     g_autofree sl_selection_record *records = g_new0(sl_selection_record, answer);
     g_autofree int32_t *pos = g_new(int32_t, answer * top_m);
     g_autofree uint16_t *votes = g_new(uint16_t, answer * top_m);
+    gsize lb = (layers + 7) / 8;
+    g_autofree uint8_t *masks = g_new0(uint8_t, answer * top_m * lb);
     for (gsize r = 0; r < answer; r++) {
         for (gsize k = 0; k < top_m; k++) {
             pos[r * top_m + k] = (int32_t)(g_random_int() % n);
             votes[r * top_m + k] = (uint16_t)(layers - k * layers / top_m);
+            for (gsize l = 0; l < votes[r * top_m + k]; l++) /* the layers that voted */
+                masks[(r * top_m + k) * lb + l / 8] |= (uint8_t)(1u << (l % 8));
         }
         records[r] = (sl_selection_record){(int32_t)(n + r), true, (int)top_m, pos + r * top_m,
-                                           votes + r * top_m, NULL};
+                                           votes + r * top_m, NULL, masks + r * top_m * lb};
     }
     sl_selection_view v = {(int)layers, 2048, n + answer, n + answer, counts, answer, records, NULL};
     uint8_t *data = NULL;

@@ -157,6 +157,17 @@ static void test_drive(void)
     g_assert_cmpuint(sl_document_view_get_n_hot(doc_view), <=, whole);
     gsize word_hot = sl_document_view_get_n_hot(doc_view);
     g_autofree char *word_heat = g_strdup(sl_document_view_get_heat_description(doc_view));
+    /* The word over layers 0-7 only: its own selections by those layers, a part of its heat
+     * over all layers. */
+    sl_document_view_set_layers(doc_view, 1);
+    wait_for(heat_read, doc_view, 30, "the heat of one word in layers 0-7");
+    const char *desc = sl_document_view_get_heat_description(doc_view);
+    if (!strstr(desc, "the word") || !strstr(desc, "layers 0–7"))
+        g_error("not the word's heat in layers 0-7: %s", desc);
+    g_assert_cmpuint(sl_document_view_get_n_hot(doc_view), <=, word_hot);
+    sl_document_view_set_layers(doc_view, 0);
+    wait_for(heat_read, doc_view, 30, "the heat of one word again");
+    g_assert_cmpstr(sl_document_view_get_heat_description(doc_view), ==, word_heat);
 
     /* The same answer opened from history: its words are read back with the model's
      * tokenizer, and the same word shows the same heat as when the answer was fresh. */

@@ -3,7 +3,8 @@
  *   gives the dense logits; at the boundary the short and sparse paths agree;
  * - a small top-k changes the logits (the selection matters);
  * - the records agree with a brute-force aggregation of the raw per-layer
- *   selections (votes, top M, per-layer counts). */
+ *   selections (votes, top M, per-layer counts, and the layer bits of each
+ *   top position: a word's heat over any range of layers). */
 #include "../test-util.h"
 
 static double rel_diff(const float *a, const float *b, size_t n)
@@ -122,6 +123,25 @@ static void check_records(sl_engine *e, const int32_t *ids, size_t n)
                    "record %zu rank %d: %d (%u votes), want %d (%u)", i, t, r->top_pos[t],
                    r->top_votes[t], best, votes[best]);
         }
+        /* The word's heat over layers a..b from the record's layer bits equals what the
+         * raw per-layer selections give, for every range (one layer, halves, all). */
+        CHECK(r->top_layers != NULL);
+        size_t lb = ((size_t)L + 7) / 8;
+        for (int a = 0; r->top_layers && a < L; a++)
+            for (int b = a; b < L; b++)
+                for (int t = 0; t < r->n_top; t++) {
+                    int from_bits = 0, from_raw = 0;
+                    for (int l = a; l <= b; l++) {
+                        from_bits += (r->top_layers[(size_t)t * lb + (size_t)l / 8] >> (l % 8)) & 1;
+                        for (int j = 0; j < v.top_k; j++)
+                            from_raw += r->raw[l * v.top_k + j] == r->top_pos[t];
+                    }
+                    CHECKF(from_bits == from_raw, "record %zu, position %d, layers %d-%d: %d "
+                           "from the layer bits, %d from the raw selections", i, r->top_pos[t],
+                           a, b, from_bits, from_raw);
+                    if (a == 0 && b == L - 1)
+                        CHECK(from_bits == r->top_votes[t]);
+                }
     }
     int wrong = 0;
     for (int l = 0; l < L; l++)
