@@ -45,6 +45,13 @@ __global__ void quant_e4m3(const float *in, uint8_t *out, float *scales, size_t 
     }
 }
 
+__global__ void scale_groups(float *x, const float *s, size_t n, int group)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        x[i] *= s[i / (size_t)group];
+}
+
 unsigned grid_for(size_t n, unsigned threads)
 {
     size_t blocks = (n + threads - 1) / threads;
@@ -78,5 +85,14 @@ extern "C" cudaError_t sl_k_quant_e4m3(const float *in, uint8_t *out, float *sca
     if (grid > 0x7fffffff)
         return cudaErrorInvalidValue;
     quant_e4m3<<<(unsigned)grid, warps * 32, 0, stream>>>(in, out, scales, n_blocks, block);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t sl_k_scale_groups(float *x, const float *s, size_t n, int group,
+                                         cudaStream_t stream)
+{
+    if (group <= 0)
+        return cudaErrorInvalidValue;
+    scale_groups<<<grid_for(n, 256), 256, 0, stream>>>(x, s, n, group);
     return cudaGetLastError();
 }

@@ -31,6 +31,21 @@ cudaError_t sl_k_bf16_to_f32(const sl_bf16 *in, float *out, size_t n, cudaStream
 cudaError_t sl_k_quant_e4m3(const float *in, uint8_t *out, float *scales, size_t n, int block,
                             cudaStream_t stream);
 
+/* x[i] ·= s[i / group]: folds per-group scales into values (DeepSeek's
+ * indexer folds each query head's FP8 scale into that head's weight). */
+cudaError_t sl_k_scale_groups(float *x, const float *s, size_t n, int group, cudaStream_t stream);
+
+/* ---- fill.cu: pseudo-random buffers for tests and benchmarks -------------- */
+
+/* Uniform in [-scale, scale), a hash of (seed, index): reproducible. */
+cudaError_t sl_k_fill_bf16(sl_bf16 *p, size_t n, uint64_t seed, float scale, cudaStream_t stream);
+cudaError_t sl_k_fill_f32(float *p, size_t n, uint64_t seed, float scale, cudaStream_t stream);
+/* Any finite e4m3 byte (never NaN). */
+cudaError_t sl_k_fill_e4m3(uint8_t *p, size_t n, uint64_t seed, cudaStream_t stream);
+/* DeepSeek's 656-byte MLA cache entries: random e4m3 latent, power-of-two
+ * scales 2^-2 … 2^-9, rope in [-1, 1). */
+cudaError_t sl_k_fill_kv656(uint8_t *p, size_t entries, uint64_t seed, cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,11 +65,52 @@ static void check_e4m3(size_t blocks, int block)
     cudaFree(dx), cudaFree(dq), cudaFree(ds);
 }
 
+/* sl_k_scale_groups, and the fills: in range, reproducible, never NaN. */
+static void check_helpers(void)
+{
+    size_t n = 100003;
+    float *x = sl_gpu_poisoned(n * sizeof(float)), *sc = sl_gpu_poisoned((n / 7 + 1) * sizeof(float));
+    CUDA_CHECK(sl_k_fill_f32(x, n, 42, 3.0f, 0));
+    CUDA_CHECK(sl_k_fill_f32(sc, n / 7 + 1, 43, 1.0f, 0));
+    float *hx = sl_gpu_download(x, n * sizeof(float)), *hs = sl_gpu_download(sc, (n / 7 + 1) * sizeof(float));
+    CUDA_CHECK(sl_k_scale_groups(x, sc, n, 7, 0));
+    float *hy = sl_gpu_download(x, n * sizeof(float));
+    size_t wrong = 0;
+    for (size_t i = 0; hx && hs && hy && i < n; i++)
+        wrong += !(fabsf(hx[i]) <= 3.0f) || hy[i] != hx[i] * hs[i / 7];
+    CHECKF(hx && hy && wrong == 0, "fill or scale_groups: %zu wrong", wrong);
+    CUDA_CHECK(sl_k_fill_f32(x, n, 42, 3.0f, 0));
+    float *again = sl_gpu_download(x, n * sizeof(float));
+    CHECK(again && hx && memcmp(again, hx, n * sizeof(float)) == 0);
+    uint8_t *kv = sl_gpu_poisoned(656 * 1000);
+    CUDA_CHECK(sl_k_fill_kv656(kv, 1000, 9, 0));
+    uint8_t *hkv = sl_gpu_download(kv, 656 * 1000);
+    for (size_t e = 0; hkv && e < 1000; e++) {
+        for (int j = 0; j < 512; j++)
+            wrong += isnan(sl_e4m3_to_f32(hkv[e * 656 + (size_t)j]));
+        for (int j = 0; j < 4; j++) {
+            float f;
+            int ex;
+            memcpy(&f, hkv + e * 656 + 512 + 4 * (size_t)j, 4);
+            wrong += frexpf(f, &ex) != 0.5f;
+        }
+        for (int j = 0; j < 64; j++) {
+            uint16_t b;
+            memcpy(&b, hkv + e * 656 + 528 + 2 * (size_t)j, 2);
+            wrong += !(fabsf(sl_bf16_to_f32(b)) <= 1.0f);
+        }
+    }
+    CHECKF(hkv && wrong == 0, "kv656 fill: %zu wrong", wrong);
+    free(hx), free(hs), free(hy), free(again), free(hkv);
+    cudaFree(x), cudaFree(sc), cudaFree(kv);
+}
+
 int main(void)
 {
     sl_gpu_require();
     check_bf16(1000003);
     check_e4m3(4099, 128);
     check_e4m3(777, 64);
+    check_helpers();
     return sl_test_finish();
 }
