@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define NAME_DISPLAY 80u /* longest name quoted in a message */
 #define SINGLE_FILE "model.safetensors"
 #define INDEX_FILE "model.safetensors.index.json"
 #define CONFIG_FILE "config.json"
@@ -38,33 +37,7 @@ struct sl_checkpoint {
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* Quotes a name for a message: at most NAME_DISPLAY bytes, cut at a
- * character boundary, unprintable bytes and quotes as \xNN. */
-static void display(char *buf, size_t cap, const char *s, size_t len)
-{
-    size_t o = 0, i = 0;
-    while (i < len && o + 8 < cap) {
-        uint8_t c = (uint8_t)s[i];
-        size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        if (i + n > NAME_DISPLAY || n > len - i) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c < 0x20 || c == 0x7F || c == '\'' || c == '\\') {
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02X", (unsigned)c);
-        } else {
-            if (o + n + 8 >= cap)
-                break;
-            memcpy(buf + o, s + i, n);
-            o += n;
-        }
-        i += n;
-    }
-    buf[o] = 0;
-}
-
-typedef char shown_name[4 * NAME_DISPLAY + 8];
+typedef char shown_name[4 * SL_QUOTE_MAX + 8];
 
 static char *join(const char *dir, const char *name)
 {
@@ -136,9 +109,9 @@ static sl_status gather_tensors(sl_checkpoint *ck, const char *index_path, sl_er
         const entry *a = &ck->entries[i - 1], *b = &ck->entries[i];
         if (strcmp(a->name, b->name) == 0) {
             shown_name shown, fa, fb;
-            display(shown, sizeof shown, a->name, strlen(a->name));
-            display(fa, sizeof fa, file_name(ck, a->file), strlen(file_name(ck, a->file)));
-            display(fb, sizeof fb, file_name(ck, b->file), strlen(file_name(ck, b->file)));
+            sl_quote(shown, sizeof shown, a->name, strlen(a->name));
+            sl_quote(fa, sizeof fa, file_name(ck, a->file), strlen(file_name(ck, a->file)));
+            sl_quote(fb, sizeof fb, file_name(ck, b->file), strlen(file_name(ck, b->file)));
             return sl_fail(err, SL_ERR_FORMAT, "%s: tensor '%s' is in two shards, '%s' and '%s'",
                            index_path, shown, fa, fb);
         }
@@ -228,7 +201,7 @@ static sl_status open_sharded(sl_checkpoint *ck, const char *index_path, sl_erro
         const sl_json *v = sl_json_object_at(wm, i, &key, &key_len);
         const char *shard = sl_json_string(v, &len);
         shown_name shown;
-        display(shown, sizeof shown, key, key_len);
+        sl_quote(shown, sizeof shown, key, key_len);
         if (memchr(key, 0, key_len)) {
             s = sl_fail(err, SL_ERR_FORMAT, "%s: weight_map key '%s' contains a NUL character",
                         index_path, shown);
@@ -241,7 +214,7 @@ static sl_status open_sharded(sl_checkpoint *ck, const char *index_path, sl_erro
         }
         if (!plain_file_name(shard, len)) {
             shown_name sf;
-            display(sf, sizeof sf, shard, len);
+            sl_quote(sf, sizeof sf, shard, len);
             s = sl_fail(err, SL_ERR_FORMAT,
                         "%s: tensor '%s' is mapped to '%s', which is not a plain file name in the "
                         "directory",
@@ -278,18 +251,18 @@ static sl_status open_sharded(sl_checkpoint *ck, const char *index_path, sl_erro
         int c = i == n ? 1 : j == ck->n_entries ? -1 : strcmp(map[i].name, ck->entries[j].name);
         shown_name shown, sf;
         if (c == 0 && i + 1 < n && strcmp(map[i].name, map[i + 1].name) == 0) {
-            display(shown, sizeof shown, map[i].name, map[i].name_len);
+            sl_quote(shown, sizeof shown, map[i].name, map[i].name_len);
             s = sl_fail(err, SL_ERR_FORMAT, "%s: weight_map lists tensor '%s' twice", index_path,
                         shown);
             goto done;
         }
         if (c < 0 || (c == 0 && map[i].file != ck->entries[j].file)) {
-            display(shown, sizeof shown, map[i].name, map[i].name_len);
-            display(sf, sizeof sf, map[i].shard, strlen(map[i].shard));
+            sl_quote(shown, sizeof shown, map[i].name, map[i].name_len);
+            sl_quote(sf, sizeof sf, map[i].shard, strlen(map[i].shard));
             if (c == 0) {
                 shown_name other;
                 const char *o = file_name(ck, ck->entries[j].file);
-                display(other, sizeof other, o, strlen(o));
+                sl_quote(other, sizeof other, o, strlen(o));
                 s = sl_fail(err, SL_ERR_FORMAT,
                             "%s: tensor '%s' is mapped to '%s', which does not contain it (it is "
                             "in '%s')",
@@ -303,8 +276,8 @@ static sl_status open_sharded(sl_checkpoint *ck, const char *index_path, sl_erro
         }
         if (c > 0) {
             const char *name = ck->entries[j].name, *f = file_name(ck, ck->entries[j].file);
-            display(shown, sizeof shown, name, strlen(name));
-            display(sf, sizeof sf, f, strlen(f));
+            sl_quote(shown, sizeof shown, name, strlen(name));
+            sl_quote(sf, sizeof sf, f, strlen(f));
             s = sl_fail(err, SL_ERR_FORMAT,
                         "%s: shard '%s' holds tensor '%s', which weight_map does not list",
                         index_path, sf, shown);

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_DISPLAY 80u /* longest name quoted in a message */
 
 typedef unsigned long long ull;
 
@@ -64,36 +63,10 @@ size_t sl_st_dtype_size(sl_st_dtype dtype)
 
 /* ---- errors ----------------------------------------------------------------- */
 
-/* Quotes a name for a message: at most NAME_DISPLAY bytes, cut at a
- * character boundary, unprintable bytes as \xNN. */
-static void display(char *buf, size_t cap, const char *s, size_t len)
-{
-    size_t o = 0, i = 0;
-    while (i < len && o + 8 < cap) {
-        uint8_t c = (uint8_t)s[i];
-        size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        if (i + n > NAME_DISPLAY || n > len - i) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c < 0x20 || c == 0x7F || c == '\'' || c == '\\') {
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02X", (unsigned)c);
-        } else {
-            if (o + n + 8 >= cap)
-                break;
-            memcpy(buf + o, s + i, n);
-            o += n;
-        }
-        i += n;
-    }
-    buf[o] = 0;
-}
-
 typedef struct {
     sl_safetensors *st;
     sl_error *err;
-    char ctx[4 * NAME_DISPLAY + 32]; /* "tensor 'x'" or "__metadata__ key 'k'" */
+    char ctx[4 * SL_QUOTE_MAX + 32]; /* "tensor 'x'" or "__metadata__ key 'k'" */
 } reader;
 
 static sl_status fail(reader *r, sl_status code, const char *fmt, ...) SL_PRINTF(3, 4);
@@ -110,8 +83,8 @@ static sl_status fail(reader *r, sl_status code, const char *fmt, ...)
 
 static void set_ctx(reader *r, const char *what, const char *name, size_t len)
 {
-    char shown[4 * NAME_DISPLAY + 8];
-    display(shown, sizeof shown, name, len);
+    char shown[4 * SL_QUOTE_MAX + 8];
+    sl_quote(shown, sizeof shown, name, len);
     snprintf(r->ctx, sizeof r->ctx, "%s '%s'", what, shown);
 }
 
@@ -196,7 +169,7 @@ static sl_status read_count(reader *r, const sl_json *v, const char *field, size
     const char *text = sl_json_number_text(v, NULL);
     if (text) {
         char shown[48];
-        display(shown, sizeof shown, text, strlen(text));
+        sl_quote(shown, sizeof shown, text, strlen(text));
         return fail(r, SL_ERR_FORMAT, "%s[%zu] is %s, not an integer in 0..2^64-1", field, i, shown);
     }
     return fail(r, SL_ERR_FORMAT, "%s[%zu] is a JSON %s, not a non-negative integer", field, i,
@@ -227,8 +200,8 @@ static sl_status read_tensor(reader *r, const char *name, size_t name_len, const
         sl_json_object_at(entry, i, &key, &key_len);
         if (!key_is(key, key_len, "dtype") && !key_is(key, key_len, "shape") &&
             !key_is(key, key_len, "data_offsets")) {
-            char shown[4 * NAME_DISPLAY + 8];
-            display(shown, sizeof shown, key, key_len);
+            char shown[4 * SL_QUOTE_MAX + 8];
+            sl_quote(shown, sizeof shown, key, key_len);
             return fail(r, SL_ERR_FORMAT,
                         "unexpected member '%s' (expected dtype, shape and data_offsets)", shown);
         }
@@ -248,8 +221,8 @@ static sl_status read_tensor(reader *r, const char *name, size_t name_len, const
     while (k < N_DTYPES && !(strlen(dtypes[k].name) == dlen && !strcmp(dtypes[k].name, dname)))
         k++;
     if (k == N_DTYPES) {
-        char shown[4 * NAME_DISPLAY + 8];
-        display(shown, sizeof shown, dname, dlen);
+        char shown[4 * SL_QUOTE_MAX + 8];
+        sl_quote(shown, sizeof shown, dname, dlen);
         return fail(r, SL_ERR_UNSUPPORTED, "unknown dtype '%s'", shown);
     }
     t->dtype = (sl_st_dtype)k;
@@ -335,10 +308,10 @@ static sl_status check_layout(reader *r, span *spans)
     for (int64_t i = 0; i < st->n_tensors; i++) {
         const span *s = &spans[i];
         if (s->begin < covered) {
-            char a[4 * NAME_DISPLAY + 8], b[4 * NAME_DISPLAY + 8];
+            char a[4 * SL_QUOTE_MAX + 8], b[4 * SL_QUOTE_MAX + 8];
             const char *na = st->tensors[last->index].name, *nb = st->tensors[s->index].name;
-            display(a, sizeof a, na, strlen(na));
-            display(b, sizeof b, nb, strlen(nb));
+            sl_quote(a, sizeof a, na, strlen(na));
+            sl_quote(b, sizeof b, nb, strlen(nb));
             return fail(r, SL_ERR_FORMAT,
                         "tensors '%s' and '%s' overlap (data_offsets [%llu, %llu] and [%llu, %llu])",
                         a, b, (ull)last->begin, (ull)last->end, (ull)s->begin, (ull)s->end);

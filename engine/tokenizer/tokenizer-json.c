@@ -49,38 +49,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SHOWN 80 /* bytes of a token or value quoted in a message */
 
 /* ---- messages ------------------------------------------------------------------ */
 
-/* Quotes s[0..len) for a message: at most SHOWN bytes at a character
- * boundary, control bytes, quotes and backslashes as \xNN. */
-static const char *quote(char *buf, size_t cap, const char *s, size_t len)
-{
-    size_t o = 0, i = 0;
-    while (i < len && o + 8 < cap) {
-        uint8_t c = (uint8_t)s[i];
-        size_t n = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        if (i + n > SHOWN || n > len - i) {
-            memcpy(buf + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (c < 0x20 || c == 0x7F || c == '\'' || c == '\\') {
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02X", (unsigned)c);
-        } else {
-            if (o + n + 8 >= cap)
-                break;
-            memcpy(buf + o, s + i, n);
-            o += n;
-        }
-        i += n;
-    }
-    buf[o] = 0;
-    return buf;
-}
-
-typedef char quoted[4 * SHOWN + 16];
+typedef char quoted[4 * SL_QUOTE_MAX + 16];
 
 static const char *type_name(const sl_json *v) { return sl_json_type_name(sl_json_type_of(v)); }
 
@@ -284,7 +256,7 @@ static void describe_pre(char *buf, size_t cap, const sl_json *pre)
         snprintf(buf, cap, "a JSON %s", type_name(pre));
         return;
     }
-    size_t o = (size_t)snprintf(buf, cap, "%s", quote(q, sizeof q, type, len));
+    size_t o = (size_t)snprintf(buf, cap, "%s", sl_quote(q, sizeof q, type, len));
     const sl_json *seq = sl_json_object_get(pre, "pretokenizers");
     if (!seq || o >= cap)
         return;
@@ -292,7 +264,7 @@ static void describe_pre(char *buf, size_t cap, const sl_json *pre)
     for (size_t i = 0; i < sl_json_array_size(seq) && o < cap; i++) {
         const char *t = sl_json_string(sl_json_object_get(sl_json_array_at(seq, i), "type"), &len);
         o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "",
-                              t ? quote(q, sizeof q, t, len) : "?");
+                              t ? sl_quote(q, sizeof q, t, len) : "?");
     }
     if (o < cap)
         snprintf(buf + o, cap - o, "]");
@@ -336,7 +308,7 @@ static sl_status check_model(loader *L, const sl_json *model)
     if (type && !str_is(type, "BPE"))
         return sl_fail(L->err, SL_ERR_UNSUPPORTED,
                        "%s: model.type '%s' is not supported (only byte-level BPE is)", L->path,
-                       t ? quote(q, sizeof q, t, len) : type_name(type));
+                       t ? sl_quote(q, sizeof q, t, len) : type_name(type));
     if (!unset_string(model, "continuing_subword_prefix") ||
         !unset_string(model, "end_of_word_suffix"))
         return sl_fail(L->err, SL_ERR_UNSUPPORTED,
@@ -362,13 +334,13 @@ static sl_status read_id(loader *L, const sl_json *v, const char *what, const ch
     int64_t id;
     if (!sl_json_int64(v, &id))
         return sl_fail(L->err, SL_ERR_FORMAT, "%s: %s '%s' has id %s, not an integer", L->path,
-                       what, quote(q, sizeof q, text, text_len),
+                       what, sl_quote(q, sizeof q, text, text_len),
                        sl_json_number_text(v, NULL) ? sl_json_number_text(v, NULL) : type_name(v));
     if (id < 0 || (uint64_t)id >= limit)
         return sl_fail(L->err, SL_ERR_FORMAT,
                        "%s: %s '%s' has id %lld, outside 0..%llu (ids must be dense: there are "
                        "%llu tokens)",
-                       L->path, what, quote(q, sizeof q, text, text_len), (long long)id,
+                       L->path, what, sl_quote(q, sizeof q, text, text_len), (long long)id,
                        (unsigned long long)limit - 1, (unsigned long long)limit);
     *out = (uint64_t)id;
     return SL_OK;
@@ -409,8 +381,8 @@ static sl_status read_vocab(loader *L, const sl_json *model, const sl_json *adde
             return s;
         if (L->tokens[id].ptr)
             return sl_fail(L->err, SL_ERR_FORMAT, "%s: tokens '%s' and '%s' both have id %llu",
-                           L->path, quote(q, sizeof q, L->tokens[id].ptr, L->tokens[id].len),
-                           quote(q2, sizeof q2, text, len), (unsigned long long)id);
+                           L->path, sl_quote(q, sizeof q, L->tokens[id].ptr, L->tokens[id].len),
+                           sl_quote(q2, sizeof q2, text, len), (unsigned long long)id);
         L->tokens[id] = (sl_gguf_string){text, len};
         L->types[id] = SL_TOKEN_NORMAL;
         if (id + 1 > n)
@@ -437,19 +409,19 @@ static sl_status read_vocab(loader *L, const sl_json *model, const sl_json *adde
             return sl_fail(L->err, SL_ERR_FORMAT,
                            "%s: added token '%s': special, lstrip, rstrip and single_word must be "
                            "booleans",
-                           L->path, quote(q, sizeof q, text, len));
+                           L->path, sl_quote(q, sizeof q, text, len));
         if (lstrip || rstrip || single)
             return sl_fail(L->err, SL_ERR_UNSUPPORTED,
                            "%s: added token '%s' has %s set, which the engine does not support",
-                           L->path, quote(q, sizeof q, text, len),
+                           L->path, sl_quote(q, sizeof q, text, len),
                            lstrip ? "lstrip" : rstrip ? "rstrip" : "single_word");
         if (L->tokens[id].ptr) {
             bool same = L->tokens[id].len == len && memcmp(L->tokens[id].ptr, text, len) == 0;
             if (!same || L->from_added[id])
                 return sl_fail(L->err, SL_ERR_FORMAT, "%s: %s '%s' and added token '%s' both have id %llu",
                                L->path, L->from_added[id] ? "added token" : "vocabulary token",
-                               quote(q, sizeof q, L->tokens[id].ptr, L->tokens[id].len),
-                               quote(q2, sizeof q2, text, len), (unsigned long long)id);
+                               sl_quote(q, sizeof q, L->tokens[id].ptr, L->tokens[id].len),
+                               sl_quote(q2, sizeof q2, text, len), (unsigned long long)id);
         } else if (!memchr(text, 0, len)) {
             /* the same text under another id of the vocabulary */
             int64_t other;
@@ -457,7 +429,7 @@ static sl_status read_vocab(loader *L, const sl_json *model, const sl_json *adde
             if (v && sl_json_int64(v, &other))
                 return sl_fail(L->err, SL_ERR_FORMAT,
                                "%s: added token '%s' has id %llu, but the vocabulary gives it id %lld",
-                               L->path, quote(q, sizeof q, text, len), (unsigned long long)id,
+                               L->path, sl_quote(q, sizeof q, text, len), (unsigned long long)id,
                                (long long)other);
         }
         L->tokens[id] = (sl_gguf_string){text, len};
@@ -483,7 +455,7 @@ static sl_status read_vocab(loader *L, const sl_json *model, const sl_json *adde
                                             &len2);
             if (len2 == len && memcmp(t2, text, len) == 0)
                 return sl_fail(L->err, SL_ERR_FORMAT, "%s: added token '%s' is listed twice",
-                               L->path, quote(q, sizeof q, text, len));
+                               L->path, sl_quote(q, sizeof q, text, len));
         }
     }
     return SL_OK;
@@ -530,7 +502,7 @@ static sl_status read_merges(loader *L, const sl_json *model)
             return sl_fail(L->err, SL_ERR_UNSUPPORTED,
                            "%s: merge %zu ['%s', ...] has a token with a space, which byte-level "
                            "BPE never makes",
-                           L->path, i, quote(q, sizeof q, left, a));
+                           L->path, i, sl_quote(q, sizeof q, left, a));
         char *p = L->merge_text + at;
         memcpy(p, left, a);
         p[a] = ' ';
@@ -572,7 +544,7 @@ static sl_status config_token(loader *L, const char *key, bool required_in_vocab
     quoted q;
     if (*id < 0 && required_in_vocab)
         return sl_fail(L->err, SL_ERR_FORMAT, "%s: %s '%s' is not in the vocabulary of %s",
-                       L->cpath, key, quote(q, sizeof q, s, len), L->path);
+                       L->cpath, key, sl_quote(q, sizeof q, s, len), L->path);
     if (text) {
         *text = s;
         *text_len = len;
@@ -640,7 +612,7 @@ static sl_status load(loader *L, sl_tokenizer **out)
         return sl_fail(L->err, SL_ERR_UNSUPPORTED,
                        "%s: normalizer '%s' is not supported (byte-level BPE without a "
                        "normalizer only)",
-                       L->path, t ? quote(q, sizeof q, t, len) : type_name(norm));
+                       L->path, t ? sl_quote(q, sizeof q, t, len) : type_name(norm));
     }
 
     const sl_json *pre = sl_json_object_get(L->root, "pre_tokenizer");

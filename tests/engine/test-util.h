@@ -16,6 +16,18 @@
 #define SL_TEST_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
 #define SL_TEST_PRINTF(a, b)
+/* ‖a − ref‖ / ‖ref‖ (0 when both are zero). */
+static inline double sl_rel_error(const float *a, const float *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)ref[i];
+        num += d * d;
+        den += (double)ref[i] * (double)ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
 #endif
 
 static int sl_test_checks, sl_test_failures;
@@ -78,6 +90,18 @@ static inline void *sl_test_read_file(const char *path, size_t *len)
         *len = (size_t)n;
     }
     return buf;
+}
+
+/* ‖a − ref‖ / ‖ref‖ (0 when both are zero). */
+static inline double sl_rel_error(const float *a, const float *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)ref[i];
+        num += d * d;
+        den += (double)ref[i] * (double)ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
 #endif

@@ -63,18 +63,6 @@ static inline void *sl_gpu_download(const void *dev, size_t bytes)
     return h;
 }
 
-/* ‖a − ref‖ / ‖ref‖ (0 when both are zero). */
-static inline double sl_rel_error(const float *a, const float *ref, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)ref[i];
-        num += d * d;
-        den += (double)ref[i] * (double)ref[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
 /* bf16 by round to nearest even, and back, on the CPU. */
 static inline uint16_t sl_f32_to_bf16(float f)
 {

@@ -77,17 +77,6 @@ static bool load_golden(const char *dir, int n_layers, golden *g)
     return true;
 }
 
-static double rel_error(const float *a, const float *ref, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)ref[i];
-        num += d * d;
-        den += (double)ref[i] * (double)ref[i];
-    }
-    return sqrt(num / den);
-}
-
 static int by_value(const void *a, const void *b)
 {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
@@ -138,7 +127,7 @@ static void check_prefill(sl_engine *e, const golden *g, const char *name, bool 
     CHECK(s && sl_session_prefill_all_logits(s, g->ids, g->T, out, &err) == SL_OK);
     double worst = 0;
     for (size_t t = 0; s && t < g->T; t++) {
-        double r = rel_error(out + t * g->V, ref + t * g->V, g->V);
+        double r = sl_rel_error(out + t * g->V, ref + t * g->V, g->V);
         worst = r > worst ? r : worst;
         CHECKF(r <= TOLERANCE, "%s%s: row %zu: relative error %.3g", name, fp8 ? " fp8" : "", t, r);
     }
@@ -181,7 +170,7 @@ static void check_decode(sl_engine *e, const golden *g, const char *name)
     double worst = 0;
     for (size_t t = g->n_prompt; s && t <= g->T; t++) {
         const float *logits = sl_session_logits(s);
-        double r = logits ? rel_error(logits, g->logits + (t - 1) * g->V, g->V) : 1.0;
+        double r = logits ? sl_rel_error(logits, g->logits + (t - 1) * g->V, g->V) : 1.0;
         worst = r > worst ? r : worst;
         CHECKF(r <= TOLERANCE, "%s: decode row %zu: relative error %.3g", name, t - 1, r);
         if (t == g->T)
@@ -206,13 +195,13 @@ static void check_dense_equivalence(sl_engine *e, const golden *g, const char *n
     CHECK(b && sl_session_prefill_all_logits(b, g->ids, g->T, sparse, &err) == SL_OK);
     double worst = 0;
     for (size_t t = 0; t < g->T; t++) {
-        double r = rel_error(sparse + t * g->V, dense + t * g->V, g->V);
+        double r = sl_rel_error(sparse + t * g->V, dense + t * g->V, g->V);
         worst = r > worst ? r : worst;
     }
     CHECKF(worst <= 1e-6, "%s: top-k %zu differs from dense by %.3g", name, g->T, worst);
     /* and where top-k is below the length, DSA must differ from dense */
     if (g->k < g->T)
-        CHECKF(rel_error(dense + (g->T - 1) * g->V, g->logits + (g->T - 1) * g->V, g->V) > 1e-3,
+        CHECKF(sl_rel_error(dense + (g->T - 1) * g->V, g->logits + (g->T - 1) * g->V, g->V) > 1e-3,
                "%s: dense attention equals the sparse reference", name);
     fprintf(stderr, "%s: top-k ≥ length equals dense (%.1e)\n", name, worst);
     free(dense);
