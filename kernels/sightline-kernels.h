@@ -31,6 +31,27 @@ cudaError_t sl_k_bf16_to_f32(const sl_bf16 *in, float *out, size_t n, cudaStream
 cudaError_t sl_k_quant_e4m3(const float *in, uint8_t *out, float *scales, size_t n, int block,
                             cudaStream_t stream);
 
+/* ---- topk.cu: exact top-k over rows of scores (DSA's selection) ----------- */
+
+/* For each of `rows` rows of float32 scores (row r at scores + r·row_stride,
+ * row_stride >= L when rows > 1), the k best of its first n_r positions,
+ * n_r = row_len[r] clamped to [0, L] (row_len NULL: n_r = L; causal rows
+ * pass t + 1), ranked exactly as engine/dsa/topk.c ranks: a higher score
+ * first, equal scores the lower position first, +inf highest, -inf the
+ * lowest number, -0 equal to +0, NaN below everything (selected only when
+ * fewer than k non-NaN). out is rows × k int32: row r's min(k, n_r)
+ * positions in increasing order, then -1 up to k. Exact and deterministic
+ * for any k >= 0, L < 2^31 and any number of equal scores: a radix select
+ * over a 32-bit rank key, one CTA per row, bounded by shared memory (no
+ * candidate buffer that can overflow). workspace_bytes must be at least
+ * sl_k_topk_workspace(rows, L, k) (0 today: workspace may be NULL; it is
+ * there for a split-row path for single long rows). Enqueues one kernel
+ * on stream; cudaErrorInvalidValue for bad sizes. */
+cudaError_t sl_k_topk(const float *scores, size_t row_stride, const int32_t *row_len, int rows,
+                      int L, int k, int32_t *out, void *workspace, size_t workspace_bytes,
+                      cudaStream_t stream);
+size_t sl_k_topk_workspace(int rows, int L, int k);
+
 #ifdef __cplusplus
 }
 #endif
