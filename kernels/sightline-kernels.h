@@ -41,12 +41,15 @@ cudaError_t sl_k_quant_e4m3(const float *in, uint8_t *out, float *scales, size_t
  * lowest number, -0 equal to +0, NaN below everything (selected only when
  * fewer than k non-NaN). out is rows × k int32: row r's min(k, n_r)
  * positions in increasing order, then -1 up to k. Exact and deterministic
- * for any k >= 0, L < 2^31 and any number of equal scores: a radix select
- * over a 32-bit rank key, one CTA per row, bounded by shared memory (no
- * candidate buffer that can overflow). workspace_bytes must be at least
- * sl_k_topk_workspace(rows, L, k) (0 today: workspace may be NULL; it is
- * there for a split-row path for single long rows). Enqueues one kernel
- * on stream; cudaErrorInvalidValue for bad sizes. */
+ * for any k >= 0, L <= 2^30 and any number of equal scores: a radix select
+ * over a 32-bit rank key, bounded by shared memory and the workspace (no
+ * candidate buffer that can overflow). One CTA per row; when few long rows
+ * would leave the GPU idle, sl_k_topk_workspace(rows, L, k) is non-zero
+ * (about 8 KiB per row) and a workspace of that many bytes (4-byte
+ * aligned, contents ignored) lets each row spread over several CTAs; with
+ * a NULL or smaller one the one-CTA-per-row path runs, slower there but
+ * the same result. Enqueues its kernels on stream;
+ * cudaErrorInvalidValue for bad sizes. */
 cudaError_t sl_k_topk(const float *scores, size_t row_stride, const int32_t *row_len, int rows,
                       int L, int k, int32_t *out, void *workspace, size_t workspace_bytes,
                       cudaStream_t stream);

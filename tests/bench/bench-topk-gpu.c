@@ -1,7 +1,7 @@
 /* bench-topk-gpu.c: the GPU's exact top-k (kernels/topk.cu): rows per
  * second, and GB/s of scores read (rows · L · 4 bytes once, whatever the
- * kernel re-reads), by row kind, timed with CUDA events after warm-up (the
- * median of 20 launches). Not a test; run by hand:
+ * kernel re-reads), by row kind and path, timed with CUDA events after
+ * warm-up (the median of 20 launches). Not a test; run by hand:
  *   build/tests/bench/bench-topk-gpu [--json FILE] */
 #include "sightline-kernels.h"
 
@@ -75,8 +75,8 @@ int main(int argc, char **argv)
     }
     if (json)
         fprintf(json, "{\"device\": \"%s\", \"results\": [", prop.name);
-    printf("%s\n%6s %8s %5s %-10s %10s %12s %8s\n", prop.name, "rows", "L", "k", "kind",
-           "median us", "rows/s", "GB/s");
+    printf("%s\n%6s %8s %5s %-10s %-8s %10s %12s %8s\n", prop.name, "rows", "L", "k", "kind",
+           "path", "median us", "rows/s", "GB/s");
 
     cudaEvent_t ev[2];
     TRY(cudaEventCreate(&ev[0]));
@@ -100,29 +100,37 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < n; i++)
                 host[i] = draw(kind, i % (size_t)L);
             TRY(cudaMemcpy(d_scores, host, n * sizeof *host, cudaMemcpyHostToDevice));
-            for (int w = 0; w < 3; w++)
-                TRY(sl_k_topk(d_scores, (size_t)L, NULL, rows, L, k, d_out, ws, ws_bytes, 0));
-            TRY(cudaDeviceSynchronize());
-            float ms[20];
-            for (int r = 0; r < reps; r++) {
-                TRY(cudaEventRecord(ev[0], 0));
-                TRY(sl_k_topk(d_scores, (size_t)L, NULL, rows, L, k, d_out, ws, ws_bytes, 0));
-                TRY(cudaEventRecord(ev[1], 0));
-                TRY(cudaEventSynchronize(ev[1]));
-                TRY(cudaEventElapsedTime(&ms[r], ev[0], ev[1]));
-            }
-            qsort(ms, (size_t)reps, sizeof ms[0], cmp_float);
-            const double sec = 1e-3 * (double)ms[reps / 2];
-            const double rows_s = (double)rows / sec, gbs = (double)n * 4.0 / sec / 1e9;
-            printf("%6d %8d %5d %-10s %10.1f %12.0f %8.1f\n", rows, L, k, kinds[kind], sec * 1e6,
-                   rows_s, gbs);
-            if (json) {
-                fprintf(json,
-                        "%s\n  {\"rows\": %d, \"L\": %d, \"k\": %d, \"kind\": \"%s\", "
-                        "\"median_us\": %.2f, \"min_us\": %.2f, \"rows_per_s\": %.1f, \"gb_per_s\": %.2f}",
-                        first ? "" : ",", rows, L, k, kinds[kind], sec * 1e6, 1e3 * (double)ms[0],
-                        rows_s, gbs);
-                first = 0;
+            /* With the workspace (few long rows split over CTAs) and, where
+             * that differs, without (one CTA per row). */
+            for (int split = ws_bytes > 0; split >= 0; split--) {
+                const char *path = split ? "split" : "per-row";
+                void *w_ptr = split ? ws : NULL;
+                const size_t w_bytes = split ? ws_bytes : 0;
+                for (int w = 0; w < 3; w++)
+                    TRY(sl_k_topk(d_scores, (size_t)L, NULL, rows, L, k, d_out, w_ptr, w_bytes, 0));
+                TRY(cudaDeviceSynchronize());
+                float ms[20];
+                for (int r = 0; r < reps; r++) {
+                    TRY(cudaEventRecord(ev[0], 0));
+                    TRY(sl_k_topk(d_scores, (size_t)L, NULL, rows, L, k, d_out, w_ptr, w_bytes, 0));
+                    TRY(cudaEventRecord(ev[1], 0));
+                    TRY(cudaEventSynchronize(ev[1]));
+                    TRY(cudaEventElapsedTime(&ms[r], ev[0], ev[1]));
+                }
+                qsort(ms, (size_t)reps, sizeof ms[0], cmp_float);
+                const double sec = 1e-3 * (double)ms[reps / 2];
+                const double rows_s = (double)rows / sec, gbs = (double)n * 4.0 / sec / 1e9;
+                printf("%6d %8d %5d %-10s %-8s %10.1f %12.0f %8.1f\n", rows, L, k, kinds[kind],
+                       path, sec * 1e6, rows_s, gbs);
+                if (json) {
+                    fprintf(json,
+                            "%s\n  {\"rows\": %d, \"L\": %d, \"k\": %d, \"kind\": \"%s\", "
+                            "\"path\": \"%s\", \"median_us\": %.2f, \"min_us\": %.2f, "
+                            "\"rows_per_s\": %.1f, \"gb_per_s\": %.2f}",
+                            first ? "" : ",", rows, L, k, kinds[kind], path, sec * 1e6,
+                            1e3 * (double)ms[0], rows_s, gbs);
+                    first = 0;
+                }
             }
         }
         free(host);

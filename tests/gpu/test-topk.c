@@ -92,28 +92,16 @@ static float draw(enum kind kind, int i, int L)
 }
 
 static sl_topk *cpu_topk;
-static int n_cases;
+static int n_cases, n_split_cases;
 
-/* Runs the GPU top-k on rows × L scores (row r at host + r·stride) and
- * checks every row against the CPU. */
-static void check_rows(const char *name, const float *host, size_t stride, int rows, int L, int k,
-                       const int32_t *row_len)
+/* Checks row by row the output of a launch against the CPU; the number of
+ * rows that differ. */
+static int compare_rows(const char *name, const char *path, const int32_t *got,
+                        const float *host, size_t stride, int rows, int L, int k,
+                        const int32_t *row_len, int32_t *want)
 {
-    n_cases++;
-    size_t n_scores = rows > 0 ? (size_t)(rows - 1) * stride + (size_t)L : 0;
-    size_t n_out = (size_t)rows * (size_t)k;
-    float *d_scores = sl_gpu_upload(host, n_scores * sizeof *host);
-    int32_t *d_len = row_len ? sl_gpu_upload(row_len, (size_t)rows * sizeof *row_len) : NULL;
-    int32_t *d_out = sl_gpu_poisoned(n_out * sizeof *d_out);
-    size_t ws_bytes = sl_k_topk_workspace(rows, L, k);
-    void *ws = ws_bytes ? sl_gpu_poisoned(ws_bytes) : NULL;
-    CHECK(d_scores && d_out && (!row_len || d_len) && (!ws_bytes || ws));
-    CUDA_CHECK(sl_k_topk(d_scores, stride, d_len, rows, L, k, d_out, ws, ws_bytes, 0));
-    CUDA_CHECK(cudaDeviceSynchronize());
-    int32_t *got = sl_gpu_download(d_out, n_out * sizeof *got);
-    int32_t *want = malloc(((size_t)k + 1) * sizeof *want);
     int wrong_rows = 0;
-    for (int r = 0; got && want && r < rows; r++) {
+    for (int r = 0; r < rows; r++) {
         int n = L;
         if (row_len)
             n = row_len[r] < 0 ? 0 : row_len[r] < L ? row_len[r] : L;
@@ -126,15 +114,51 @@ static void check_rows(const char *name, const float *host, size_t stride, int r
             size_t i = 0;
             while (i < (size_t)k && g[i] == (i < c ? want[i] : -1))
                 i++;
-            fprintf(stderr, "  %s: row %d (n %d, k %d): %d entries differ, first at %zu: gpu %d, cpu %d\n",
-                    name, r, n, k, bad, i, i < (size_t)k ? g[i] : 0,
+            fprintf(stderr,
+                    "  %s, %s: row %d (n %d, k %d): %d entries differ, first at %zu: "
+                    "gpu %d, cpu %d\n",
+                    name, path, r, n, k, bad, i, i < (size_t)k ? g[i] : 0,
                     i < (size_t)k ? (i < c ? want[i] : -1) : 0);
         }
     }
-    CHECKF(got && want && wrong_rows == 0, "%s (rows %d, L %d, k %d): %d rows differ", name, rows, L,
-           k, wrong_rows);
-    free(got), free(want);
-    cudaFree(d_scores), cudaFree(d_len), cudaFree(d_out), cudaFree(ws);
+    return wrong_rows;
+}
+
+/* Runs the GPU top-k on rows × L scores (row r at host + r·stride) and
+ * checks every row against the CPU: with the workspace the launcher asks
+ * for (few long rows split over several CTAs), and without one (one CTA per
+ * row), each into a poisoned output. */
+static void check_rows(const char *name, const float *host, size_t stride, int rows, int L, int k,
+                       const int32_t *row_len)
+{
+    n_cases++;
+    size_t n_scores = rows > 0 ? (size_t)(rows - 1) * stride + (size_t)L : 0;
+    size_t n_out = (size_t)rows * (size_t)k;
+    float *d_scores = sl_gpu_upload(host, n_scores * sizeof *host);
+    int32_t *d_len = row_len ? sl_gpu_upload(row_len, (size_t)rows * sizeof *row_len) : NULL;
+    size_t ws_bytes = sl_k_topk_workspace(rows, L, k);
+    int32_t *want = malloc(((size_t)k + 1) * sizeof *want);
+    CHECK(d_scores && (!row_len || d_len) && want);
+    n_split_cases += ws_bytes > 0;
+    for (int split = ws_bytes > 0; split >= 0; split--) {
+        const char *path = split ? "split rows" : "one CTA per row";
+        int32_t *d_out = sl_gpu_poisoned(n_out * sizeof *d_out);
+        void *ws = split ? sl_gpu_poisoned(ws_bytes) : NULL;
+        CHECK(d_out && (!split || ws));
+        CUDA_CHECK(
+            sl_k_topk(d_scores, stride, d_len, rows, L, k, d_out, ws, split ? ws_bytes : 0, 0));
+        CUDA_CHECK(cudaDeviceSynchronize());
+        int32_t *got = sl_gpu_download(d_out, n_out * sizeof *got);
+        int wrong_rows =
+            got && want ? compare_rows(name, path, got, host, stride, rows, L, k, row_len, want)
+                        : -1;
+        CHECKF(wrong_rows == 0, "%s, %s (rows %d, L %d, k %d): %d rows differ", name, path, rows, L,
+               k, wrong_rows);
+        free(got);
+        cudaFree(d_out), cudaFree(ws);
+    }
+    free(want);
+    cudaFree(d_scores), cudaFree(d_len);
 }
 
 /* rows × L scores of one kind, stride L (or L + pad). */
@@ -254,14 +278,17 @@ int main(void)
     check_kind(UNIFORM, 4, 100003, 1, 0);
     check_kind(FEW_VALUES, 4, 100003, 4096, 0);
     check_kind(ANY_BITS, 4, 50001, 4095, 5);
+    check_kind(SPECIALS, 4, 100003, 2048, 3);
     check_kind(LOW_BITS, 4, 65536, 8000, 0);
     check_kind(UNIFORM, 2, 40000, 39999, 0);
     /* The rows that broke SGLang's kernels. */
     check_sglang_repro();
     check_threshold_ties(8, 16384, 2048, 1000, 5000);
     check_threshold_ties(8, 131072, 2048, 2000, 5000);   /* every tie past the k-th */
-    check_threshold_ties(8, 131072, 2048, 100, 60000);   /* the bin does not fit: re-reads */
+    check_threshold_ties(8, 60000, 2048, 100, 30000);    /* the bin does not fit: re-reads */
+    check_threshold_ties(8, 131072, 2048, 100, 60000);
     check_threshold_ties(4, 1 << 20, 2048, 1500, 30000);
+    check_kind(RELU, 200, 131072, 2048, 0); /* enough rows for one CTA per row */
     check_kind(UNIFORM, 4, 1 << 20, 2048, 0);
     check_kind(RELU, 4, 1 << 20, 2048, 0);
     check_kind(ALL_EQUAL, 2, 1 << 20, 2048, 0);
@@ -270,8 +297,10 @@ int main(void)
     check_causal(UNIFORM, 300, 4096, 2048, 1);
     check_causal(RELU, 300, 4096, 2048, 1900);
     check_causal(FEW_VALUES, 64, 65536, 2048, 30000);
+    check_causal(RELU, 8, 131072, 2048, 100000);
 
-    fprintf(stderr, "%d cases\n", n_cases);
+    fprintf(stderr, "%d cases, %d of them also with rows split over CTAs\n", n_cases,
+            n_split_cases);
     sl_topk_free(cpu_topk);
     return sl_test_finish();
 }
