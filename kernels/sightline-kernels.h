@@ -46,6 +46,30 @@ cudaError_t sl_k_fill_e4m3(uint8_t *p, size_t n, uint64_t seed, cudaStream_t str
  * scales 2^-2 … 2^-9, rope in [-1, 1). */
 cudaError_t sl_k_fill_kv656(uint8_t *p, size_t entries, uint64_t seed, cudaStream_t stream);
 
+/* ---- topk.cu: exact top-k over rows of scores (DSA's selection) ----------- */
+
+/* For each of `rows` rows of float32 scores (row r at scores + r·row_stride,
+ * row_stride >= L when rows > 1), the k best of its first n_r positions,
+ * n_r = row_len[r] clamped to [0, L] (row_len NULL: n_r = L; causal rows
+ * pass t + 1), ranked exactly as engine/dsa/topk.c ranks: a higher score
+ * first, equal scores the lower position first, +inf highest, -inf the
+ * lowest number, -0 equal to +0, NaN below everything (selected only when
+ * fewer than k non-NaN). out is rows × k int32: row r's min(k, n_r)
+ * positions in increasing order, then -1 up to k. Exact and deterministic
+ * for any k >= 0, L <= 2^30 and any number of equal scores: a radix select
+ * over a 32-bit rank key, bounded by shared memory and the workspace (no
+ * candidate buffer that can overflow). One CTA per row; when few long rows
+ * would leave the GPU idle, sl_k_topk_workspace(rows, L, k) is non-zero
+ * (about 8 KiB per row) and a workspace of that many bytes (4-byte
+ * aligned, contents ignored) lets each row spread over several CTAs; with
+ * a NULL or smaller one the one-CTA-per-row path runs, slower there but
+ * the same result. Enqueues its kernels on stream;
+ * cudaErrorInvalidValue for bad sizes. */
+cudaError_t sl_k_topk(const float *scores, size_t row_stride, const int32_t *row_len, int rows,
+                      int L, int k, int32_t *out, void *workspace, size_t workspace_bytes,
+                      cudaStream_t stream);
+size_t sl_k_topk_workspace(int rows, int L, int k);
+
 #ifdef __cplusplus
 }
 #endif
