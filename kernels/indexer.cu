@@ -3,8 +3,9 @@
 // for s in [ks[t], ke[t]), -inf elsewhere in [0, L), fp32 accumulation.
 //
 // As a GEMM: M = keys, N = the heads of one query row, K = D. A CTA of 8
-// warps takes a tile of 256 keys (32 per warp, two m16 tiles) and a group of
-// query rows. Each warp loads its keys' A fragments into registers once and
+// warps takes a tile of keys (32 a warp, two m16 tiles, 256 a CTA; or 64 a
+// warp and 512 a CTA for prefill) and a group of 32 query rows (1 for the
+// paged cache, whose rows may each be a sequence of their own). Each warp loads its keys' A fragments into registers once and
 // keeps them for every row of the group; each row's q [H, D] is staged in
 // shared memory (double buffered, the next row's global loads in flight while
 // the current row computes), read as B fragments by all 8 warps. Per 8 heads
@@ -237,7 +238,10 @@ __global__ void __launch_bounds__(kThreads, HMAX <= 64 && MT == 2 ? 2 : 1)
             }
     };
 
-    load_keys(row0);
+    // Every load in flight before the first use: q's first row, the key
+    // scales, then the keys (whose e4m3 widening waits for them).
+    QStage<D, S, HMAX> stage;
+    stage.load(p, row0);
     float kscale[kMT][2];
 #pragma unroll
     for (int mt = 0; mt < kMT; mt++)
@@ -247,9 +251,7 @@ __global__ void __launch_bounds__(kThreads, HMAX <= 64 && MT == 2 ? 2 : 1)
             kscale[mt][r] = (S != Src::bf16 && s >= klo && s < khi) ? key_scale<D, S>(p, row0, s)
                                                                      : 1.0f;
         }
-
-    QStage<D, S, HMAX> stage;
-    stage.load(p, row0);
+    load_keys(row0);
     stage.store(p, qs(0), ws(0));
     __syncthreads();
 
@@ -273,12 +275,28 @@ __global__ void __launch_bounds__(kThreads, HMAX <= 64 && MT == 2 ? 2 : 1)
 #pragma unroll
             for (int mt = 0; mt < kMT; mt++)
                 sum[mt][0] = sum[mt][1] = 0.0f;
-            for (int nt = 0; nt < p.H / 8; nt++) {
+            // B fragments of heads 8nt + g: 16 bytes give two k-steps. With
+            // 64 keys a warp (one CTA an SM) the next n-tile's are loaded
+            // while this one's mma run; with 32 (two CTAs, 128 registers)
+            // the other CTA's warps hide the wait.
+            constexpr bool kPrefetch = MT == 4;
+            const int n_tiles = p.H / 8;
+            auto load_b = [&](uint4 (&b)[KS / 2], int nt) {
                 const uint8_t *qrow = qb + (8 * nt + g) * q_row_bytes<D>();
-                uint4 b[KS / 2];
 #pragma unroll
                 for (int j = 0; j < KS / 2; j++)
                     b[j] = *reinterpret_cast<const uint4 *>(qrow + 64 * j + 16 * t);
+            };
+            uint4 b[KS / 2];
+            if constexpr (kPrefetch)
+                load_b(b, 0);
+            for (int nt = 0; nt < n_tiles; nt++) {
+                uint4 bn[KS / 2];
+                if constexpr (kPrefetch)
+                    load_b(bn, nt + 1 < n_tiles ? nt + 1 : 0);
+                else
+                    load_b(b, nt);
+                float2 wv = *reinterpret_cast<const float2 *>(wb + 8 * nt + 2 * t);
                 float c[kMT][4];
 #pragma unroll
                 for (int mt = 0; mt < kMT; mt++)
@@ -292,11 +310,15 @@ __global__ void __launch_bounds__(kThreads, HMAX <= 64 && MT == 2 ? 2 : 1)
                         mma16816<F16>(c[mt], a[mt][0][ks][0], a[mt][1][ks][0], a[mt][0][ks][1],
                                       a[mt][1][ks][1], b0, b1);
                 }
-                float2 wv = *reinterpret_cast<const float2 *>(wb + 8 * nt + 2 * t);
 #pragma unroll
                 for (int mt = 0; mt < kMT; mt++) {
                     sum[mt][0] += wv.x * fmaxf(c[mt][0], 0.0f) + wv.y * fmaxf(c[mt][1], 0.0f);
                     sum[mt][1] += wv.x * fmaxf(c[mt][2], 0.0f) + wv.y * fmaxf(c[mt][3], 0.0f);
+                }
+                if constexpr (kPrefetch) {
+#pragma unroll
+                    for (int j = 0; j < KS / 2; j++)
+                        b[j] = bn[j];
                 }
             }
 #pragma unroll
@@ -348,7 +370,9 @@ template <int D, Src S> cudaError_t launch_d(const Params &p, cudaStream_t strea
 {
     if (p.H > 64)
         return launch_h<D, S, 128, 2>(p, stream);
-    bool wide = g_keys_per_warp == 64;
+    // 64 keys a warp for prefill (a CTA an SM, half the shared-memory reads
+    // per mma: +5-8% at 4096 rows), 32 for decode (twice the CTAs in flight).
+    bool wide = g_keys_per_warp ? g_keys_per_warp == 64 : p.rows >= 128 && S != Src::fp8_paged;
     return wide ? launch_h<D, S, 64, 4>(p, stream) : launch_h<D, S, 64, 2>(p, stream);
 }
 

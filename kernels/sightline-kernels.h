@@ -45,7 +45,10 @@ cudaError_t sl_k_quant_e4m3(const float *in, uint8_t *out, float *scales, size_t
  * rows so that the whole [T, L] matrix never exists: pass q + r0·H·D,
  * w + r0·H, ks + r0, ke + r0 for rows r0 …
  * H: a multiple of 8 from 8 to 128; D: 64 or 128; 16-byte aligned q and k.
- * Grid: tiles of 256 keys × groups of 32 rows. */
+ * Grid: tiles of 256 keys (512 from 128 rows) × groups of 32 rows.
+ * sm_90 has no native e4m3 mma.sync: the FP8 entry points widen e4m3 to f16
+ * (exact) and run f16 mma.sync, so they read half the key bytes of bf16 at
+ * the same tensor-core rate. */
 cudaError_t sl_k_indexer_bf16(const sl_bf16 *q, const float *w, const sl_bf16 *k,
                               const int32_t *ks, const int32_t *ke, int rows, int H, int D, int L,
                               float *scores, size_t score_stride, cudaStream_t stream);

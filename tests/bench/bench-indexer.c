@@ -6,8 +6,10 @@
  * Indexer (H = 64, D = 128): prefill, 4096 rows at the last positions of
  * L = 8K, 32K, 128K (causal); TFLOP/s counts 2·H·D per (row, key) pair in
  * range. Decode: one row over L = 32K and 128K, µs and GB/s of key bytes
- * read (keys rotate among copies larger than L2 together). Timed with CUDA
- * events after warm-up; the median of the repeats. */
+ * read (keys rotate among copies larger than L2 together; fp8 counts the
+ * scales), and a batch of 64 rows, each its own 32K keys in the paged
+ * cache. Each at 32 and 64 keys a warp. Timed with CUDA events after
+ * warm-up; the median of the repeats. */
 #include "sightline-kernels.h"
 
 /* cublasLt.h declares a function with () */
@@ -238,17 +240,21 @@ static ix_result bench_ix(int mode, int rows, int L, int keys_per_warp, size_t l
     const int H = 64, D = 128;
     ix_ctx x = {.mode = mode, .rows = rows, .H = H, .D = D, .L = L};
     int elem = mode == BF16 ? 2 : 1;
-    x.k_bytes = mode == FP8_PAGED ? (size_t)((L + 63) / 64) * 64 * (D + 4)
+    /* Paged with several rows: a decode batch, each row its own sequence of
+     * L keys in its own blocks; the others: one sequence of keys. */
+    int batch = mode == FP8_PAGED ? rows : 1;
+    x.k_bytes = mode == FP8_PAGED ? (size_t)batch * ((L + 63) / 64) * 64 * (D + 4)
                                   : (size_t)L * D * (size_t)elem;
     size_t read_bytes = x.k_bytes + (mode == FP8 ? (size_t)L * 4 : 0);
     /* Decode reads only keys: rotate copies so that their total passes 2·L2. */
-    x.copies = rows > 1 ? 1 : (int)((2 * l2 + read_bytes - 1) / read_bytes) + 1;
+    int decode = rows == 1 || mode == FP8_PAGED;
+    x.copies = read_bytes > 2 * l2 || !decode ? 1 : (int)((2 * l2 + read_bytes - 1) / read_bytes) + 1;
     x.q = upload_random((size_t)rows * H * D, elem);
     x.w = upload_random((size_t)rows * H, 4);
     x.k = upload_random(x.k_bytes * (size_t)x.copies, elem == 2 ? 2 : 1);
     if (mode == FP8_PAGED) {
         /* Scales in each block's tail: overwrite them with 2^-4. */
-        size_t nb = (size_t)((L + 63) / 64) * (size_t)x.copies;
+        size_t nb = (size_t)batch * ((L + 63) / 64) * (size_t)x.copies;
         float *sc = malloc(64 * sizeof *sc);
         for (int i = 0; i < 64; i++)
             sc[i] = 0.0625f;
@@ -260,7 +266,7 @@ static ix_result bench_ix(int mode, int rows, int L, int keys_per_warp, size_t l
         int32_t *bt = malloc((size_t)rows * nbl * 4);
         for (int r = 0; r < rows; r++)
             for (int b = 0; b < nbl; b++)
-                bt[(size_t)r * nbl + b] = (int32_t)(((size_t)b * 7919u) % (size_t)nbl);
+                bt[(size_t)r * nbl + b] = r * nbl + (int32_t)(((size_t)b * 7919u) % (size_t)nbl);
         CK(cudaMalloc((void **)&x.bt, (size_t)rows * nbl * 4));
         CK(cudaMemcpy(x.bt, bt, (size_t)rows * nbl * 4, cudaMemcpyHostToDevice));
         free(bt);
@@ -276,7 +282,7 @@ static ix_result bench_ix(int mode, int rows, int L, int keys_per_warp, size_t l
     double pairs = 0;
     for (int r = 0; r < rows; r++) {
         ks[r] = 0;
-        ke[r] = L - rows + r + 1;
+        ke[r] = decode ? L : L - rows + r + 1;
         pairs += ke[r] > 0 ? ke[r] : 0;
     }
     CK(cudaMalloc((void **)&x.ks, (size_t)rows * 4));
@@ -285,10 +291,10 @@ static ix_result bench_ix(int mode, int rows, int L, int keys_per_warp, size_t l
     CK(cudaMemcpy(x.ke, ke, (size_t)rows * 4, cudaMemcpyHostToDevice));
     free(ks), free(ke);
     CK(cudaMalloc((void **)&x.out, (size_t)rows * L * sizeof(float)));
-    int reps = rows > 1 ? (L > 65536 ? 5 : 10) : 50;
+    int reps = !decode ? (L > 65536 ? 5 : 10) : rows > 1 ? 20 : 50;
     sl_k_indexer_tune(keys_per_warp);
-    double ms = time_ms(run_ix, &x, rows > 1 ? 2 : 2 * x.copies, reps);
-    ix_result r = {.mode = mode_name[mode], .kind = rows > 1 ? "prefill" : "decode",
+    double ms = time_ms(run_ix, &x, decode ? 2 * x.copies : 2, reps);
+    ix_result r = {.mode = mode_name[mode], .kind = decode ? "decode" : "prefill",
                    .rows = rows, .L = L, .keys_per_warp = keys_per_warp, .ms = ms};
     sl_k_indexer_tune(0);
     r.tflops = 2.0 * H * D * pairs / (ms * 1e-3) / 1e12;
@@ -341,7 +347,7 @@ int main(int argc, char **argv)
            "fp8 %.0f TFLOP/s\n",
            copy_gbps, bf16_tf, fp8_tf);
 
-    ix_result res[40];
+    ix_result res[48];
     int nr = 0;
     static const int prefill_L[] = {8192, 32768, 131072};
     static const int decode_L[] = {32768, 131072};
@@ -354,6 +360,9 @@ int main(int argc, char **argv)
         for (int i = 0; i < 2; i++)
             for (int kpw = 32; kpw <= 64; kpw *= 2)
                 res[nr++] = bench_ix(mode, 1, decode_L[i], kpw, l2);
+    /* A decode batch: 64 sequences of 32K keys each in the paged cache. */
+    for (int kpw = 32; kpw <= 64; kpw *= 2)
+        res[nr++] = bench_ix(FP8_PAGED, 64, 32768, kpw, l2);
     printf("%-10s %-8s %4s %5s %7s %11s %8s %9s\n", "indexer", "kind", "kpw", "rows", "L", "time",
            "TFLOP/s", "key GB/s");
     for (int i = 0; i < nr; i++)
