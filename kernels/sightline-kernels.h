@@ -69,6 +69,48 @@ cudaError_t sl_k_topk(const float *scores, size_t row_stride, const int32_t *row
                       int L, int k, int32_t *out, void *workspace, size_t workspace_bytes,
                       cudaStream_t stream);
 size_t sl_k_topk_workspace(int rows, int L, int k);
+/* ---- indexer.cu: the lightning indexer's scores (DSA) --------------------- */
+
+/* For a chunk of `rows` query rows and all L keys:
+ *   scores[r·score_stride + s] = Σ_h w[r,h] · ReLU(q[r,h,:] · k[s,:])
+ * for s in [ks[r], ke[r]) ∩ [0, L), and -inf for every other s < L (columns
+ * from L to score_stride are left alone). fp32 accumulation; the products of
+ * bf16 (or e4m3) values are exact in fp32, only the order of the sums
+ * differs from the CPU's sl_lightning_scores.
+ * Layouts (row-major, device memory): q [rows, H, D], w [rows, H] fp32,
+ * k [L, D], ks and ke [rows] int32 (a causal row at position p: 0, p + 1),
+ * scores [rows, score_stride] fp32 with score_stride >= L. The caller chunks
+ * rows so that the whole [T, L] matrix never exists: pass q + r0·H·D,
+ * w + r0·H, ks + r0, ke + r0 for rows r0 …
+ * H: a multiple of 8 from 8 to 128; D: 64 or 128; 16-byte aligned q and k.
+ * Grid: tiles of 256 keys (512 from 128 rows) × groups of 32 rows.
+ * sm_90 has no native e4m3 mma.sync: the FP8 entry points widen e4m3 to f16
+ * (exact) and run f16 mma.sync, so they read half the key bytes of bf16 at
+ * the same tensor-core rate. */
+cudaError_t sl_k_indexer_bf16(const sl_bf16 *q, const float *w, const sl_bf16 *k,
+                              const int32_t *ks, const int32_t *ke, int rows, int H, int D, int L,
+                              float *scores, size_t score_stride, cudaStream_t stream);
+/* FP8 as DeepSeek-V3.2 (DeepGEMM's fp8_mqa_logits with clean_logits):
+ *   scores[r, s] = k_scale[s] · Σ_h w[r,h] · ReLU(q8[r,h,:] · k8[s,:])
+ * q8 [rows, H, D] and k8 [L, D] e4m3 bytes, k_scale [L] fp32 (> 0). The
+ * per-(row, head) scale of q is folded into w by the caller. */
+cudaError_t sl_k_indexer_fp8(const uint8_t *q, const float *w, const uint8_t *k,
+                             const float *k_scale, const int32_t *ks, const int32_t *ke, int rows,
+                             int H, int D, int L, float *scores, size_t score_stride,
+                             cudaStream_t stream);
+/* The same over the paged indexer cache (decode): blocks of 64 tokens, each
+ * 64·D bytes of e4m3 keys then 64 fp32 scales (132 B a token for D = 128).
+ * Row r's key s lies in block block_table[r·block_table_stride + s / 64],
+ * slot s % 64; block_table_stride >= ceil(L / 64). Only the keys in
+ * [ks[r], ke[r]) are read, so table entries past a row's end may be
+ * anything. One row per CTA (each row may be its own sequence). */
+cudaError_t sl_k_indexer_fp8_paged(const uint8_t *q, const float *w, const uint8_t *kv_cache,
+                                   const int32_t *block_table, int block_table_stride,
+                                   const int32_t *ks, const int32_t *ke, int rows, int H, int D,
+                                   int L, float *scores, size_t score_stride, cudaStream_t stream);
+/* Tuning, for benchmarks: keys per warp of the later launches with H <= 64
+ * (32 or 64; 0 chooses). Not thread-safe; leave it alone elsewhere. */
+void sl_k_indexer_tune(int keys_per_warp);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,366 @@
+/* bench-dsa-layer: one DeepSeek-V3.2 attention block at full width on the GPU,
+ * with DSA: time per layer for a prefill of L tokens and for one decode step at
+ * position L. The dense peer of the same block is tests/bench/peer-dense-layer.py
+ * (PyTorch SDPA); tests/bench/plot-dsa-layer.py draws both as cost curves.
+ *
+ * Shapes (reference/dsa.md §1.1): hidden 7168, 128 heads, q LoRA 1536, latent
+ * 512 + rope 64, nope 128, value 128; indexer 64 heads × 128, top-k 2048.
+ * Random BF16 weights; the projections run through cuBLAS (BF16 in, float32
+ * accumulation). What runs, per block of query rows:
+ *   cq = x·Wq_a;  q = cq·Wq_b;  q's nope part absorbed into the latent (W_UK)
+ *   kv = x·Wkv_a (the cache, BF16 for prefill, DeepSeek's FP8 656-byte
+ *       entries for decode)
+ *   indexer: qI = cq·WIq, kI = x·WIk, w = x·WIw; q and k to e4m3 with
+ *       power-of-two scales, q's folded into w; FP8 scores of each row against
+ *       its causal prefix (row chunks: the [L × L] matrix never exists)
+ *   exact top-k 2048 per row; sparse MQA attention over the selection;
+ *   the value projection out of the latent (W_UV), then Wo.
+ * Left out, as element-wise costs beside these: the RMSNorms, the RoPEs and
+ * the indexer's LayerNorm and Hadamard rotation. The FFN (MoE) is not part of
+ * the block: it costs the same per token with or without DSA.
+ * Times: CUDA events after a warm-up, the median of the repeats.
+ *
+ * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--json F] */
+#include "sightline-kernels.h"
+
+#include <cublas_v2.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { D = 7168, H = 128, QL = 1536, KL = 512, ROPE = 64, NOPE = 128, VD = 128,
+       QK = NOPE + ROPE, HI = 64, DI = 128, TOPK = 2048,
+       ROW_BLOCK = 8192,   /* query rows projected and attended at a time */
+       SCORE_ROWS = 1024 }; /* rows of indexer scores held at a time */
+static const float SCALE = 0.135234f;
+
+#define CK(call)                                                                           \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess) {                                                           \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                 \
+                    cudaGetErrorString(e_));                                               \
+            exit(1);                                                                       \
+        }                                                                                  \
+    } while (0)
+#define CB(call)                                                                           \
+    do {                                                                                   \
+        cublasStatus_t s_ = (call);                                                        \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                 \
+            fprintf(stderr, "%s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call,   \
+                    (int)s_);                                                              \
+            exit(1);                                                                       \
+        }                                                                                  \
+    } while (0)
+
+static cublasHandle_t blas;
+
+static void *dev(size_t bytes)
+{
+    void *p = NULL;
+    CK(cudaMalloc(&p, bytes));
+    return p;
+}
+
+/* y[t][o] = Σ_i x[t][i]·W[o][i]: W [out × in] row-major BF16, x [n × in] BF16,
+ * y [n × out] in BF16 or float32. */
+static void linear(const sl_bf16 *w, int out, int in, const sl_bf16 *x, int n, void *y,
+                   bool y_f32)
+{
+    float one = 1.0f, zero = 0.0f;
+    CB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, CUDA_R_16BF, in, x,
+                    CUDA_R_16BF, in, &zero, y, y_f32 ? CUDA_R_32F : CUDA_R_16BF, out,
+                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+typedef struct {
+    sl_bf16 *q_a, *q_b, *kv_a, *kv_b, *o, *iq, *ik, *iw;
+} weights;
+
+static sl_bf16 *random_bf16(size_t n, uint64_t seed, float scale)
+{
+    sl_bf16 *p = dev(n * 2);
+    CK(sl_k_fill_bf16(p, n, seed, scale, 0));
+    return p;
+}
+
+static weights make_weights(void)
+{
+    return (weights){
+        random_bf16((size_t)QL * D, 1, 1.0f / sqrtf(D)),
+        random_bf16((size_t)H * QK * QL, 2, 1.0f / sqrtf(QL)),
+        random_bf16((size_t)(KL + ROPE) * D, 3, 1.0f / sqrtf(D)),
+        random_bf16((size_t)H * (NOPE + VD) * KL, 4, 1.0f / sqrtf(KL)),
+        random_bf16((size_t)D * H * VD, 5, 1.0f / sqrtf(H * VD)),
+        random_bf16((size_t)HI * DI * QL, 6, 1.0f / sqrtf(QL)),
+        random_bf16((size_t)DI * D, 7, 1.0f / sqrtf(D)),
+        random_bf16((size_t)HI * D, 8, 1.0f / sqrtf(D)),
+    };
+}
+
+/* Q[t][h] = [q_nope·W_UK[h] (512) ‖ q_pe (64)] from q [n][H][192]. */
+static void absorb(const weights *w, const sl_bf16 *q, int n, sl_bf16 *Q)
+{
+    float one = 1.0f, zero = 0.0f;
+    CB(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, KL, n, NOPE, &one, w->kv_b,
+                                  CUDA_R_16BF, KL, (long long)(NOPE + VD) * KL, q, CUDA_R_16BF,
+                                  H * QK, QK, &zero, Q, CUDA_R_16BF, H * (KL + ROPE), KL + ROPE,
+                                  H, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    CK(cudaMemcpy2DAsync(Q + KL, (KL + ROPE) * 2, q + NOPE, QK * 2, ROPE * 2, (size_t)n * H,
+                         cudaMemcpyDeviceToDevice, 0));
+}
+
+/* O[t][h] = W_UV[h]·O_lat[t][h] (512 → 128), then y = O·Woᵀ. */
+static void unabsorb_and_project(const weights *w, const sl_bf16 *o_lat, int n, sl_bf16 *o,
+                                 sl_bf16 *y)
+{
+    float one = 1.0f, zero = 0.0f;
+    CB(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, VD, n, KL, &one,
+                                  w->kv_b + (size_t)NOPE * KL, CUDA_R_16BF, KL,
+                                  (long long)(NOPE + VD) * KL, o_lat, CUDA_R_16BF, H * KL, KL,
+                                  &zero, o, CUDA_R_16BF, H * VD, VD, H, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT));
+    linear(w->o, D, H * VD, o, n, y, false);
+}
+
+typedef struct {
+    int L;
+    sl_bf16 *x, *kv;            /* [L][7168], the BF16 latent cache [L][576] */
+    uint8_t *k8;                /* indexer keys, e4m3 [L][128] */
+    float *k_scale, *kf;        /* [L], float32 keys before quantisation [L][128] */
+    sl_bf16 *cq, *q, *Q, *o_lat, *o, *y;
+    float *qf, *q_scale, *wI, *scores;
+    uint8_t *q8;
+    int32_t *ks, *ke, *idx;
+    void *mla_ws;
+    size_t mla_ws_bytes;
+} prefill_bufs;
+
+/* Every stage of one layer's prefill, row block by row block. */
+static void prefill(const weights *w, prefill_bufs *b)
+{
+    int L = b->L;
+    linear(w->kv_a, KL + ROPE, D, b->x, L, b->kv, false);
+    linear(w->ik, DI, D, b->x, L, b->kf, true);
+    CK(sl_k_quant_e4m3(b->kf, b->k8, b->k_scale, (size_t)L * DI, DI, 0));
+    for (int r0 = 0; r0 < L; r0 += ROW_BLOCK) {
+        int n = L - r0 < ROW_BLOCK ? L - r0 : ROW_BLOCK;
+        const sl_bf16 *x = b->x + (size_t)r0 * D;
+        linear(w->q_a, QL, D, x, n, b->cq, false);
+        linear(w->q_b, H * QK, QL, b->cq, n, b->q, false);
+        absorb(w, b->q, n, b->Q);
+        linear(w->iq, HI * DI, QL, b->cq, n, b->qf, true);
+        CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)n * HI * DI, DI, 0));
+        linear(w->iw, HI, D, x, n, b->wI, true);
+        CK(sl_k_scale_groups(b->wI, b->q_scale, (size_t)n * HI, 1, 0));
+        for (int s0 = 0; s0 < n; s0 += SCORE_ROWS) {
+            int m = n - s0 < SCORE_ROWS ? n - s0 : SCORE_ROWS;
+            int visible = r0 + s0 + m; /* keys the chunk's last row sees */
+            CK(sl_k_indexer_fp8(b->q8 + (size_t)s0 * HI * DI, b->wI + (size_t)s0 * HI, b->k8,
+                                b->k_scale, b->ks + r0 + s0, b->ke + r0 + s0, m, HI, DI, visible,
+                                b->scores, (size_t)L, 0));
+            CK(sl_k_topk(b->scores, (size_t)L, b->ke + r0 + s0, m, visible, TOPK,
+                         b->idx + (size_t)s0 * TOPK, NULL, 0, 0));
+        }
+        CK(sl_k_sparse_mla_bf16(b->Q, b->kv, b->idx, n, H, L, TOPK, SCALE, b->o_lat, NULL,
+                                b->mla_ws, b->mla_ws_bytes, 0));
+        unabsorb_and_project(w, b->o_lat, n, b->o, b->y);
+    }
+}
+
+static prefill_bufs prefill_alloc(int L)
+{
+    prefill_bufs b = {.L = L};
+    size_t n = ROW_BLOCK;
+    b.x = random_bf16((size_t)L * D, 11, 1.0f);
+    b.kv = dev((size_t)L * (KL + ROPE) * 2);
+    b.k8 = dev((size_t)L * DI);
+    b.k_scale = dev((size_t)L * 4);
+    b.kf = dev((size_t)L * DI * 4);
+    b.cq = dev(n * QL * 2);
+    b.q = dev(n * H * QK * 2);
+    b.Q = dev(n * H * (KL + ROPE) * 2);
+    b.o_lat = dev(n * H * KL * 2);
+    b.o = dev(n * H * VD * 2);
+    b.y = dev(n * D * 2);
+    b.qf = dev(n * HI * DI * 4);
+    b.q8 = dev(n * HI * DI);
+    b.q_scale = dev(n * HI * 4);
+    b.wI = dev(n * HI * 4);
+    b.scores = dev((size_t)SCORE_ROWS * L * 4);
+    b.idx = dev(n * TOPK * 4);
+    int32_t *ks = calloc((size_t)L, 4), *ke = malloc((size_t)L * 4);
+    for (int t = 0; t < L; t++)
+        ke[t] = t + 1; /* causal: row t sees positions 0 … t */
+    b.ks = dev((size_t)L * 4);
+    b.ke = dev((size_t)L * 4);
+    CK(cudaMemcpy(b.ks, ks, (size_t)L * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(b.ke, ke, (size_t)L * 4, cudaMemcpyHostToDevice));
+    free(ks);
+    free(ke);
+    b.mla_ws_bytes = sl_k_sparse_mla_workspace((int)n, H, TOPK);
+    b.mla_ws = b.mla_ws_bytes ? dev(b.mla_ws_bytes) : NULL;
+    return b;
+}
+
+static void prefill_free(prefill_bufs *b)
+{
+    void *all[] = {b->x, b->kv, b->k8, b->k_scale, b->kf, b->cq, b->q, b->Q, b->o_lat, b->o,
+                   b->y, b->qf, b->q8, b->q_scale, b->wI, b->scores, b->idx, b->ks, b->ke,
+                   b->mla_ws};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cudaFree(all[i]);
+}
+
+typedef struct {
+    int L;
+    sl_bf16 *x, *cq, *q, *Q, *o_lat, *o, *y;
+    uint8_t *kv656, *k8, *q8;
+    float *k_scale, *qf, *q_scale, *wI, *scores;
+    int32_t *ks, *ke, *idx;
+    void *mla_ws, *topk_ws;
+    size_t mla_ws_bytes, topk_ws_bytes;
+} decode_bufs;
+
+/* One token at position L - 1 against caches of L positions. */
+static void decode(const weights *w, decode_bufs *b)
+{
+    linear(w->q_a, QL, D, b->x, 1, b->cq, false);
+    linear(w->q_b, H * QK, QL, b->cq, 1, b->q, false);
+    absorb(w, b->q, 1, b->Q);
+    linear(w->iq, HI * DI, QL, b->cq, 1, b->qf, true);
+    CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)HI * DI, DI, 0));
+    linear(w->iw, HI, D, b->x, 1, b->wI, true);
+    CK(sl_k_scale_groups(b->wI, b->q_scale, HI, 1, 0));
+    CK(sl_k_indexer_fp8(b->q8, b->wI, b->k8, b->k_scale, b->ks, b->ke, 1, HI, DI, b->L,
+                        b->scores, (size_t)b->L, 0));
+    CK(sl_k_topk(b->scores, (size_t)b->L, b->ke, 1, b->L, TOPK, b->idx, b->topk_ws,
+                 b->topk_ws_bytes, 0));
+    CK(sl_k_sparse_mla_fp8(b->Q, b->kv656, b->idx, 1, H, b->L, TOPK, SCALE, b->o_lat, NULL,
+                           b->mla_ws, b->mla_ws_bytes, 0));
+    unabsorb_and_project(w, b->o_lat, 1, b->o, b->y);
+}
+
+static decode_bufs decode_alloc(int L)
+{
+    decode_bufs b = {.L = L};
+    b.x = random_bf16(D, 21, 1.0f);
+    b.cq = dev(QL * 2);
+    b.q = dev(H * QK * 2);
+    b.Q = dev(H * (KL + ROPE) * 2);
+    b.o_lat = dev(H * KL * 2);
+    b.o = dev(H * VD * 2);
+    b.y = dev(D * 2);
+    b.kv656 = dev((size_t)L * 656);
+    CK(sl_k_fill_kv656(b.kv656, (size_t)L, 22, 0));
+    b.k8 = dev((size_t)L * DI);
+    CK(sl_k_fill_e4m3(b.k8, (size_t)L * DI, 23, 0));
+    b.k_scale = dev((size_t)L * 4);
+    CK(sl_k_fill_f32(b.k_scale, (size_t)L, 24, 0.01f));
+    b.qf = dev(HI * DI * 4);
+    b.q8 = dev(HI * DI);
+    b.q_scale = dev(HI * 4);
+    b.wI = dev(HI * 4);
+    b.scores = dev((size_t)L * 4);
+    b.idx = dev(TOPK * 4);
+    int32_t ks = 0, ke = L;
+    b.ks = dev(4);
+    b.ke = dev(4);
+    CK(cudaMemcpy(b.ks, &ks, 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(b.ke, &ke, 4, cudaMemcpyHostToDevice));
+    b.mla_ws_bytes = sl_k_sparse_mla_workspace(1, H, TOPK);
+    b.mla_ws = b.mla_ws_bytes ? dev(b.mla_ws_bytes) : NULL;
+    b.topk_ws_bytes = sl_k_topk_workspace(1, L, TOPK); /* one long row spreads over CTAs */
+    b.topk_ws = b.topk_ws_bytes ? dev(b.topk_ws_bytes) : NULL;
+    return b;
+}
+
+static void decode_free(decode_bufs *b)
+{
+    void *all[] = {b->x, b->cq, b->q, b->Q, b->o_lat, b->o, b->y, b->kv656, b->k8, b->q8,
+                   b->k_scale, b->qf, b->q_scale, b->wI, b->scores, b->ks, b->ke, b->idx,
+                   b->mla_ws, b->topk_ws};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cudaFree(all[i]);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median milliseconds of repeats of fn(ctx), after one warm-up. */
+static float median_ms(void (*fn)(const weights *, void *), const weights *w, void *ctx,
+                       int repeats)
+{
+    float t[64];
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    fn(w, ctx);
+    CK(cudaDeviceSynchronize());
+    for (int i = 0; i < repeats; i++) {
+        CK(cudaEventRecord(a, 0));
+        fn(w, ctx);
+        CK(cudaEventRecord(b, 0));
+        CK(cudaEventSynchronize(b));
+        CK(cudaEventElapsedTime(&t[i], a, b));
+    }
+    qsort(t, (size_t)repeats, sizeof *t, by_value);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return t[repeats / 2];
+}
+
+static void run_prefill(const weights *w, void *b) { prefill(w, b); }
+static void run_decode(const weights *w, void *b) { decode(w, b); }
+
+int main(int argc, char **argv)
+{
+    const char *lengths = "8192,32768,65536,131072", *json = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--lengths"))
+            lengths = argv[i + 1];
+        else if (!strcmp(argv[i], "--json"))
+            json = argv[i + 1];
+    }
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+        fprintf(stderr, "bench-dsa-layer: no usable GPU\n");
+        return 1;
+    }
+    CB(cublasCreate(&blas));
+    weights w = make_weights();
+    FILE *out = json ? fopen(json, "w") : NULL;
+    if (out)
+        fprintf(out, "{\"device\": \"%s\", \"top_k\": %d, \"rows\": [", prop.name, TOPK);
+    printf("DeepSeek-V3.2 attention block with DSA (top-k %d) on %s\n", TOPK, prop.name);
+    printf("%8s %14s %14s\n", "L", "prefill ms", "decode µs");
+    char *list = strdup(lengths);
+    int first = 1;
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        int L = atoi(tok);
+        prefill_bufs pb = prefill_alloc(L);
+        float p_ms = median_ms(run_prefill, &w, &pb, 3);
+        prefill_free(&pb);
+        decode_bufs db = decode_alloc(L);
+        float d_ms = median_ms(run_decode, &w, &db, 31);
+        decode_free(&db);
+        printf("%8d %14.2f %14.1f\n", L, p_ms, d_ms * 1000.0f);
+        fflush(stdout);
+        if (out)
+            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"decode_ms\": %.6f}",
+                    first ? "" : ",", L, p_ms, d_ms);
+        first = 0;
+    }
+    if (out) {
+        fprintf(out, "]}\n");
+        fclose(out);
+    }
+    free(list);
+    cublasDestroy(blas);
+    return 0;
+}
