@@ -28,6 +28,7 @@
 #include <cuda_fp8.h>
 
 #include <math.h>
+#include <stdlib.h>
 
 namespace {
 
@@ -48,7 +49,7 @@ constexpr size_t smem_bytes(bool fp8)
            + (fp8 ? (size_t)BK * FP8_ROW : 0)             // raw FP8 entries
            + (size_t)HB * BK * 2                          // P
            + 3 * BK * sizeof(int)                         // indices, 3 blocks
-           + 4 * HB * sizeof(float);                      // row maxima, sums
+           + 2 * 4 * HB * sizeof(float);                  // row maxima, sums (W ≤ 4)
 }
 
 struct Params {
@@ -113,10 +114,10 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// The two warps that share a head tile (64 threads), barrier 1 + tile.
-__device__ __forceinline__ void pair_sync(int tile)
+// The warps of head group `group` (barrier 1 + group, `threads` threads).
+__device__ __forceinline__ void group_sync(int group, int threads)
 {
-    asm volatile("bar.sync %0, %1;\n" ::"r"(1 + tile), "r"(64) : "memory");
+    asm volatile("bar.sync %0, %1;\n" ::"r"(1 + group), "r"(threads) : "memory");
 }
 
 __device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t two, float scale)
@@ -127,20 +128,30 @@ __device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t two, float scale)
     return *reinterpret_cast<uint32_t *>(&b);
 }
 
-template <bool FP8>
+// W warps share a group of 64·W/8 heads: in QK each takes BK/W positions of
+// them, in PV 512/W value columns; they swap row maxima and sums through
+// shared memory at a barrier of the group.
+template <bool FP8, int W>
 __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
 {
+    constexpr int G = THREADS / 32 / W; // head groups
+    constexpr int GH = HB / G;          // heads of a group: 16 (W = 2) or 32 (W = 4)
+    constexpr int MT = GH / 16;         // m16 tiles a warp
+    constexpr int NQ = BK / W / 8;      // n8 tiles of positions a warp (QK)
+    constexpr int NV = D_V / W / 8;     // n8 tiles of value columns a warp (PV)
+    static_assert(MT * NV * 4 == 128 && MT * NQ * 4 == 16 && NQ % 2 == 0, "tiling");
+
     extern __shared__ __align__(128) uint8_t smem[];
     uint8_t *s_q = smem;
     uint8_t *s_kv = s_q + HB * ROW_BYTES;
     uint8_t *s_raw = s_kv + (FP8 ? 1 : 2) * BK * ROW_BYTES;
     uint8_t *s_p = s_raw + (FP8 ? BK * FP8_ROW : 0);
     int *s_idx = reinterpret_cast<int *>(s_p + HB * BK * 2); // [3][BK]
-    float *s_max = reinterpret_cast<float *>(s_idx + 3 * BK); // [2][HB]
-    float *s_sum = s_max + 2 * HB;                            // [2][HB]
+    float *s_max = reinterpret_cast<float *>(s_idx + 3 * BK); // [W][HB]
+    float *s_sum = s_max + W * HB;                            // [W][HB]
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int mt = warp & 3, dh = warp >> 2; // head tile, half (of positions, of values)
+    const int gi = warp % G, wi = warp / G; // group, warp within the group
     const int g = lane >> 2, tq = lane & 3;
 
     int bid = blockIdx.x;
@@ -161,7 +172,8 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
         int v = __ldg(row_idx + j);
         return v >= 0 && v < p.S ? v : -1;
     };
-    // Gathers block b (indices in slot) into shared memory (one commit group).
+    // Gathers the block whose indices are in slot into shared memory (one
+    // commit group); invalid positions read as zeros.
     auto gather = [&](int slot, int buf) {
         const int *ids = s_idx + slot * BK;
         if (FP8) {
@@ -202,12 +214,21 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
     else
         cp_async_commit();
 
-    float o[32][4];
+    float o[MT][NV][4];
 #pragma unroll
-    for (int n = 0; n < 32; n++)
-        o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
-    const int row0 = mt * 16 + g; // this thread's rows: row0 and row0 + 8
+    for (int mi = 0; mi < MT; mi++)
+#pragma unroll
+        for (int n = 0; n < NV; n++)
+            o[mi][n][0] = o[mi][n][1] = o[mi][n][2] = o[mi][n][3] = 0.0f;
+    // This thread's rows (heads within the CTA): row(mi, i) = rbase + 16 mi + 8 i.
+    const int rbase = gi * GH + g;
+    float m_run[2 * MT], l_run[2 * MT];
+#pragma unroll
+    for (int r = 0; r < 2 * MT; r++)
+        m_run[r] = -INFINITY, l_run[r] = 0.0f;
+    const int a_row = gi * GH + (lane & 15), a_half = lane >> 4;
+    const int b_row = wi * (BK / W) + (lane & 7) + ((lane >> 4) << 3), b_half = (lane >> 3) & 1;
+    const int v_row = (lane & 7) + (((lane >> 3) & 1) << 3), v_half = lane >> 4;
 
     for (int b = b_begin, it = 0; b < b_end; b++, it++) {
         const int slot = it % 3, nslot = (it + 1) % 3;
@@ -258,138 +279,162 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
         if (!any)
             continue;
 
-        // ---- S = Q Kᵀ: 16 heads × 32 positions a warp
-        float s[4][4];
+        // ---- S = Q Kᵀ: GH heads × BK/W positions a warp
+        float s[MT][NQ][4];
 #pragma unroll
-        for (int n = 0; n < 4; n++)
-            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+        for (int mi = 0; mi < MT; mi++)
+#pragma unroll
+            for (int n = 0; n < NQ; n++)
+                s[mi][n][0] = s[mi][n][1] = s[mi][n][2] = s[mi][n][3] = 0.0f;
         const uint32_t q0 = smem_addr(s_q), k0 = smem_addr(kvb);
-        const int a_row = mt * 16 + (lane & 15), a_half = lane >> 4;
-        const int b_row = dh * 32 + (lane & 7) + ((lane >> 4) << 3), b_half = (lane >> 3) & 1;
 #pragma unroll 4
         for (int kk = 0; kk < D_QK / 16; kk++) {
-            uint32_t a[4], b0[4], b1[4];
-            ldsm_x4(q0 + swz(a_row, kk * 2 + a_half), a);
-            ldsm_x4(k0 + swz(b_row, kk * 2 + b_half), b0);
-            ldsm_x4(k0 + swz(b_row + 16, kk * 2 + b_half), b1);
-            mma_bf16(s[0], a, b0[0], b0[1]);
-            mma_bf16(s[1], a, b0[2], b0[3]);
-            mma_bf16(s[2], a, b1[0], b1[1]);
-            mma_bf16(s[3], a, b1[2], b1[3]);
+            uint32_t a[MT][4];
+#pragma unroll
+            for (int mi = 0; mi < MT; mi++)
+                ldsm_x4(q0 + swz(a_row + 16 * mi, kk * 2 + a_half), a[mi]);
+#pragma unroll
+            for (int n2 = 0; n2 < NQ / 2; n2++) {
+                uint32_t kb[4];
+                ldsm_x4(k0 + swz(b_row + 16 * n2, kk * 2 + b_half), kb);
+#pragma unroll
+                for (int mi = 0; mi < MT; mi++) {
+                    mma_bf16(s[mi][2 * n2], a[mi], kb[0], kb[1]);
+                    mma_bf16(s[mi][2 * n2 + 1], a[mi], kb[2], kb[3]);
+                }
+            }
         }
 
-        // ---- online softmax (base 2) over the block, shared by the pair
+        // ---- online softmax (base 2) over the block, shared by the group
         const int *ids = s_idx + slot * BK;
-        float bmax[2] = {-INFINITY, -INFINITY};
+        float bmax[2 * MT];
 #pragma unroll
-        for (int n = 0; n < 4; n++)
+        for (int r = 0; r < 2 * MT; r++)
+            bmax[r] = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < NQ; n++)
 #pragma unroll
             for (int e = 0; e < 2; e++) {
-                bool valid = ids[dh * 32 + n * 8 + 2 * tq + e] >= 0;
-                s[n][e] = valid ? s[n][e] * p.scale_log2 : -INFINITY;
-                s[n][2 + e] = valid ? s[n][2 + e] * p.scale_log2 : -INFINITY;
-                bmax[0] = fmaxf(bmax[0], s[n][e]);
-                bmax[1] = fmaxf(bmax[1], s[n][2 + e]);
+                const bool valid = ids[wi * (BK / W) + n * 8 + 2 * tq + e] >= 0;
+#pragma unroll
+                for (int mi = 0; mi < MT; mi++)
+#pragma unroll
+                    for (int i = 0; i < 2; i++) {
+                        float &x = s[mi][n][2 * i + e];
+                        x = valid ? x * p.scale_log2 : -INFINITY;
+                        bmax[2 * mi + i] = fmaxf(bmax[2 * mi + i], x);
+                    }
             }
 #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 1));
-            bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 2));
+        for (int r = 0; r < 2 * MT; r++) {
+            bmax[r] = fmaxf(bmax[r], __shfl_xor_sync(0xffffffffu, bmax[r], 1));
+            bmax[r] = fmaxf(bmax[r], __shfl_xor_sync(0xffffffffu, bmax[r], 2));
+            if (tq == 0)
+                s_max[wi * HB + rbase + 8 * r] = bmax[r]; // 8r = 16 mi + 8 i
         }
-        if (tq == 0) {
-            s_max[dh * HB + row0] = bmax[0];
-            s_max[dh * HB + row0 + 8] = bmax[1];
-        }
-        pair_sync(mt);
-        float alpha[2], m_use[2];
+        group_sync(gi, W * 32);
+        float alpha[2 * MT], m_use[2 * MT];
 #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            float other = s_max[(1 - dh) * HB + row0 + 8 * i];
-            float m_new = fmaxf(m_run[i], fmaxf(bmax[i], other));
-            m_use[i] = m_new == -INFINITY ? 0.0f : m_new;
-            alpha[i] = exp2f(m_run[i] - m_use[i]);
-            m_run[i] = m_new;
-        }
-        float rsum[2] = {0.0f, 0.0f};
+        for (int r = 0; r < 2 * MT; r++) {
+            float m_new = m_run[r];
 #pragma unroll
-        for (int n = 0; n < 4; n++) {
-            float p0 = exp2f(s[n][0] - m_use[0]), p1 = exp2f(s[n][1] - m_use[0]);
-            float p2 = exp2f(s[n][2] - m_use[1]), p3 = exp2f(s[n][3] - m_use[1]);
-            rsum[0] += p0 + p1;
-            rsum[1] += p2 + p3;
-            __nv_bfloat162 lo = __floats2bfloat162_rn(p0, p1), hi = __floats2bfloat162_rn(p2, p3);
-            int c = dh * 4 + n;
-            *reinterpret_cast<__nv_bfloat162 *>(s_p + swz_p(row0, c) + tq * 4) = lo;
-            *reinterpret_cast<__nv_bfloat162 *>(s_p + swz_p(row0 + 8, c) + tq * 4) = hi;
+            for (int w = 0; w < W; w++)
+                m_new = fmaxf(m_new, s_max[w * HB + rbase + 8 * r]);
+            m_use[r] = m_new == -INFINITY ? 0.0f : m_new;
+            alpha[r] = exp2f(m_run[r] - m_use[r]);
+            m_run[r] = m_new;
         }
-        l_run[0] = l_run[0] * alpha[0] + rsum[0];
-        l_run[1] = l_run[1] * alpha[1] + rsum[1];
 #pragma unroll
-        for (int n = 0; n < 32; n++) {
-            o[n][0] *= alpha[0];
-            o[n][1] *= alpha[0];
-            o[n][2] *= alpha[1];
-            o[n][3] *= alpha[1];
+        for (int mi = 0; mi < MT; mi++) {
+            float rsum[2] = {0.0f, 0.0f};
+#pragma unroll
+            for (int n = 0; n < NQ; n++) {
+                float p0 = exp2f(s[mi][n][0] - m_use[2 * mi]), p1 = exp2f(s[mi][n][1] - m_use[2 * mi]);
+                float p2 = exp2f(s[mi][n][2] - m_use[2 * mi + 1]), p3 = exp2f(s[mi][n][3] - m_use[2 * mi + 1]);
+                rsum[0] += p0 + p1;
+                rsum[1] += p2 + p3;
+                const int c = wi * NQ + n, r = rbase + 16 * mi;
+                *reinterpret_cast<__nv_bfloat162 *>(s_p + swz_p(r, c) + tq * 4) = __floats2bfloat162_rn(p0, p1);
+                *reinterpret_cast<__nv_bfloat162 *>(s_p + swz_p(r + 8, c) + tq * 4) = __floats2bfloat162_rn(p2, p3);
+            }
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+                l_run[2 * mi + i] = l_run[2 * mi + i] * alpha[2 * mi + i] + rsum[i];
+#pragma unroll
+            for (int n = 0; n < NV; n++) {
+                o[mi][n][0] *= alpha[2 * mi];
+                o[mi][n][1] *= alpha[2 * mi];
+                o[mi][n][2] *= alpha[2 * mi + 1];
+                o[mi][n][3] *= alpha[2 * mi + 1];
+            }
         }
-        pair_sync(mt);
+        group_sync(gi, W * 32);
 
-        // ---- O += P V: 16 heads × 256 value columns a warp
+        // ---- O += P V: GH heads × 512/W value columns a warp
         const uint32_t p0 = smem_addr(s_p);
-        const int v_row = (lane & 7) + (((lane >> 3) & 1) << 3), v_half = lane >> 4;
 #pragma unroll
         for (int kk = 0; kk < BK / 16; kk++) {
-            uint32_t a[4];
-            ldsm_x4(p0 + swz_p(a_row, kk * 2 + a_half), a);
+            uint32_t a[MT][4];
 #pragma unroll
-            for (int n2 = 0; n2 < 16; n2++) {
+            for (int mi = 0; mi < MT; mi++)
+                ldsm_x4(p0 + swz_p(a_row + 16 * mi, kk * 2 + a_half), a[mi]);
+#pragma unroll
+            for (int n2 = 0; n2 < NV / 2; n2++) {
                 uint32_t v[4];
-                ldsm_x4_t(k0 + swz(kk * 16 + v_row, dh * 32 + n2 * 2 + v_half), v);
-                mma_bf16(o[2 * n2], a, v[0], v[1]);
-                mma_bf16(o[2 * n2 + 1], a, v[2], v[3]);
+                ldsm_x4_t(k0 + swz(kk * 16 + v_row, wi * NV + n2 * 2 + v_half), v);
+#pragma unroll
+                for (int mi = 0; mi < MT; mi++) {
+                    mma_bf16(o[mi][2 * n2], a[mi], v[0], v[1]);
+                    mma_bf16(o[mi][2 * n2 + 1], a[mi], v[2], v[3]);
+                }
             }
         }
     }
     cp_async_wait_all();
 
-    // ---- the row sums of both warps of the pair, then out and lse
+    // ---- the row sums of the group's warps, then out and lse
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
-        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
+    for (int r = 0; r < 2 * MT; r++) {
+        l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 1);
+        l_run[r] += __shfl_xor_sync(0xffffffffu, l_run[r], 2);
+        if (tq == 0)
+            s_sum[wi * HB + rbase + 8 * r] = l_run[r];
     }
-    if (tq == 0) {
-        s_sum[dh * HB + row0] = l_run[0];
-        s_sum[dh * HB + row0 + 8] = l_run[1];
-    }
-    pair_sync(mt);
+    group_sync(gi, W * 32);
     const size_t rows = (size_t)p.T * p.H;
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-        const int h = h0 + row0 + 8 * i;
-        if (h >= p.H)
-            continue;
-        const float l = l_run[i] + s_sum[(1 - dh) * HB + row0 + 8 * i];
-        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        const float lse = l > 0.0f ? (m_run[i] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-        const size_t row = (size_t)t * p.H + h;
-        if (p.splits == 1) {
-            __nv_bfloat16 *dst = p.out + row * D_V + dh * 256 + 2 * tq;
+    for (int mi = 0; mi < MT; mi++)
 #pragma unroll
-            for (int n = 0; n < 32; n++)
-                *reinterpret_cast<__nv_bfloat162 *>(dst + n * 8) =
-                    __floats2bfloat162_rn(o[n][2 * i] * inv, o[n][2 * i + 1] * inv);
-            if (dh == 0 && tq == 0)
-                p.lse[row] = lse;
-        } else {
-            float *dst = p.o_part + ((size_t)split * rows + row) * D_V + dh * 256 + 2 * tq;
+        for (int i = 0; i < 2; i++) {
+            const int r = 2 * mi + i, h = h0 + rbase + 8 * r;
+            if (h >= p.H)
+                continue;
+            float l = 0.0f;
 #pragma unroll
-            for (int n = 0; n < 32; n++)
-                *reinterpret_cast<float2 *>(dst + n * 8) =
-                    make_float2(o[n][2 * i] * inv, o[n][2 * i + 1] * inv);
-            if (dh == 0 && tq == 0)
-                p.lse_part[(size_t)split * rows + row] = lse;
+            for (int w = 0; w < W; w++)
+                l += s_sum[w * HB + rbase + 8 * r];
+            const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+            const float lse = l > 0.0f ? (m_run[r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+            const size_t row = (size_t)t * p.H + h;
+            const int col = wi * (D_V / W) + 2 * tq;
+            if (p.splits == 1) {
+                __nv_bfloat16 *dst = p.out + row * D_V + col;
+#pragma unroll
+                for (int n = 0; n < NV; n++)
+                    *reinterpret_cast<__nv_bfloat162 *>(dst + n * 8) =
+                        __floats2bfloat162_rn(o[mi][n][2 * i] * inv, o[mi][n][2 * i + 1] * inv);
+                if (wi == 0 && tq == 0)
+                    p.lse[row] = lse;
+            } else {
+                float *dst = p.o_part + ((size_t)split * rows + row) * D_V + col;
+#pragma unroll
+                for (int n = 0; n < NV; n++)
+                    *reinterpret_cast<float2 *>(dst + n * 8) =
+                        make_float2(o[mi][n][2 * i] * inv, o[mi][n][2 * i + 1] * inv);
+                if (wi == 0 && tq == 0)
+                    p.lse_part[(size_t)split * rows + row] = lse;
+            }
         }
-    }
 }
 
 // One CTA of 128 threads per (row, head): out = Σ_s e^(lse_s − lse) · o_s.
@@ -471,7 +516,9 @@ cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int
     if (grid > 0x7fffffffLL)
         return cudaErrorInvalidValue;
     const size_t smem = smem_bytes(FP8);
-    cudaError_t e = cudaFuncSetAttribute(sparse_mla<FP8>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    const char *group = getenv("SIGHTLINE_MLA_GROUP"); // 2 or 4 warps a head group, while tuning
+    void (*kernel)(Params) = group && group[0] == '2' ? sparse_mla<FP8, 2> : sparse_mla<FP8, 4>;
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess)
         return e;
     const size_t rows = (size_t)T * H;
@@ -487,7 +534,7 @@ cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int
     p.lse = lse;
     p.o_part = static_cast<float *>(workspace);
     p.lse_part = pl.splits > 1 ? p.o_part + (size_t)pl.splits * rows * D_V : nullptr;
-    sparse_mla<FP8><<<(unsigned)grid, THREADS, smem, stream>>>(p);
+    kernel<<<(unsigned)grid, THREADS, smem, stream>>>(p);
     e = cudaGetLastError();
     if (e != cudaSuccess || pl.splits == 1)
         return e;
