@@ -258,7 +258,7 @@ static decode_bufs decode_alloc(int L)
     b.k8 = dev((size_t)L * DI);
     CK(sl_k_fill_e4m3(b.k8, (size_t)L * DI, 23, 0));
     b.k_scale = dev((size_t)L * 4);
-    CK(sl_k_fill_f32(b.k_scale, (size_t)L, 24, 0.01f));
+    CK(sl_k_fill_f32(b.k_scale, (size_t)L, 24, 0.01f, 0));
     b.qf = dev(HI * DI * 4);
     b.q8 = dev(HI * DI);
     b.q_scale = dev(HI * 4);
