@@ -2,7 +2,8 @@
 # gpu-run.sh OUT: on a machine with an NVIDIA GPU (no GTK needed), build the
 # engine and the kernels, run the gpu test suite, and time the DSA kernels and
 # the DeepSeek-V3.2 attention block with and without DSA. Logs, JSON and the
-# cost-curve plot (when matplotlib is there) go to OUT.
+# cost-curve plot (when matplotlib is there) go to OUT. KERNEL_BENCHES=0 skips
+# the per-kernel benchmarks.
 set -uo pipefail
 out="${1:?usage: gpu-run.sh OUT}"
 mkdir -p "$out"
@@ -21,11 +22,13 @@ grep -E "^ *[0-9]+/[0-9]+ |^Ok:|^Fail:|^Skipped:" "$out/gpu-tests.log"
 cp build-gpu/meson-logs/testlog.txt "$out/gpu-testlog.txt" 2>/dev/null
 
 b=build-gpu/tests/bench
-echo "== kernels"
-"$b/bench-indexer" --json "$out/indexer.json" >"$out/indexer.txt" 2>&1
-"$b/bench-sparse-mla" --json "$out/sparse-mla.json" >"$out/sparse-mla.txt" 2>&1
-"$b/bench-topk-gpu" --json "$out/topk.json" >"$out/topk.txt" 2>&1
-tail -n 25 "$out/indexer.txt" "$out/sparse-mla.txt"
+if [[ ${KERNEL_BENCHES:-1} != 0 ]]; then
+    echo "== kernels"
+    "$b/bench-indexer" --json "$out/indexer.json" >"$out/indexer.txt" 2>&1
+    "$b/bench-sparse-mla" --json "$out/sparse-mla.json" >"$out/sparse-mla.txt" 2>&1
+    "$b/bench-topk-gpu" --json "$out/topk.json" >"$out/topk.txt" 2>&1
+    tail -n 25 "$out/indexer.txt" "$out/sparse-mla.txt"
+fi
 
 echo "== DeepSeek-V3.2 attention block: DSA (ours) and dense (PyTorch)"
 "$b/bench-dsa-layer" --json "$out/dsa-layer.json" 2>&1 | tee "$out/dsa-layer.txt"
