@@ -56,6 +56,7 @@ static const float SCALE = 0.135234f;
     } while (0)
 
 static cublasHandle_t blas;
+static cudaStream_t stream; /* every launch: decode steps are captured as a graph */
 
 static void *dev(size_t bytes)
 {
@@ -82,7 +83,7 @@ typedef struct {
 static sl_bf16 *random_bf16(size_t n, uint64_t seed, float scale)
 {
     sl_bf16 *p = dev(n * 2);
-    CK(sl_k_fill_bf16(p, n, seed, scale, 0));
+    CK(sl_k_fill_bf16(p, n, seed, scale, stream));
     return p;
 }
 
@@ -109,7 +110,7 @@ static void absorb(const weights *w, const sl_bf16 *q, int n, sl_bf16 *Q)
                                   H * QK, QK, &zero, Q, CUDA_R_16BF, H * (KL + ROPE), KL + ROPE,
                                   H, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     CK(cudaMemcpy2DAsync(Q + KL, (KL + ROPE) * 2, q + NOPE, QK * 2, ROPE * 2, (size_t)n * H,
-                         cudaMemcpyDeviceToDevice, 0));
+                         cudaMemcpyDeviceToDevice, stream));
 }
 
 /* O[t][h] = W_UV[h]·O_lat[t][h] (512 → 128), then y = O·Woᵀ. */
@@ -131,7 +132,7 @@ typedef struct {
     uint8_t *k8;                /* indexer keys, e4m3 [L][128] */
     float *k_scale, *kf;        /* [L], float32 keys before quantisation [L][128] */
     sl_bf16 *cq, *q, *Q, *o_lat, *o, *y;
-    float *qf, *q_scale, *wI, *scores;
+    float *qf, *q_scale, *wI, *scores, *lse;
     uint8_t *q8;
     int32_t *ks, *ke, *idx;
     void *mla_ws;
@@ -144,7 +145,7 @@ static void prefill(const weights *w, prefill_bufs *b)
     int L = b->L;
     linear(w->kv_a, KL + ROPE, D, b->x, L, b->kv, false);
     linear(w->ik, DI, D, b->x, L, b->kf, true);
-    CK(sl_k_quant_e4m3(b->kf, b->k8, b->k_scale, (size_t)L * DI, DI, 0));
+    CK(sl_k_quant_e4m3(b->kf, b->k8, b->k_scale, (size_t)L * DI, DI, stream));
     for (int r0 = 0; r0 < L; r0 += ROW_BLOCK) {
         int n = L - r0 < ROW_BLOCK ? L - r0 : ROW_BLOCK;
         const sl_bf16 *x = b->x + (size_t)r0 * D;
@@ -152,20 +153,20 @@ static void prefill(const weights *w, prefill_bufs *b)
         linear(w->q_b, H * QK, QL, b->cq, n, b->q, false);
         absorb(w, b->q, n, b->Q);
         linear(w->iq, HI * DI, QL, b->cq, n, b->qf, true);
-        CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)n * HI * DI, DI, 0));
+        CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)n * HI * DI, DI, stream));
         linear(w->iw, HI, D, x, n, b->wI, true);
-        CK(sl_k_scale_groups(b->wI, b->q_scale, (size_t)n * HI, 1, 0));
+        CK(sl_k_scale_groups(b->wI, b->q_scale, (size_t)n * HI, 1, stream));
         for (int s0 = 0; s0 < n; s0 += SCORE_ROWS) {
             int m = n - s0 < SCORE_ROWS ? n - s0 : SCORE_ROWS;
             int visible = r0 + s0 + m; /* keys the chunk's last row sees */
             CK(sl_k_indexer_fp8(b->q8 + (size_t)s0 * HI * DI, b->wI + (size_t)s0 * HI, b->k8,
                                 b->k_scale, b->ks + r0 + s0, b->ke + r0 + s0, m, HI, DI, visible,
-                                b->scores, (size_t)L, 0));
+                                b->scores, (size_t)L, stream));
             CK(sl_k_topk(b->scores, (size_t)L, b->ke + r0 + s0, m, visible, TOPK,
-                         b->idx + (size_t)s0 * TOPK, NULL, 0, 0));
+                         b->idx + (size_t)s0 * TOPK, NULL, 0, stream));
         }
-        CK(sl_k_sparse_mla_bf16(b->Q, b->kv, b->idx, n, H, L, TOPK, SCALE, b->o_lat, NULL,
-                                b->mla_ws, b->mla_ws_bytes, 0));
+        CK(sl_k_sparse_mla_bf16(b->Q, b->kv, b->idx, n, H, L, TOPK, SCALE, b->o_lat, b->lse,
+                                b->mla_ws, b->mla_ws_bytes, stream));
         unabsorb_and_project(w, b->o_lat, n, b->o, b->y);
     }
 }
@@ -191,6 +192,7 @@ static prefill_bufs prefill_alloc(int L)
     b.wI = dev(n * HI * 4);
     b.scores = dev((size_t)SCORE_ROWS * L * 4);
     b.idx = dev(n * TOPK * 4);
+    b.lse = dev(n * H * 4);
     int32_t *ks = calloc((size_t)L, 4), *ke = malloc((size_t)L * 4);
     for (int t = 0; t < L; t++)
         ke[t] = t + 1; /* causal: row t sees positions 0 … t */
@@ -209,7 +211,7 @@ static void prefill_free(prefill_bufs *b)
 {
     void *all[] = {b->x, b->kv, b->k8, b->k_scale, b->kf, b->cq, b->q, b->Q, b->o_lat, b->o,
                    b->y, b->qf, b->q8, b->q_scale, b->wI, b->scores, b->idx, b->ks, b->ke,
-                   b->mla_ws};
+                   b->mla_ws, b->lse};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
 }
@@ -218,7 +220,7 @@ typedef struct {
     int L;
     sl_bf16 *x, *cq, *q, *Q, *o_lat, *o, *y;
     uint8_t *kv656, *k8, *q8;
-    float *k_scale, *qf, *q_scale, *wI, *scores;
+    float *k_scale, *qf, *q_scale, *wI, *scores, *lse;
     int32_t *ks, *ke, *idx;
     void *mla_ws, *topk_ws;
     size_t mla_ws_bytes, topk_ws_bytes;
@@ -231,15 +233,15 @@ static void decode(const weights *w, decode_bufs *b)
     linear(w->q_b, H * QK, QL, b->cq, 1, b->q, false);
     absorb(w, b->q, 1, b->Q);
     linear(w->iq, HI * DI, QL, b->cq, 1, b->qf, true);
-    CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)HI * DI, DI, 0));
+    CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)HI * DI, DI, stream));
     linear(w->iw, HI, D, b->x, 1, b->wI, true);
-    CK(sl_k_scale_groups(b->wI, b->q_scale, HI, 1, 0));
+    CK(sl_k_scale_groups(b->wI, b->q_scale, HI, 1, stream));
     CK(sl_k_indexer_fp8(b->q8, b->wI, b->k8, b->k_scale, b->ks, b->ke, 1, HI, DI, b->L,
-                        b->scores, (size_t)b->L, 0));
+                        b->scores, (size_t)b->L, stream));
     CK(sl_k_topk(b->scores, (size_t)b->L, b->ke, 1, b->L, TOPK, b->idx, b->topk_ws,
-                 b->topk_ws_bytes, 0));
-    CK(sl_k_sparse_mla_fp8(b->Q, b->kv656, b->idx, 1, H, b->L, TOPK, SCALE, b->o_lat, NULL,
-                           b->mla_ws, b->mla_ws_bytes, 0));
+                 b->topk_ws_bytes, stream));
+    CK(sl_k_sparse_mla_fp8(b->Q, b->kv656, b->idx, 1, H, b->L, TOPK, SCALE, b->o_lat, b->lse,
+                           b->mla_ws, b->mla_ws_bytes, stream));
     unabsorb_and_project(w, b->o_lat, 1, b->o, b->y);
 }
 
@@ -254,17 +256,18 @@ static decode_bufs decode_alloc(int L)
     b.o = dev(H * VD * 2);
     b.y = dev(D * 2);
     b.kv656 = dev((size_t)L * 656);
-    CK(sl_k_fill_kv656(b.kv656, (size_t)L, 22, 0));
+    CK(sl_k_fill_kv656(b.kv656, (size_t)L, 22, stream));
     b.k8 = dev((size_t)L * DI);
-    CK(sl_k_fill_e4m3(b.k8, (size_t)L * DI, 23, 0));
+    CK(sl_k_fill_e4m3(b.k8, (size_t)L * DI, 23, stream));
     b.k_scale = dev((size_t)L * 4);
-    CK(sl_k_fill_f32(b.k_scale, (size_t)L, 24, 0.01f, 0));
+    CK(sl_k_fill_f32(b.k_scale, (size_t)L, 24, 0.01f, stream));
     b.qf = dev(HI * DI * 4);
     b.q8 = dev(HI * DI);
     b.q_scale = dev(HI * 4);
     b.wI = dev(HI * 4);
     b.scores = dev((size_t)L * 4);
     b.idx = dev(TOPK * 4);
+    b.lse = dev(H * 4);
     int32_t ks = 0, ke = L;
     b.ks = dev(4);
     b.ke = dev(4);
@@ -281,7 +284,7 @@ static void decode_free(decode_bufs *b)
 {
     void *all[] = {b->x, b->cq, b->q, b->Q, b->o_lat, b->o, b->y, b->kv656, b->k8, b->q8,
                    b->k_scale, b->qf, b->q_scale, b->wI, b->scores, b->ks, b->ke, b->idx,
-                   b->mla_ws, b->topk_ws};
+                   b->mla_ws, b->topk_ws, b->lse};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
 }
@@ -301,11 +304,11 @@ static float median_ms(void (*fn)(const weights *, void *), const weights *w, vo
     CK(cudaEventCreate(&a));
     CK(cudaEventCreate(&b));
     fn(w, ctx);
-    CK(cudaDeviceSynchronize());
+    CK(cudaStreamSynchronize(stream));
     for (int i = 0; i < repeats; i++) {
-        CK(cudaEventRecord(a, 0));
+        CK(cudaEventRecord(a, stream));
         fn(w, ctx);
-        CK(cudaEventRecord(b, 0));
+        CK(cudaEventRecord(b, stream));
         CK(cudaEventSynchronize(b));
         CK(cudaEventElapsedTime(&t[i], a, b));
     }
@@ -317,6 +320,32 @@ static float median_ms(void (*fn)(const weights *, void *), const weights *w, vo
 
 static void run_prefill(const weights *w, void *b) { prefill(w, b); }
 static void run_decode(const weights *w, void *b) { decode(w, b); }
+
+/* One decode step as a CUDA graph, as the engine runs it: launch gaps gone.
+ * False (and said why) when the step cannot be captured. */
+static bool decode_graph(const weights *w, decode_bufs *b, cudaGraphExec_t *exec)
+{
+    cudaGraph_t g = NULL;
+    decode(w, b); /* first launches set kernel attributes, outside the capture */
+    CK(cudaStreamSynchronize(stream));
+    CK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+    decode(w, b);
+    cudaError_t e = cudaStreamEndCapture(stream, &g);
+    if (e == cudaSuccess)
+        e = cudaGraphInstantiate(exec, g, 0);
+    if (g)
+        cudaGraphDestroy(g);
+    if (e != cudaSuccess)
+        fprintf(stderr, "bench-dsa-layer: decode not captured as a graph: %s\n", cudaGetErrorString(e));
+    cudaGetLastError();
+    return e == cudaSuccess;
+}
+
+static void run_graph(const weights *w, void *exec)
+{
+    (void)w;
+    CK(cudaGraphLaunch(*(cudaGraphExec_t *)exec, stream));
+}
 
 int main(int argc, char **argv)
 {
@@ -333,12 +362,14 @@ int main(int argc, char **argv)
         return 1;
     }
     CB(cublasCreate(&blas));
+    CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    CB(cublasSetStream(blas, stream));
     weights w = make_weights();
     FILE *out = json ? fopen(json, "w") : NULL;
     if (out)
         fprintf(out, "{\"device\": \"%s\", \"top_k\": %d, \"rows\": [", prop.name, TOPK);
     printf("DeepSeek-V3.2 attention block with DSA (top-k %d) on %s\n", TOPK, prop.name);
-    printf("%8s %14s %14s\n", "L", "prefill ms", "decode µs");
+    printf("%8s %14s %14s %20s\n", "L", "prefill ms", "decode µs", "(without a graph)");
     char *list = strdup(lengths);
     int first = 1;
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -347,13 +378,19 @@ int main(int argc, char **argv)
         float p_ms = median_ms(run_prefill, &w, &pb, 3);
         prefill_free(&pb);
         decode_bufs db = decode_alloc(L);
-        float d_ms = median_ms(run_decode, &w, &db, 31);
+        float d_eager = median_ms(run_decode, &w, &db, 31);
+        cudaGraphExec_t exec;
+        float d_ms = d_eager;
+        if (decode_graph(&w, &db, &exec)) {
+            d_ms = median_ms(run_graph, &w, &exec, 31);
+            CK(cudaGraphExecDestroy(exec));
+        }
         decode_free(&db);
-        printf("%8d %14.2f %14.1f\n", L, p_ms, d_ms * 1000.0f);
+        printf("%8d %14.2f %14.1f %20.1f\n", L, p_ms, d_ms * 1000.0f, d_eager * 1000.0f);
         fflush(stdout);
         if (out)
-            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"decode_ms\": %.6f}",
-                    first ? "" : ",", L, p_ms, d_ms);
+            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"decode_ms\": %.6f, "
+                    "\"decode_ms_without_graph\": %.6f}", first ? "" : ",", L, p_ms, d_ms, d_eager);
         first = 0;
     }
     if (out) {

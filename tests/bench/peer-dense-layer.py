@@ -72,6 +72,20 @@ class Layer:
         return F.linear(o.reshape(1, H * VD), self.o)
 
 
+def graph_of(fn):
+    """fn captured as a CUDA graph (as the engine's decode is): its replay."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        fn()
+    return g.replay
+
+
 def backend_name():
     try:
         from torch.nn.attention import SDPBackend  # noqa: F401
@@ -94,9 +108,11 @@ def main():
             x = torch.randn(L, D, generator=gen, device="cuda").bfloat16()
             prefill_ms = timed(lambda: layer.prefill(x), a.repeats)
             cache = torch.randn(L, KL + ROPE, generator=gen, device="cuda").bfloat16()
-            decode_ms = timed(lambda: layer.decode(x[:1], cache), 20)
+            decode_eager_ms = timed(lambda: layer.decode(x[:1], cache), 20)
+            decode_ms = timed(graph_of(lambda: layer.decode(x[:1], cache)), 20)
             attn_flop = 2 * H * (NOPE + ROPE + VD) * L * L / 2  # causal MHA form
             rows.append({"length": L, "prefill_ms": prefill_ms, "decode_ms": decode_ms,
+                         "decode_ms_without_graph": decode_eager_ms,
                          "prefill_attention_tflops": attn_flop / prefill_ms / 1e9})
             print(f"L {L:7d}  dense prefill {prefill_ms:9.2f} ms  ({rows[-1]['prefill_attention_tflops']:.0f} "
                   f"TFLOP/s attention incl. projections)  dense decode {decode_ms * 1000:8.1f} µs", flush=True)
