@@ -93,7 +93,23 @@ bool cli_write_selections(sl_engine *e, const sl_session *s, sl_dsa_mode mode, c
                 r->answer ? "true" : "false");
         for (int t = 0; t < r->n_top; t++)
             fprintf(f, "%s[%d, %u]", t ? ", " : "", r->top_pos[t], r->top_votes[t]);
-        fputs("]}", f);
+        fputs("]", f);
+        if (r->top_layers) { /* for each top position, the layers that selected it */
+            size_t lb = ((size_t)v.n_layers + 7) / 8;
+            fputs(", \"top_layers\": [", f);
+            for (int t = 0; t < r->n_top; t++) {
+                fputs(t ? ", [" : "[", f);
+                bool first = true;
+                for (int l = 0; l < v.n_layers; l++)
+                    if ((r->top_layers[(size_t)t * lb + (size_t)l / 8] >> (l % 8)) & 1) {
+                        fprintf(f, "%s%d", first ? "" : ", ", l);
+                        first = false;
+                    }
+                fputc(']', f);
+            }
+            fputc(']', f);
+        }
+        fputc('}', f);
     }
     fputs("]", f);
     if (v.mass_kept) {

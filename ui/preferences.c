@@ -126,6 +126,7 @@ static GtkWidget *gpu_row(GSettings *s, const sl_device_info *d)
 {
     GtkWidget *row = adw_action_row_new();
     gtk_widget_set_name(row, "gpu");
+    adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE); /* the driver's text */
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), d->name);
     g_autofree char *size = g_format_size_full(d->total_bytes, G_FORMAT_SIZE_IEC_UNITS);
     /* Translators: a GPU's memory ("79.2 GiB"), then its CUDA compute capability ("9.0"). */
@@ -150,6 +151,7 @@ static GtkWidget *message_row(const char *name, const char *title, const char *s
 {
     GtkWidget *row = adw_action_row_new();
     gtk_widget_set_name(row, name);
+    adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE); /* error messages */
     adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
     adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
     return row;

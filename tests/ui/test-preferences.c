@@ -3,7 +3,8 @@
  *   - as the machine is: the rows match what sl_devices_list_sync says (on a machine
  *     without a GPU, one "No GPU found" row with the reason and "runs on the CPU");
  *   - with FAKE_CUDA=two and SIGHTLINE_LIBCUDA naming the stand-in driver of
- *     tests/engine/devices: one row per GPU with its name, memory and compute capability,
+ *     tests/engine/devices: one row per GPU with its name (shown as text, not markup: the
+ *     first one's holds "<A&B>"), memory and compute capability,
  *     whose switch follows and sets the `gpus` key by device id, keeping other ids;
  *   - with FAKE_CUDA=broken: a row that says the driver failed, with its code. */
 #include "devices.h"
@@ -119,7 +120,7 @@ static void test_fake_gpus(void)
     g_autoptr(GPtrArray) none = named(w, "gpu-none");
     g_assert_cmpuint(none->len, ==, 0);
     g_assert_cmpuint(gpus->len, ==, 2);
-    g_assert_cmpstr(title(gpus->pdata[0]), ==, "Fake GPU Alpha");
+    g_assert_cmpstr(title(gpus->pdata[0]), ==, "Fake GPU Alpha <A&B>");
     g_assert_true(g_str_has_prefix(title(gpus->pdata[1]), "Fake GPU Beta"));
     /* 85520809984 bytes is 79.6 GiB (GLib puts a no-break space before the unit); compute
      * capability from the driver's attributes. */

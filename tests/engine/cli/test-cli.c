@@ -103,8 +103,17 @@ static void test_dsa(void)
     size_t len;
     char *text = sl_test_read_file(json, &len);
     CHECKF(text && strstr(text, "\"mode\": \"oracle\"") && strstr(text, "\"records\"") &&
-               strstr(text, "\"layer_counts\""), "%s", text ? text : "(no file)");
+               strstr(text, "\"layer_counts\"") && strstr(text, "\"top_layers\""), "%s",
+           text ? text : "(no file)");
     free(text);
+    /* Valid JSON (Python's parser), and each top position's layers are as many as its votes. */
+    CHECKF(run(out, sizeof out, "python3 -c 'import json, sys\n"
+               "d = json.load(open(sys.argv[1]))\n"
+               "for r in d[\"records\"]:\n"
+               "    assert len(r[\"top_layers\"]) == len(r[\"top\"])\n"
+               "    for (p, v), ls in zip(r[\"top\"], r[\"top_layers\"]):\n"
+               "        assert len(ls) == v and len(set(ls)) == v, (p, v, ls)\n' %s", json) == 0,
+           "%s", out);
     CHECK(run(out, sizeof out, "%s logits --model %s --tokens 258,10,200,7 --out %s/l.bin --dsa indexer "
               "--indexer %s --top-k 2 --selections %s", cli, model, tmpdir, indexer, json) == 0);
     text = sl_test_read_file(json, &len);

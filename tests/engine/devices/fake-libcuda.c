@@ -56,7 +56,7 @@ cu_result cuDeviceGetName(char *name, int len, int dev)
     if (dev == 11 && !strcmp(mode(), "name-fails"))
         return 101;
     /* A name longer than the buffer: the driver truncates and terminates. */
-    const char *n = dev == 10 ? "Fake GPU Alpha" : "Fake GPU Beta with a very long name that goes on "
+    const char *n = dev == 10 ? "Fake GPU Alpha <A&B>" : "Fake GPU Beta with a very long name that goes on "
                                                    "and on past the end of the caller's buffer of "
                                                    "one hundred and twenty-eight bytes, surely";
     strncpy(name, n, (size_t)len - 1);

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     CHECK(n == 2);
     CHECK(reason[0] == '\0');
     CHECK(d[0].index == 0 && d[1].index == 1);
-    CHECK(!strcmp(d[0].name, "Fake GPU Alpha"));
+    CHECK(!strcmp(d[0].name, "Fake GPU Alpha <A&B>"));
     CHECK(strlen(d[1].name) == sizeof d[1].name - 1 && !strncmp(d[1].name, "Fake GPU Beta", 13));
     CHECK(d[0].total_bytes == 85520809984ull && d[1].total_bytes == 25769803776ull);
     CHECK(d[0].cc_major == 9 && d[0].cc_minor == 0 && d[1].cc_major == 8 && d[1].cc_minor == 6);
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
     sl_device_info one[2];
     memset(one, 0x5a, sizeof one);
     CHECK(sl_devices_list(one, 1, &n, NULL, 0, &err) == SL_OK);
-    CHECK(n == 2 && !strcmp(one[0].name, "Fake GPU Alpha"));
+    CHECK(n == 2 && !strcmp(one[0].name, "Fake GPU Alpha <A&B>"));
     CHECK(((unsigned char *)&one[1])[0] == 0x5a);
     CHECK(sl_devices_list(NULL, 0, &n, NULL, 0, &err) == SL_OK && n == 2);
 
