@@ -69,6 +69,11 @@ cudaError_t sl_k_topk(const float *scores, size_t row_stride, const int32_t *row
                       int L, int k, int32_t *out, void *workspace, size_t workspace_bytes,
                       cudaStream_t stream);
 size_t sl_k_topk_workspace(int rows, int L, int k);
+/* Positions to cache slots, for rows that are different sequences laid end to
+ * end in one cache: idx[r·k + j] += r·slots_per_row where it is not -1.
+ * cudaErrorInvalidValue when a slot would not fit in int32. */
+cudaError_t sl_k_topk_to_slots(int32_t *idx, int rows, int k, long long slots_per_row,
+                               cudaStream_t stream);
 /* ---- indexer.cu: the lightning indexer's scores (DSA) --------------------- */
 
 /* For a chunk of `rows` query rows and all L keys:

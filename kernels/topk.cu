@@ -534,6 +534,14 @@ size_t split_words(int L, int chunk)
     return (size_t)kStateWords + kBins + 2 * slices;
 }
 
+__global__ void to_slots(int32_t *idx, size_t n, int k, long long slots_per_row)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        if (idx[i] >= 0)
+            idx[i] = (int32_t)(idx[i] + (long long)(i / (size_t)k) * slots_per_row);
+}
+
 } // namespace
 
 extern "C" size_t sl_k_topk_workspace(int rows, int L, int k)
@@ -590,5 +598,19 @@ extern "C" cudaError_t sl_k_topk(const float *scores, size_t row_stride, const i
     }
     topk_rows<<<(unsigned)rows, kThreads, smem, stream>>>(scores, row_stride, row_len, L, k, out,
                                                          cache_cap);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t sl_k_topk_to_slots(int32_t *idx, int rows, int k, long long slots_per_row,
+                                          cudaStream_t stream)
+{
+    if (rows < 0 || k <= 0 || slots_per_row < 0 ||
+        (long long)(rows - 1) * slots_per_row + slots_per_row > 0x7fffffffLL)
+        return cudaErrorInvalidValue;
+    size_t n = (size_t)rows * (size_t)k;
+    if (n == 0)
+        return cudaSuccess;
+    size_t blocks = (n + 255) / 256;
+    to_slots<<<blocks > 65535 ? 65535u : (unsigned)blocks, 256, 0, stream>>>(idx, n, k, slots_per_row);
     return cudaGetLastError();
 }

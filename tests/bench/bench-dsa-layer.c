@@ -20,7 +20,12 @@
  * the block: it costs the same per token with or without DSA.
  * Times: CUDA events after a warm-up, the median of the repeats.
  *
- * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--json F] */
+ * Decode runs for a batch of sequences, each at position L with caches of its
+ * own (--batches 1,64): batch 1 is what a desktop user waits on, and is bound
+ * by reading the weights; a larger batch is the serving regime of the
+ * V3.2-Exp report's cost figure, where attention dominates.
+ *
+ * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--batches 1,64] [--json F] */
 #include "sightline-kernels.h"
 
 #include <cublas_v2.h>
@@ -217,74 +222,85 @@ static void prefill_free(prefill_bufs *b)
 }
 
 typedef struct {
-    int L;
+    int L, B;                   /* B sequences, each at position L - 1 */
     sl_bf16 *x, *cq, *q, *Q, *o_lat, *o, *y;
-    uint8_t *kv656, *k8, *q8;
-    float *k_scale, *qf, *q_scale, *wI, *scores, *lse;
-    int32_t *ks, *ke, *idx;
+    uint8_t *kv656, *ikv, *q8;  /* MLA cache [B·L][656 B]; paged indexer cache */
+    float *qf, *q_scale, *wI, *scores, *lse;
+    int32_t *table, *ks, *ke, *idx;
     void *mla_ws, *topk_ws;
     size_t mla_ws_bytes, topk_ws_bytes;
 } decode_bufs;
 
-/* One token at position L - 1 against caches of L positions. */
+/* One decode step of B sequences, each one token at position L - 1 against
+ * its own caches of L positions: the MLA cache in DeepSeek's FP8 entries, the
+ * indexer's keys paged in blocks of 64 tokens (132 B a token). */
 static void decode(const weights *w, decode_bufs *b)
 {
-    linear(w->q_a, QL, D, b->x, 1, b->cq, false);
-    linear(w->q_b, H * QK, QL, b->cq, 1, b->q, false);
-    absorb(w, b->q, 1, b->Q);
-    linear(w->iq, HI * DI, QL, b->cq, 1, b->qf, true);
-    CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)HI * DI, DI, stream));
-    linear(w->iw, HI, D, b->x, 1, b->wI, true);
-    CK(sl_k_scale_groups(b->wI, b->q_scale, HI, 1, stream));
-    CK(sl_k_indexer_fp8(b->q8, b->wI, b->k8, b->k_scale, b->ks, b->ke, 1, HI, DI, b->L,
-                        b->scores, (size_t)b->L, stream));
-    CK(sl_k_topk(b->scores, (size_t)b->L, b->ke, 1, b->L, TOPK, b->idx, b->topk_ws,
-                 b->topk_ws_bytes, stream));
-    CK(sl_k_sparse_mla_fp8(b->Q, b->kv656, b->idx, 1, H, b->L, TOPK, SCALE, b->o_lat, b->lse,
+    int B = b->B, L = b->L;
+    linear(w->q_a, QL, D, b->x, B, b->cq, false);
+    linear(w->q_b, H * QK, QL, b->cq, B, b->q, false);
+    absorb(w, b->q, B, b->Q);
+    linear(w->iq, HI * DI, QL, b->cq, B, b->qf, true);
+    CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)B * HI * DI, DI, stream));
+    linear(w->iw, HI, D, b->x, B, b->wI, true);
+    CK(sl_k_scale_groups(b->wI, b->q_scale, (size_t)B * HI, 1, stream));
+    CK(sl_k_indexer_fp8_paged(b->q8, b->wI, b->ikv, b->table, (L + 63) / 64, b->ks, b->ke, B, HI,
+                              DI, L, b->scores, (size_t)L, stream));
+    CK(sl_k_topk(b->scores, (size_t)L, b->ke, B, L, TOPK, b->idx, b->topk_ws, b->topk_ws_bytes,
+                 stream));
+    CK(sl_k_topk_to_slots(b->idx, B, TOPK, L, stream));
+    CK(sl_k_sparse_mla_fp8(b->Q, b->kv656, b->idx, B, H, B * L, TOPK, SCALE, b->o_lat, b->lse,
                            b->mla_ws, b->mla_ws_bytes, stream));
-    unabsorb_and_project(w, b->o_lat, 1, b->o, b->y);
+    unabsorb_and_project(w, b->o_lat, B, b->o, b->y);
 }
 
-static decode_bufs decode_alloc(int L)
+static decode_bufs decode_alloc(int L, int B)
 {
-    decode_bufs b = {.L = L};
-    b.x = random_bf16(D, 21, 1.0f);
-    b.cq = dev(QL * 2);
-    b.q = dev(H * QK * 2);
-    b.Q = dev(H * (KL + ROPE) * 2);
-    b.o_lat = dev(H * KL * 2);
-    b.o = dev(H * VD * 2);
-    b.y = dev(D * 2);
-    b.kv656 = dev((size_t)L * 656);
-    CK(sl_k_fill_kv656(b.kv656, (size_t)L, 22, stream));
-    b.k8 = dev((size_t)L * DI);
-    CK(sl_k_fill_e4m3(b.k8, (size_t)L * DI, 23, stream));
-    b.k_scale = dev((size_t)L * 4);
-    CK(sl_k_fill_f32(b.k_scale, (size_t)L, 24, 0.01f, stream));
-    b.qf = dev(HI * DI * 4);
-    b.q8 = dev(HI * DI);
-    b.q_scale = dev(HI * 4);
-    b.wI = dev(HI * 4);
-    b.scores = dev((size_t)L * 4);
-    b.idx = dev(TOPK * 4);
-    b.lse = dev(H * 4);
-    int32_t ks = 0, ke = L;
-    b.ks = dev(4);
-    b.ke = dev(4);
-    CK(cudaMemcpy(b.ks, &ks, 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(b.ke, &ke, 4, cudaMemcpyHostToDevice));
-    b.mla_ws_bytes = sl_k_sparse_mla_workspace(1, H, TOPK);
+    decode_bufs b = {.L = L, .B = B};
+    size_t n = (size_t)B, blocks = ((size_t)L + 63) / 64;
+    b.x = random_bf16(n * D, 21, 1.0f);
+    b.cq = dev(n * QL * 2);
+    b.q = dev(n * H * QK * 2);
+    b.Q = dev(n * H * (KL + ROPE) * 2);
+    b.o_lat = dev(n * H * KL * 2);
+    b.o = dev(n * H * VD * 2);
+    b.y = dev(n * D * 2);
+    b.kv656 = dev(n * (size_t)L * 656);
+    CK(sl_k_fill_kv656(b.kv656, n * (size_t)L, 22, stream));
+    b.ikv = dev(n * blocks * 64 * (DI + 4)); /* e4m3 keys, then float scales, per block */
+    CK(sl_k_fill_e4m3(b.ikv, n * blocks * 64 * (DI + 4), 23, stream));
+    b.qf = dev(n * HI * DI * 4);
+    b.q8 = dev(n * HI * DI);
+    b.q_scale = dev(n * HI * 4);
+    b.wI = dev(n * HI * 4);
+    b.scores = dev(n * (size_t)L * 4);
+    b.idx = dev(n * TOPK * 4);
+    b.lse = dev(n * H * 4);
+    int32_t *table = malloc(n * blocks * 4), *ks = calloc(n, 4), *ke = malloc(n * 4);
+    for (size_t r = 0; r < n; r++) {
+        ke[r] = L;
+        for (size_t i = 0; i < blocks; i++)
+            table[r * blocks + i] = (int32_t)(r * blocks + i);
+    }
+    b.table = dev(n * blocks * 4);
+    b.ks = dev(n * 4);
+    b.ke = dev(n * 4);
+    CK(cudaMemcpy(b.table, table, n * blocks * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(b.ks, ks, n * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(b.ke, ke, n * 4, cudaMemcpyHostToDevice));
+    free(table), free(ks), free(ke);
+    b.mla_ws_bytes = sl_k_sparse_mla_workspace(B, H, TOPK);
     b.mla_ws = b.mla_ws_bytes ? dev(b.mla_ws_bytes) : NULL;
-    b.topk_ws_bytes = sl_k_topk_workspace(1, L, TOPK); /* one long row spreads over CTAs */
+    b.topk_ws_bytes = sl_k_topk_workspace(B, L, TOPK); /* few long rows spread over CTAs */
     b.topk_ws = b.topk_ws_bytes ? dev(b.topk_ws_bytes) : NULL;
     return b;
 }
 
 static void decode_free(decode_bufs *b)
 {
-    void *all[] = {b->x, b->cq, b->q, b->Q, b->o_lat, b->o, b->y, b->kv656, b->k8, b->q8,
-                   b->k_scale, b->qf, b->q_scale, b->wI, b->scores, b->ks, b->ke, b->idx,
-                   b->mla_ws, b->topk_ws, b->lse};
+    void *all[] = {b->x, b->cq, b->q, b->Q, b->o_lat, b->o, b->y, b->kv656, b->ikv, b->q8,
+                   b->qf, b->q_scale, b->wI, b->scores, b->lse, b->table, b->ks, b->ke, b->idx,
+                   b->mla_ws, b->topk_ws};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
 }
@@ -349,10 +365,12 @@ static void run_graph(const weights *w, void *exec)
 
 int main(int argc, char **argv)
 {
-    const char *lengths = "8192,32768,65536,131072", *json = NULL;
+    const char *lengths = "8192,32768,65536,131072", *batches = "1,64", *json = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--lengths"))
             lengths = argv[i + 1];
+        else if (!strcmp(argv[i], "--batches"))
+            batches = argv[i + 1];
         else if (!strcmp(argv[i], "--json"))
             json = argv[i + 1];
     }
@@ -369,7 +387,11 @@ int main(int argc, char **argv)
     if (out)
         fprintf(out, "{\"device\": \"%s\", \"top_k\": %d, \"rows\": [", prop.name, TOPK);
     printf("DeepSeek-V3.2 attention block with DSA (top-k %d) on %s\n", TOPK, prop.name);
-    printf("%8s %14s %14s %20s\n", "L", "prefill ms", "decode µs", "(without a graph)");
+    printf("%8s %12s %6s %12s %20s\n", "L", "prefill ms", "batch", "decode µs",
+           "(without a graph)");
+    int batch[8], n_batch = 0;
+    for (const char *p = batches; *p && n_batch < 8; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+        batch[n_batch++] = atoi(p);
     char *list = strdup(lengths);
     int first = 1;
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -377,21 +399,29 @@ int main(int argc, char **argv)
         prefill_bufs pb = prefill_alloc(L);
         float p_ms = median_ms(run_prefill, &w, &pb, 3);
         prefill_free(&pb);
-        decode_bufs db = decode_alloc(L);
-        float d_eager = median_ms(run_decode, &w, &db, 31);
-        cudaGraphExec_t exec;
-        float d_ms = d_eager;
-        if (decode_graph(&w, &db, &exec)) {
-            d_ms = median_ms(run_graph, &w, &exec, 31);
-            CK(cudaGraphExecDestroy(exec));
-        }
-        decode_free(&db);
-        printf("%8d %14.2f %14.1f %20.1f\n", L, p_ms, d_ms * 1000.0f, d_eager * 1000.0f);
-        fflush(stdout);
         if (out)
-            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"decode_ms\": %.6f, "
-                    "\"decode_ms_without_graph\": %.6f}", first ? "" : ",", L, p_ms, d_ms, d_eager);
+            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"decode\": [",
+                    first ? "" : ",", L, p_ms);
         first = 0;
+        for (int i = 0; i < n_batch; i++) {
+            decode_bufs db = decode_alloc(L, batch[i]);
+            float d_eager = median_ms(run_decode, &w, &db, 31);
+            cudaGraphExec_t exec;
+            float d_ms = d_eager;
+            if (decode_graph(&w, &db, &exec)) {
+                d_ms = median_ms(run_graph, &w, &exec, 31);
+                CK(cudaGraphExecDestroy(exec));
+            }
+            decode_free(&db);
+            printf("%8d %12.2f %6d %12.1f %20.1f\n", L, p_ms, batch[i], d_ms * 1000.0f,
+                   d_eager * 1000.0f);
+            fflush(stdout);
+            if (out)
+                fprintf(out, "%s{\"batch\": %d, \"ms\": %.6f, \"ms_without_graph\": %.6f}",
+                        i ? ", " : "", batch[i], d_ms, d_eager);
+        }
+        if (out)
+            fprintf(out, "]}");
     }
     if (out) {
         fprintf(out, "]}\n");

@@ -13,7 +13,10 @@ latents, softmax, and the value and output projections. RoPE is left out (an
 element-wise cost beside these). Times are per layer, with CUDA events after
 warm-up, the median of the repeats.
 
-usage: peer-dense-layer.py [--lengths 8192,32768,65536,131072] [--json F]
+Decode runs for each batch size (--batches 1,64): B sequences, each one
+token at position L with a cache of its own.
+
+usage: peer-dense-layer.py [--lengths 8192,32768,65536,131072] [--batches 1,64] [--json F]
 """
 import argparse
 import json
@@ -61,15 +64,17 @@ class Layer:
         return F.linear(out[0].transpose(0, 1).reshape(L, H * VD), self.o)
 
     def decode(self, x, cache):
-        q = F.linear(F.linear(x, self.q_a), self.q_b).view(H, NOPE + ROPE)
+        """x [B, D]: one token of each of B sequences; cache [B, L, 576]."""
+        B = x.shape[0]
+        q = F.linear(F.linear(x, self.q_a), self.q_b).view(B, H, NOPE + ROPE)
         w_uk = self.kv_b.view(H, NOPE + VD, KL)[:, :NOPE]  # [H, NOPE, KL]
         w_uv = self.kv_b.view(H, NOPE + VD, KL)[:, NOPE:]  # [H, VD, KL]
-        q_lat = torch.einsum("hn,hnk->hk", q[:, :NOPE], w_uk)
-        qq = torch.cat([q_lat, q[:, NOPE:]], -1)  # [H, 576]
-        p = torch.softmax((qq @ cache.T).float() * self.scale, -1).bfloat16()  # [H, L]
-        o_lat = p @ cache[:, :KL]  # [H, 512]
-        o = torch.einsum("hk,hvk->hv", o_lat, w_uv)
-        return F.linear(o.reshape(1, H * VD), self.o)
+        q_lat = torch.einsum("bhn,hnk->bhk", q[..., :NOPE], w_uk)
+        qq = torch.cat([q_lat, q[..., NOPE:]], -1)  # [B, H, 576]
+        p = torch.softmax((qq @ cache.transpose(1, 2)).float() * self.scale, -1).bfloat16()
+        o_lat = p @ cache[..., :KL]  # [B, H, 512]
+        o = torch.einsum("bhk,hvk->bhv", o_lat, w_uv)
+        return F.linear(o.reshape(B, H * VD), self.o)
 
 
 def graph_of(fn):
@@ -97,6 +102,7 @@ def backend_name():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lengths", default="8192,32768,65536,131072")
+    ap.add_argument("--batches", default="1,64")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json")
     a = ap.parse_args()
@@ -107,17 +113,24 @@ def main():
         for L in [int(v) for v in a.lengths.split(",")]:
             x = torch.randn(L, D, generator=gen, device="cuda").bfloat16()
             prefill_ms = timed(lambda: layer.prefill(x), a.repeats)
-            cache = torch.randn(L, KL + ROPE, generator=gen, device="cuda").bfloat16()
-            decode_eager_ms = timed(lambda: layer.decode(x[:1], cache), 20)
-            decode_ms = timed(graph_of(lambda: layer.decode(x[:1], cache)), 20)
             attn_flop = 2 * H * (NOPE + ROPE + VD) * L * L / 2  # causal MHA form
-            rows.append({"length": L, "prefill_ms": prefill_ms, "decode_ms": decode_ms,
-                         "decode_ms_without_graph": decode_eager_ms,
-                         "prefill_attention_tflops": attn_flop / prefill_ms / 1e9})
-            print(f"L {L:7d}  dense prefill {prefill_ms:9.2f} ms  ({rows[-1]['prefill_attention_tflops']:.0f} "
-                  f"TFLOP/s attention incl. projections)  dense decode {decode_ms * 1000:8.1f} µs", flush=True)
-            del x, cache
+            row = {"length": L, "prefill_ms": prefill_ms,
+                   "prefill_attention_tflops": attn_flop / prefill_ms / 1e9, "decode": []}
+            print(f"L {L:7d}  dense prefill {prefill_ms:9.2f} ms  ({row['prefill_attention_tflops']:.0f} "
+                  f"TFLOP/s counting attention only)", flush=True)
+            del x
             torch.cuda.empty_cache()
+            for B in [int(v) for v in a.batches.split(",")]:
+                xb = torch.randn(B, D, generator=gen, device="cuda").bfloat16()
+                cache = torch.randn(B, L, KL + ROPE, generator=gen, device="cuda").bfloat16()
+                eager = timed(lambda: layer.decode(xb, cache), 20)
+                graphed = timed(graph_of(lambda: layer.decode(xb, cache)), 20)
+                row["decode"].append({"batch": B, "ms": graphed, "ms_without_graph": eager})
+                print(f"          batch {B:3d}  dense decode {graphed * 1000:9.1f} µs "
+                      f"({eager * 1000:.1f} without a graph)", flush=True)
+                del xb, cache
+                torch.cuda.empty_cache()
+            rows.append(row)
     result = {"peer": f"PyTorch {torch.__version__} scaled_dot_product_attention ({backend_name()})",
               "device": torch.cuda.get_device_name(), "rows": rows}
     if a.json:

@@ -20,20 +20,30 @@ def main():
     dsa = json.load(open(sys.argv[1]))
     dense = json.load(open(sys.argv[2]))
     by_len = {r["length"]: r for r in dense["rows"]}
-    rows = []
+    batches = [d["batch"] for d in dsa["rows"][0]["decode"]]
+    rows = []  # (L, prefill DSA, prefill dense, {batch: (decode DSA µs, decode dense µs)})
     for r in dsa["rows"]:
         d = by_len.get(r["length"])
         if not d:
             continue
-        rows.append((r["length"], r["prefill_ms"], d["prefill_ms"], r["decode_ms"] * 1000,
-                     d["decode_ms"] * 1000))
+        dense_dec = {x["batch"]: x["ms"] for x in d["decode"]}
+        dec = {x["batch"]: (x["ms"] * 1000, dense_dec[x["batch"]] * 1000)
+               for x in r["decode"] if x["batch"] in dense_dec}
+        rows.append((r["length"], r["prefill_ms"], d["prefill_ms"], dec))
+    head = "| position L | prefill, DSA (ms) | prefill, dense (ms) | ratio |"
+    rule = "|---|---|---|---|"
+    for B in batches:
+        head += f" decode ×{B}, DSA (µs) | dense (µs) | ratio |"
+        rule += "---|---|---|"
     lines = [f"Device: {dsa['device']}. DSA: ours (top-k {dsa['top_k']}). Dense: {dense['peer']}.",
-             "",
-             "| position L | prefill, DSA (ms) | prefill, dense (ms) | ratio | decode, DSA (µs) "
-             "| decode, dense (µs) | ratio |",
-             "|---|---|---|---|---|---|---|"]
-    for L, pd, pn, dd, dn in rows:
-        lines.append(f"| {L:,} | {pd:.1f} | {pn:.1f} | {pn / pd:.2f}× | {dd:.0f} | {dn:.0f} | {dn / dd:.2f}× |")
+             "Decode: one step of B sequences, each at position L; µs for the whole step.", "",
+             head, rule]
+    for L, pd, pn, dec in rows:
+        line = f"| {L:,} | {pd:.1f} | {pn:.1f} | {pn / pd:.2f}× |"
+        for B in batches:
+            dd, dn = dec.get(B, (float("nan"), float("nan")))
+            line += f" {dd:.0f} | {dn:.0f} | {dn / dd:.2f}× |"
+        lines.append(line)
     table = "\n".join(lines)
     print(table)
     if "--table" in sys.argv:
@@ -43,21 +53,23 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     Ls = [r[0] / 1024 for r in rows]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
     a.plot(Ls, [r[2] / r[0] * 1e3 for r in rows], "o-", label="dense (PyTorch SDPA, MHA form)")
     a.plot(Ls, [r[1] / r[0] * 1e3 for r in rows], "s-", label="DSA (ours, top-k 2048)")
     a.set_title("Prefill: one layer's attention block, per token")
     a.set_xlabel("token position L (K)")
     a.set_ylabel("µs per token")
-    b.plot(Ls, [r[4] for r in rows], "o-", label="dense (PyTorch, MQA form)")
-    b.plot(Ls, [r[3] for r in rows], "s-", label="DSA (ours, FP8 cache)")
-    b.set_title("Decode: one token, one layer's attention block")
+    for B in batches:
+        b.plot(Ls, [r[3][B][1] / B for r in rows], "o-", label=f"dense (PyTorch, MQA form), batch {B}")
+        b.plot(Ls, [r[3][B][0] / B for r in rows], "s-", label=f"DSA (ours, FP8 cache), batch {B}")
+    b.set_title("Decode: one layer's attention block, per token")
     b.set_xlabel("token position L (K)")
-    b.set_ylabel("µs")
+    b.set_ylabel("µs per token (step time / batch)")
+    b.set_yscale("log")
+    a.set_ylim(bottom=0)
     for ax in (a, b):
-        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.suptitle(f"DeepSeek-V3.2 attention block at full width on {dsa['device']}")
     fig.tight_layout()
     fig.savefig(sys.argv[3], dpi=110)

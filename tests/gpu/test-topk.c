@@ -250,6 +250,20 @@ static void check_arguments(void)
     cudaFree(d_out), cudaFree(d_s);
 }
 
+/* Positions to slots of sequences laid end to end; -1 stays -1. */
+static void check_to_slots(void)
+{
+    int32_t host[3 * 4] = {0, 5, -1, -1, 2, 3, 4, 9, -1, -1, -1, -1};
+    int32_t *d = sl_gpu_upload(host, sizeof host);
+    CUDA_CHECK(sl_k_topk_to_slots(d, 3, 4, 10, 0));
+    int32_t *got = sl_gpu_download(d, sizeof host);
+    int32_t want[12] = {0, 5, -1, -1, 12, 13, 14, 19, -1, -1, -1, -1};
+    CHECK(got && memcmp(got, want, sizeof want) == 0);
+    CHECK(sl_k_topk_to_slots(d, 3, 4, 1LL << 31, 0) == cudaErrorInvalidValue);
+    free(got);
+    cudaFree(d);
+}
+
 int main(void)
 {
     sl_gpu_require();
@@ -265,6 +279,7 @@ int main(void)
         return 1;
     }
     check_arguments();
+    check_to_slots();
 
     /* Every kind: rows held whole in shared memory (L <= 24576), long rows
      * (the threshold's keys kept, or re-read), and a padded, unaligned stride. */
