@@ -158,6 +158,50 @@ cudaError_t sl_k_sparse_mla_fp8(const sl_bf16 *q, const uint8_t *kv656, const in
                                 int H, int S, int topk, float scale, sl_bf16 *out, float *lse,
                                 void *workspace, size_t workspace_bytes, cudaStream_t stream);
 
+/* ---- ops.cu: the per-token operations of a layer, and greedy argmax -------
+ *
+ * Activations are float32 rows, row-major, n rows of dim (or heads × head_dim)
+ * values. Each follows its CPU reference (engine/cpu/ops.c, engine/sampler.c)
+ * formula for formula (IEEE division and square root, cosf and sinf, no fused
+ * products where the CPU writes two): results are within a few float ulps of
+ * the CPU's. Sizes are counts (n = 0 does nothing); a negative one is
+ * cudaErrorInvalidValue. */
+
+/* out[t][j] = table[ids[t]][j] as float, for t < n, j < dim; table is
+ * [rows][dim] bf16 (the token embedding). Ids outside [0, rows) are the
+ * caller's to prevent. */
+cudaError_t sl_k_embed_rows(const sl_bf16 *table, int dim, const int32_t *ids, int n, float *out,
+                            cudaStream_t stream);
+/* Per row of x [n][dim]: x / sqrt(mean(x²) + eps) · weight, as sl_rmsnorm
+ * (the sum of squares in float), written to out_f32 and/or to out_bf16
+ * (round to nearest even of the float result); either may be NULL, and
+ * out_f32 may equal x. dim > 0. */
+cudaError_t sl_k_rmsnorm(const float *x, const float *weight, int n, int dim, float eps,
+                         float *out_f32, sl_bf16 *out_bf16, cudaStream_t stream);
+/* Rotary embedding in place on x [n][heads][head_dim], row t at position
+ * first_pos + t: pair i < rot_dims/2 of each head turned by the angle
+ * (float)pos · inv_freq[i] (float32, cosf and sinf of it, as the CPU).
+ * Interleaved pairs (2i, 2i + 1), as GGUF llama weights expect
+ * (sl_rope_interleaved); NeoX pairs (i, i + rot_dims/2) (sl_rope_neox).
+ * Values past rot_dims are left alone. inv_freq: device, rot_dims/2 floats
+ * (sl_rope_inv_freq). rot_dims even, at most head_dim; first_pos >= 0. */
+cudaError_t sl_k_rope_interleaved(float *x, int n, int heads, int head_dim, int rot_dims,
+                                  int first_pos, const float *inv_freq, cudaStream_t stream);
+cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dims, int first_pos,
+                           const float *inv_freq, cudaStream_t stream);
+/* out = silu(gate) · up = gate / (1 + e^-gate) · up as bf16 (round to
+ * nearest even), gate and up separate [n][dim] float buffers, as
+ * sl_swiglu. */
+cudaError_t sl_k_swiglu(const float *gate, const float *up, int n, int dim, sl_bf16 *out,
+                        cudaStream_t stream);
+/* x[i] += y[i] for i < n (the residual add). */
+cudaError_t sl_k_add(float *x, const float *y, size_t n, cudaStream_t stream);
+/* Greedy decoding: out[r] = the index of the largest of logits[r][0, vocab),
+ * the lowest such index on ties; NaN never wins (-0 and +0 tie); a row of
+ * NaN only gives vocab - 1, as engine/sampler.c's greedy loop. vocab > 0. */
+cudaError_t sl_k_argmax(const float *logits, int n_rows, int vocab, int32_t *out,
+                        cudaStream_t stream);
+
 #ifdef __cplusplus
 }
 #endif
