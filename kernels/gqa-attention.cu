@@ -265,7 +265,9 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
         for (int n = 0; n < NT; n++)
 #pragma unroll
             for (int e = 0; e < 2; e++) {
-                const int ps = pos[wn * KW + n * 8 + 2 * tq + e];
+                // dense: the position itself (past lim_cta it is past every row's lim)
+                const int col = wn * KW + n * 8 + 2 * tq + e;
+                const int ps = SPARSE ? pos[col] : b * BK + col;
 #pragma unroll
                 for (int i = 0; i < 2; i++) {
                     float &x = s[n][2 * i + e];
@@ -441,12 +443,30 @@ struct Plan {
     int wm, rows_per_t, mtiles, nb_max, splits, bps;
 };
 
+constexpr int MAX_DEVICES = 64;
+
+// Split-KV aims at this many CTAs an SM (sl_k_gqa_tune; 0: the default).
+int tune_ctas_per_sm = 0;
+constexpr int DEFAULT_CTAS_PER_SM = 2;
+
+int current_device()
+{
+    int dev = 0;
+    return cudaGetDevice(&dev) == cudaSuccess && dev >= 0 && dev < MAX_DEVICES ? dev : 0;
+}
+
+// The current device's SM count, asked once per device (the launchers run
+// once a layer in decode, where host time counts).
 int sm_count()
 {
-    int dev = 0, sms = 132;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-        sms = 132;
+    static int cached[MAX_DEVICES];
+    const int dev = current_device();
+    int sms = cached[dev];
+    if (sms <= 0) {
+        if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms <= 0)
+            sms = 132;
+        cached[dev] = sms;
+    }
     return sms;
 }
 
@@ -471,7 +491,8 @@ Plan plan(bool sparse, int n, int first_pos, int topk, int H, int Hkv, size_t pe
     const int sms = sm_count();
     const long long ctas = (long long)pl.mtiles * Hkv;
     if (pl.nb_max > 1 && ctas > 0 && ctas < sms) {
-        long long want = (2LL * sms + ctas - 1) / ctas;
+        const int per_sm = tune_ctas_per_sm > 0 ? tune_ctas_per_sm : DEFAULT_CTAS_PER_SM;
+        long long want = ((long long)per_sm * sms + ctas - 1) / ctas;
         if (want > pl.nb_max)
             want = pl.nb_max;
         if (want > MAX_SPLITS)
@@ -496,9 +517,14 @@ cudaError_t run(const Params &p, unsigned grid, cudaStream_t stream)
 {
     void (*kernel)(Params) = gqa_attention<DH, WM, SPARSE, MODE>;
     const size_t smem = smem_bytes<DH>();
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess)
-        return e;
+    static bool smem_set[MAX_DEVICES]; // once per device (a repeated set is harmless)
+    const int dev = current_device();
+    if (!smem_set[dev]) {
+        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess)
+            return e;
+        smem_set[dev] = true;
+    }
     kernel<<<grid, THREADS, smem, stream>>>(p);
     return cudaGetLastError();
 }
@@ -579,6 +605,11 @@ cudaError_t attention(bool sparse, const sl_bf16 *q, const sl_bf16 *k, const sl_
 size_t align256(size_t x) { return (x + 255) / 256 * 256; }
 
 } // namespace
+
+extern "C" void sl_k_gqa_tune(int ctas_per_sm)
+{
+    tune_ctas_per_sm = ctas_per_sm > 0 ? ctas_per_sm : 0;
+}
 
 extern "C" size_t sl_k_gqa_attention_workspace(int n, int first_pos, int H, int Hkv, int Dh)
 {

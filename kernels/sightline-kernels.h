@@ -204,6 +204,10 @@ cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cache, int n, 
                                int Hkv, int Dh, float scale, float *mass, void *workspace,
                                size_t workspace_bytes, cudaStream_t s);
 size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int Hkv, int Dh);
+/* Tuning, for benchmarks and tests: the later launches split the key range
+ * to reach about this many CTAs an SM (0 chooses: 2). The workspace sizes
+ * follow it. Not thread-safe; leave it alone elsewhere. */
+void sl_k_gqa_tune(int ctas_per_sm);
 
 #ifdef __cplusplus
 }

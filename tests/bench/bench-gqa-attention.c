@@ -6,7 +6,9 @@
  * FLOP counted as 4·H·Dh per (row, visible position) (QKᵀ and PV); decode
  * also in GB/s of K and V read. Decode caches rotate through 8 copies so
  * that L2 does not hold them. Median of timed repeats with CUDA events after
- * warm-up. Not a test; run by hand:
+ * warm-up; decode also as a CUDA graph of 50 launches ("graph": the GPU's
+ * time without the host's launch overhead), and with the split-KV target
+ * swept (sl_k_gqa_tune). Not a test; run by hand:
  *   build/tests/bench/bench-gqa-attention [--json FILE] */
 #include "sightline-kernels.h"
 
@@ -16,6 +18,8 @@
 #include <string.h>
 
 enum { CTX = 8192, ROTATE = 8, TOPK = 2048 };
+
+static cudaStream_t stream;
 
 static void ck(cudaError_t e, const char *what)
 {
@@ -60,13 +64,13 @@ static void launch(const run_args *a, int i)
     cudaError_t e;
     if (a->k == DENSE)
         e = sl_k_gqa_attention(a->q, a->kc + off, a->vc + off, a->n, a->first_pos, a->s.H, a->s.Hkv, a->s.Dh, scale,
-                               a->out, a->ws, a->ws_bytes, 0);
+                               a->out, a->ws, a->ws_bytes, stream);
     else if (a->k == SPARSE)
         e = sl_k_gqa_sparse_attention(a->q, a->kc + off, a->vc + off, a->idx, a->n, TOPK, a->first_pos, a->s.H,
-                                      a->s.Hkv, a->s.Dh, scale, a->out, a->ws, a->ws_bytes, 0);
+                                      a->s.Hkv, a->s.Dh, scale, a->out, a->ws, a->ws_bytes, stream);
     else
         e = sl_k_gqa_head_mass(a->q, a->kc + off, a->n, a->first_pos, a->s.H, a->s.Hkv, a->s.Dh, scale, a->mass,
-                               a->ws, a->ws_bytes, 0);
+                               a->ws, a->ws_bytes, stream);
     ck(e, "launch");
 }
 
@@ -84,14 +88,14 @@ static double time_us(const run_args *a, int warm, int reps, int per)
     ck(cudaEventCreate(&e1), "event");
     for (int i = 0; i < warm; i++)
         launch(a, i);
-    ck(cudaDeviceSynchronize(), "warm-up");
+    ck(cudaStreamSynchronize(stream), "warm-up");
     float *ms = malloc((size_t)reps * sizeof *ms);
     int n = 0;
     for (int r = 0; r < reps; r++) {
-        ck(cudaEventRecord(e0, 0), "record");
+        ck(cudaEventRecord(e0, stream), "record");
         for (int i = 0; i < per; i++)
             launch(a, n++);
-        ck(cudaEventRecord(e1, 0), "record");
+        ck(cudaEventRecord(e1, stream), "record");
         ck(cudaEventSynchronize(e1), "sync");
         ck(cudaEventElapsedTime(&ms[r], e0, e1), "elapsed");
     }
@@ -99,6 +103,38 @@ static double time_us(const run_args *a, int warm, int reps, int per)
     double us = 1000.0 * ms[reps / 2] / per;
     free(ms);
     cudaEventDestroy(e0), cudaEventDestroy(e1);
+    return us;
+}
+
+/* The same for a CUDA graph of `per` launches, launched `reps` times. */
+static double time_graph_us(const run_args *a, int reps, int per)
+{
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+    ck(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed), "capture");
+    for (int i = 0; i < per; i++)
+        launch(a, i);
+    ck(cudaStreamEndCapture(stream, &graph), "capture");
+    ck(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+    cudaEvent_t e0, e1;
+    ck(cudaEventCreate(&e0), "event");
+    ck(cudaEventCreate(&e1), "event");
+    for (int i = 0; i < 3; i++)
+        ck(cudaGraphLaunch(exec, stream), "graph");
+    ck(cudaStreamSynchronize(stream), "warm-up");
+    float *ms = malloc((size_t)reps * sizeof *ms);
+    for (int r = 0; r < reps; r++) {
+        ck(cudaEventRecord(e0, stream), "record");
+        ck(cudaGraphLaunch(exec, stream), "graph");
+        ck(cudaEventRecord(e1, stream), "record");
+        ck(cudaEventSynchronize(e1), "sync");
+        ck(cudaEventElapsedTime(&ms[r], e0, e1), "elapsed");
+    }
+    qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
+    double us = 1000.0 * ms[reps / 2] / per;
+    free(ms);
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    cudaGraphExecDestroy(exec), cudaGraphDestroy(graph);
     return us;
 }
 
@@ -167,13 +203,25 @@ static void bench_shape(shape s)
     /* decode: one token at positions 2K and 8K, per layer */
     const int dpos[2] = {2047, CTX - 1};
     for (int i = 0; i < 2; i++) {
+        char name[64];
         a.n = 1, a.first_pos = dpos[i], a.rotate = 1;
         a.ws_bytes = sl_k_gqa_attention_workspace(1, a.first_pos, s.H, s.Hkv, s.Dh);
         ck(cudaMalloc(&a.ws, a.ws_bytes ? a.ws_bytes : 1), "cudaMalloc");
         report(i ? "decode-8K" : "decode-2K", &a, time_us(&a, 20, 21, 50));
+        report(i ? "decode-8K-graph" : "decode-2K-graph", &a, time_graph_us(&a, 21, 50));
         cudaFree(a.ws);
+        const int tunes[4] = {1, 4, 8, 16};
+        for (int j = 0; j < 4; j++) {
+            sl_k_gqa_tune(tunes[j]);
+            a.ws_bytes = sl_k_gqa_attention_workspace(1, a.first_pos, s.H, s.Hkv, s.Dh);
+            ck(cudaMalloc(&a.ws, a.ws_bytes ? a.ws_bytes : 1), "cudaMalloc");
+            snprintf(name, sizeof name, "decode-%s-graph-t%d", i ? "8K" : "2K", tunes[j]);
+            report(name, &a, time_graph_us(&a, 21, 50));
+            cudaFree(a.ws);
+        }
+        sl_k_gqa_tune(0);
         a.ws = NULL, a.ws_bytes = 0;
-        report(i ? "decode-8K-nows" : "decode-2K-nows", &a, time_us(&a, 20, 21, 50));
+        report(i ? "decode-8K-nows-graph" : "decode-2K-nows-graph", &a, time_graph_us(&a, 21, 50));
     }
 
     /* DSA: topk 2048 over 8K positions, prefill and decode */
@@ -187,6 +235,7 @@ static void bench_shape(shape s)
     a.ws_bytes = sl_k_gqa_sparse_attention_workspace(1, TOPK, s.H, s.Hkv, s.Dh);
     ck(cudaMalloc(&a.ws, a.ws_bytes ? a.ws_bytes : 1), "cudaMalloc");
     report("sparse-decode", &a, time_us(&a, 20, 21, 50));
+    report("sparse-decode-graph", &a, time_graph_us(&a, 21, 50));
     cudaFree(a.ws), cudaFree((void *)a.idx);
     a.ws = NULL, a.idx = NULL;
 
@@ -199,6 +248,8 @@ static void bench_shape(shape s)
         a.ws_bytes = sl_k_gqa_head_mass_workspace(a.n, a.first_pos, s.H, s.Hkv, s.Dh);
         ck(cudaMalloc(&a.ws, a.ws_bytes), "cudaMalloc");
         report(i ? "mass-decode" : "mass-prefill", &a, time_us(&a, 2, 7, i ? 20 : 1));
+        if (i)
+            report("mass-decode-graph", &a, time_graph_us(&a, 21, 20));
         cudaFree(a.ws);
     }
     cudaFree(a.mass);
@@ -219,6 +270,7 @@ int main(int argc, char **argv)
     struct cudaDeviceProp prop;
     ck(cudaGetDeviceProperties(&prop, 0), "properties");
     printf("%s, %d SMs\n", prop.name, prop.multiProcessorCount);
+    ck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
     if (json_path) {
         json = fopen(json_path, "w");
         if (json)

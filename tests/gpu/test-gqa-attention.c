@@ -265,6 +265,19 @@ int main(void)
         check(&sparse[i]);
     for (size_t i = 0; i < sizeof mass / sizeof *mass; i++)
         check_mass(&mass[i]);
+    /* more and fewer splits than the default */
+    const int tunes[2] = {8, 1};
+    for (int i = 0; i < 2; i++) {
+        sl_k_gqa_tune(tunes[i]);
+        fprintf(stderr, "splits for %d CTAs an SM:\n", tunes[i]);
+        check(&dense[2]);
+        check(&dense[7]);
+        check(&dense[15]);
+        check(&sparse[7]);
+        check(&sparse[10]);
+        check_mass(&mass[0]);
+    }
+    sl_k_gqa_tune(0);
     fprintf(stderr, "worst rel error: attention %.2e (bound 1e-2), head mass %.2e (bound 1e-3)\n",
             worst_attention, worst_mass);
     /* bad sizes are refused before anything runs */
