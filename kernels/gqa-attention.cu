@@ -5,14 +5,14 @@
 // Query head h reads KV head g = h / G (G = H / Hkv). The G heads of a KV
 // head over consecutive rows are "packed rows" pm = t·G + (h − g·G), so that
 // one tile of packed rows shares every key and value it reads: a CTA (4
-// warps, 128 threads) takes one KV head and 16·WM packed rows (sparse: the
-// heads of one row t only, padded to 16, since rows select different
+// warps, 128 threads) takes one KV head and a tile of packed rows (sparse:
+// the heads of one row t only, padded to 16, since rows select different
 // positions). Per block of 64 positions, K and V are copied into shared
 // memory (cp.async, double-buffered, zero-filled where a position is out of
 // range or not selected; 16-byte chunks XOR-swizzled by row so that
 // ldmatrix hits 8 bank groups), then:
-//   WM = 4 (prefill): warp w owns packed rows 16w … 16w+15 and all 64
-//       positions of the block;
+//   WM = 4 (prefill): warp w owns WR = 16·MT packed rows (MT = 2 m16
+//       tiles at head dim 64, 1 at 128) and all 64 positions of the block;
 //   WM = 1 (decode, sparse): the 4 warps share 16 packed rows, warp w takes
 //       positions 16w … 16w+15 of the block, and the warps' results are
 //       merged at the end.
@@ -35,6 +35,7 @@ constexpr int BK = 64;       // positions per block
 constexpr int THREADS = 128; // 4 warps
 constexpr int WARPS = THREADS / 32;
 constexpr int MAX_SPLITS = 128;
+constexpr int MAX_WR = 32; // rows a warp: 16 · MT, MT ≤ 2
 
 enum Mode { ATTN, LSE, MASS };
 
@@ -43,7 +44,7 @@ constexpr size_t smem_bytes()
 {
     return (size_t)4 * BK * DH * 2            // K and V, two buffers each
            + 2 * BK * sizeof(int)             // positions of the two blocks
-           + 2 * WARPS * 16 * sizeof(float);  // row maxima and sums
+           + 2 * WARPS * MAX_WR * sizeof(float); // row maxima and sums
 }
 
 struct Params {
@@ -122,10 +123,11 @@ __device__ __forceinline__ bool row_of(const Params &p, int kvh, int pm, int &t,
     return t < p.n && hh < p.G;
 }
 
-template <int DH, int WM, bool SPARSE, int MODE>
+template <int DH, int WM, int MT, bool SPARSE, int MODE>
 __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
 {
-    constexpr int WN = WARPS / WM; // warps sharing a tile of 16 rows
+    constexpr int WN = WARPS / WM; // warps sharing a warp's rows
+    constexpr int WR = 16 * MT;    // rows a warp
     constexpr int KW = BK / WN;    // positions of a block a warp
     constexpr int NT = KW / 8;     // n8 tiles of S a warp
     constexpr int KS = KW / 16;    // k16 steps of P V
@@ -133,15 +135,17 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
     constexpr int DK = DH / 16;    // k16 steps of Q Kᵀ
     constexpr int CH = DH / 8;     // 16-byte chunks of a row
     constexpr int TILE = BK * DH * 2;
-    static_assert(WM * WN == WARPS && NT % 2 == 0 && KS >= 1, "tiling");
+    constexpr int R2 = 2 * MT;     // rows a thread: row(x) = 16 (x / 2) + g + 8 (x % 2)
+    static_assert(WM * WN == WARPS && NT % 2 == 0 && KS >= 1 && WR <= MAX_WR, "tiling");
+    static_assert((size_t)WARPS * WR * DH * sizeof(float) <= 4 * (size_t)TILE, "s_o fits in K and V");
 
     extern __shared__ __align__(128) uint8_t smem[];
     uint8_t *s_k = smem;                                         // [2][BK] rows
     uint8_t *s_v = smem + 2 * TILE;                              // [2][BK] rows
     int *s_pos = reinterpret_cast<int *>(smem + 4 * TILE);       // [2][BK]
-    float *s_m = reinterpret_cast<float *>(s_pos + 2 * BK);      // [WARPS][16]
-    float *s_l = s_m + WARPS * 16;                               // [WARPS][16]
-    float *s_o = reinterpret_cast<float *>(smem);                // [WARPS][16][DH], after the loop
+    float *s_m = reinterpret_cast<float *>(s_pos + 2 * BK);      // [WARPS][WR]
+    float *s_l = s_m + WARPS * MAX_WR;                           // [WARPS][WR]
+    float *s_o = reinterpret_cast<float *>(smem);                // [WARPS][WR][DH], after the loop
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / WN, wn = warp % WN;
@@ -153,7 +157,7 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
     const int kvh = bid % p.Hkv;
     bid /= p.Hkv;
     const int tile = SPARSE ? bid : p.mtiles - 1 - bid; // dense: the longest tiles first
-    const int pm0 = tile * 16 * WM;
+    const int pm0 = tile * WM * WR;
 
     // The CTA's last visible position and its blocks.
     int lim_cta, nb, t_sparse = 0;
@@ -162,7 +166,7 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
         lim_cta = p.first_pos + t_sparse;
         nb = (p.topk + BK - 1) / BK;
     } else {
-        const int pm_last = min(pm0 + 16 * WM, p.n * p.rows_per_t) - 1;
+        const int pm_last = min(pm0 + WM * WR, p.n * p.rows_per_t) - 1;
         lim_cta = p.first_pos + pm_last / p.rows_per_t;
         nb = lim_cta / BK + 1;
     }
@@ -194,38 +198,43 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
         cp_async_commit();
     };
 
-    // This thread's two rows: packed rows pm0 + 16 wm + g (+ 8).
-    int tr[2], hr[2], lim[2];
-    bool vr[2];
-    uint32_t qa[DK][4];
+    // This thread's rows: packed rows pm0 + WR wm + row(x).
+    int tr[R2], hr[R2], lim[R2];
+    bool vr[R2];
+    uint32_t qa[MT][DK][4];
 #pragma unroll
-    for (int i = 0; i < 2; i++) {
-        vr[i] = row_of(p, kvh, pm0 + 16 * wm + g + 8 * i, tr[i], hr[i]);
-        lim[i] = vr[i] ? p.first_pos + tr[i] : -1;
+    for (int x = 0; x < R2; x++) {
+        vr[x] = row_of(p, kvh, pm0 + WR * wm + 16 * (x >> 1) + g + 8 * (x & 1), tr[x], hr[x]);
+        lim[x] = vr[x] ? p.first_pos + tr[x] : -1;
     }
-    {
-        const uint32_t *q0 = reinterpret_cast<const uint32_t *>(p.q + ((size_t)tr[0] * p.H + hr[0]) * DH);
-        const uint32_t *q1 = reinterpret_cast<const uint32_t *>(p.q + ((size_t)tr[1] * p.H + hr[1]) * DH);
+#pragma unroll
+    for (int mi = 0; mi < MT; mi++) {
+        const int x0 = 2 * mi, x1 = 2 * mi + 1;
+        const uint32_t *q0 = reinterpret_cast<const uint32_t *>(p.q + ((size_t)tr[x0] * p.H + hr[x0]) * DH);
+        const uint32_t *q1 = reinterpret_cast<const uint32_t *>(p.q + ((size_t)tr[x1] * p.H + hr[x1]) * DH);
 #pragma unroll
         for (int kk = 0; kk < DK; kk++) {
-            qa[kk][0] = vr[0] ? __ldg(q0 + kk * 8 + tq) : 0u;
-            qa[kk][1] = vr[1] ? __ldg(q1 + kk * 8 + tq) : 0u;
-            qa[kk][2] = vr[0] ? __ldg(q0 + kk * 8 + 4 + tq) : 0u;
-            qa[kk][3] = vr[1] ? __ldg(q1 + kk * 8 + 4 + tq) : 0u;
+            qa[mi][kk][0] = vr[x0] ? __ldg(q0 + kk * 8 + tq) : 0u;
+            qa[mi][kk][1] = vr[x1] ? __ldg(q1 + kk * 8 + tq) : 0u;
+            qa[mi][kk][2] = vr[x0] ? __ldg(q0 + kk * 8 + 4 + tq) : 0u;
+            qa[mi][kk][3] = vr[x1] ? __ldg(q1 + kk * 8 + 4 + tq) : 0u;
         }
     }
-    float lse_in[2] = {0.0f, 0.0f};
-    if (MODE == MASS) {
+    float lse_in[R2];
 #pragma unroll
-        for (int i = 0; i < 2; i++)
-            lse_in[i] = vr[i] ? p.lse[(size_t)tr[i] * p.H + hr[i]] : 0.0f;
-    }
+    for (int x = 0; x < R2; x++)
+        lse_in[x] = MODE == MASS && vr[x] ? p.lse[(size_t)tr[x] * p.H + hr[x]] : 0.0f;
 
-    float o[DT][4];
+    float o[MT][DT][4];
 #pragma unroll
-    for (int n = 0; n < DT; n++)
-        o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+    for (int mi = 0; mi < MT; mi++)
+#pragma unroll
+        for (int n = 0; n < DT; n++)
+            o[mi][n][0] = o[mi][n][1] = o[mi][n][2] = o[mi][n][3] = 0.0f;
+    float m_run[R2], l_run[R2];
+#pragma unroll
+    for (int x = 0; x < R2; x++)
+        m_run[x] = -INFINITY, l_run[x] = 0.0f;
     const int b_row = (lane & 7) + ((lane >> 4) << 3), b_half = (lane >> 3) & 1;
     const int v_row = (lane & 7) + (((lane >> 3) & 1) << 3), v_half = lane >> 4;
 
@@ -243,24 +252,32 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
         const uint32_t kb0 = smem_addr(s_k + buf * TILE), vb0 = smem_addr(s_v + buf * TILE);
         const int *pos = s_pos + buf * BK;
 
-        // ---- S = Q Kᵀ: 16 rows × KW positions a warp
-        float s[NT][4];
+        // ---- S = Q Kᵀ: WR rows × KW positions a warp
+        float s[MT][NT][4];
 #pragma unroll
-        for (int n = 0; n < NT; n++)
-            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+        for (int mi = 0; mi < MT; mi++)
+#pragma unroll
+            for (int n = 0; n < NT; n++)
+                s[mi][n][0] = s[mi][n][1] = s[mi][n][2] = s[mi][n][3] = 0.0f;
 #pragma unroll
         for (int kk = 0; kk < DK; kk++) {
 #pragma unroll
             for (int n2 = 0; n2 < NT / 2; n2++) {
                 uint32_t kb[4];
                 ldsm_x4(kb0 + swz<DH>(wn * KW + 16 * n2 + b_row, kk * 2 + b_half), kb);
-                mma_bf16(s[2 * n2], qa[kk], kb[0], kb[1]);
-                mma_bf16(s[2 * n2 + 1], qa[kk], kb[2], kb[3]);
+#pragma unroll
+                for (int mi = 0; mi < MT; mi++) {
+                    mma_bf16(s[mi][2 * n2], qa[mi][kk], kb[0], kb[1]);
+                    mma_bf16(s[mi][2 * n2 + 1], qa[mi][kk], kb[2], kb[3]);
+                }
             }
         }
 
         // ---- mask (invalid: −inf), scale to base 2
-        float bmax[2] = {-INFINITY, -INFINITY};
+        float bmax[R2];
+#pragma unroll
+        for (int x = 0; x < R2; x++)
+            bmax[x] = -INFINITY;
 #pragma unroll
         for (int n = 0; n < NT; n++)
 #pragma unroll
@@ -269,62 +286,71 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
                 const int col = wn * KW + n * 8 + 2 * tq + e;
                 const int ps = SPARSE ? pos[col] : b * BK + col;
 #pragma unroll
-                for (int i = 0; i < 2; i++) {
-                    float &x = s[n][2 * i + e];
-                    x = ps >= 0 && ps <= lim[i] ? x * p.scale_log2 : -INFINITY;
-                    bmax[i] = fmaxf(bmax[i], x);
-                    if (MODE == MASS && ps >= 0 && ps <= lim[i])
-                        atomicAdd(p.mass + (size_t)tr[i] * p.mass_stride + ps, exp2f(x - lse_in[i]));
+                for (int x = 0; x < R2; x++) {
+                    float &y = s[x >> 1][n][2 * (x & 1) + e];
+                    y = ps >= 0 && ps <= lim[x] ? y * p.scale_log2 : -INFINITY;
+                    bmax[x] = fmaxf(bmax[x], y);
+                    if (MODE == MASS && ps >= 0 && ps <= lim[x])
+                        atomicAdd(p.mass + (size_t)tr[x] * p.mass_stride + ps, exp2f(y - lse_in[x]));
                 }
             }
         if (MODE != MASS) {
-#pragma unroll
-            for (int i = 0; i < 2; i++) {
-                bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 1));
-                bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 2));
-            }
             // ---- online softmax (base 2)
-            float alpha[2], m_use[2], rsum[2] = {0.0f, 0.0f};
+            float alpha[R2], m_use[R2], rsum[R2];
 #pragma unroll
-            for (int i = 0; i < 2; i++) {
-                const float m_new = fmaxf(m_run[i], bmax[i]);
-                m_use[i] = m_new == -INFINITY ? 0.0f : m_new;
-                alpha[i] = exp2f(m_run[i] - m_use[i]);
-                m_run[i] = m_new;
+            for (int x = 0; x < R2; x++) {
+                bmax[x] = fmaxf(bmax[x], __shfl_xor_sync(0xffffffffu, bmax[x], 1));
+                bmax[x] = fmaxf(bmax[x], __shfl_xor_sync(0xffffffffu, bmax[x], 2));
+                const float m_new = fmaxf(m_run[x], bmax[x]);
+                m_use[x] = m_new == -INFINITY ? 0.0f : m_new;
+                alpha[x] = exp2f(m_run[x] - m_use[x]);
+                m_run[x] = m_new;
+                rsum[x] = 0.0f;
             }
 #pragma unroll
-            for (int n = 0; n < NT; n++)
+            for (int mi = 0; mi < MT; mi++)
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    s[n][e] = exp2f(s[n][e] - m_use[e >> 1]);
-                    rsum[e >> 1] += s[n][e];
-                }
+                for (int n = 0; n < NT; n++)
 #pragma unroll
-            for (int i = 0; i < 2; i++)
-                l_run[i] = l_run[i] * alpha[i] + rsum[i];
+                    for (int e = 0; e < 4; e++) {
+                        const int x = 2 * mi + (e >> 1);
+                        s[mi][n][e] = exp2f(s[mi][n][e] - m_use[x]);
+                        rsum[x] += s[mi][n][e];
+                    }
+#pragma unroll
+            for (int x = 0; x < R2; x++)
+                l_run[x] = l_run[x] * alpha[x] + rsum[x];
             if (MODE == ATTN) {
 #pragma unroll
-                for (int n = 0; n < DT; n++) {
-                    o[n][0] *= alpha[0];
-                    o[n][1] *= alpha[0];
-                    o[n][2] *= alpha[1];
-                    o[n][3] *= alpha[1];
-                }
+                for (int mi = 0; mi < MT; mi++)
+#pragma unroll
+                    for (int n = 0; n < DT; n++) {
+                        o[mi][n][0] *= alpha[2 * mi];
+                        o[mi][n][1] *= alpha[2 * mi];
+                        o[mi][n][2] *= alpha[2 * mi + 1];
+                        o[mi][n][3] *= alpha[2 * mi + 1];
+                    }
                 // ---- O += P V: P from the S accumulators (the C layout of
                 // two n8 tiles is the A layout of one k16 step)
 #pragma unroll
                 for (int j = 0; j < KS; j++) {
-                    uint32_t a[4];
-                    a[0] = pack_bf16(s[2 * j][0], s[2 * j][1]);
-                    a[1] = pack_bf16(s[2 * j][2], s[2 * j][3]);
-                    a[2] = pack_bf16(s[2 * j + 1][0], s[2 * j + 1][1]);
-                    a[3] = pack_bf16(s[2 * j + 1][2], s[2 * j + 1][3]);
+                    uint32_t a[MT][4];
+#pragma unroll
+                    for (int mi = 0; mi < MT; mi++) {
+                        a[mi][0] = pack_bf16(s[mi][2 * j][0], s[mi][2 * j][1]);
+                        a[mi][1] = pack_bf16(s[mi][2 * j][2], s[mi][2 * j][3]);
+                        a[mi][2] = pack_bf16(s[mi][2 * j + 1][0], s[mi][2 * j + 1][1]);
+                        a[mi][3] = pack_bf16(s[mi][2 * j + 1][2], s[mi][2 * j + 1][3]);
+                    }
 #pragma unroll
                     for (int n2 = 0; n2 < DT / 2; n2++) {
                         uint32_t vv[4];
                         ldsm_x4_t(vb0 + swz<DH>(wn * KW + 16 * j + v_row, n2 * 2 + v_half), vv);
-                        mma_bf16(o[2 * n2], a, vv[0], vv[1]);
-                        mma_bf16(o[2 * n2 + 1], a, vv[2], vv[3]);
+#pragma unroll
+                        for (int mi = 0; mi < MT; mi++) {
+                            mma_bf16(o[mi][2 * n2], a[mi], vv[0], vv[1]);
+                            mma_bf16(o[mi][2 * n2 + 1], a[mi], vv[2], vv[3]);
+                        }
                     }
                 }
             }
@@ -333,58 +359,65 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
     }
     cp_async_wait_all();
     if constexpr (MODE != MASS) {
-
         // ---- merge the warps that shared rows, normalise, write
-    #pragma unroll
-        for (int i = 0; i < 2; i++) {
-            l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
-            l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
+#pragma unroll
+        for (int x = 0; x < R2; x++) {
+            l_run[x] += __shfl_xor_sync(0xffffffffu, l_run[x], 1);
+            l_run[x] += __shfl_xor_sync(0xffffffffu, l_run[x], 2);
         }
         __syncthreads(); // K and V are free for s_o
         if (tq == 0) {
-    #pragma unroll
-            for (int i = 0; i < 2; i++) {
-                s_m[warp * 16 + g + 8 * i] = m_run[i];
-                s_l[warp * 16 + g + 8 * i] = l_run[i];
+#pragma unroll
+            for (int x = 0; x < R2; x++) {
+                const int r = 16 * (x >> 1) + g + 8 * (x & 1);
+                s_m[warp * MAX_WR + r] = m_run[x];
+                s_l[warp * MAX_WR + r] = l_run[x];
             }
         }
         __syncthreads();
+        // The merged max and sum of row r of warp row wr.
+        auto merged = [&](int wr, int r, float &M, float &L) {
+            M = -INFINITY, L = 0.0f;
+#pragma unroll
+            for (int w = 0; w < WN; w++)
+                M = fmaxf(M, s_m[(wr * WN + w) * MAX_WR + r]);
+#pragma unroll
+            for (int w = 0; w < WN; w++) {
+                const float mw = s_m[(wr * WN + w) * MAX_WR + r];
+                if (mw != -INFINITY)
+                    L += s_l[(wr * WN + w) * MAX_WR + r] * exp2f(mw - M);
+            }
+        };
         if (MODE == ATTN) {
-    #pragma unroll
-            for (int i = 0; i < 2; i++) {
-                const int r = g + 8 * i;
-                float M = -INFINITY, L = 0.0f;
-    #pragma unroll
-                for (int w = 0; w < WN; w++)
-                    M = fmaxf(M, s_m[(wm * WN + w) * 16 + r]);
-    #pragma unroll
-                for (int w = 0; w < WN; w++) {
-                    const float mw = s_m[(wm * WN + w) * 16 + r];
-                    if (mw != -INFINITY)
-                        L += s_l[(wm * WN + w) * 16 + r] * exp2f(mw - M);
-                }
-                const float f = m_run[i] != -INFINITY && L > 0.0f ? exp2f(m_run[i] - M) / L : 0.0f;
-                float *dst = s_o + (warp * 16 + r) * DH + 2 * tq;
-    #pragma unroll
+#pragma unroll
+            for (int x = 0; x < R2; x++) {
+                const int r = 16 * (x >> 1) + g + 8 * (x & 1);
+                float M, L;
+                merged(wm, r, M, L);
+                const float f = m_run[x] != -INFINITY && L > 0.0f ? exp2f(m_run[x] - M) / L : 0.0f;
+                float *dst = s_o + (warp * WR + r) * DH + 2 * tq;
+                const int mi = x >> 1, i = x & 1;
+#pragma unroll
                 for (int n = 0; n < DT; n++)
-                    *reinterpret_cast<float2 *>(dst + n * 8) = make_float2(o[n][2 * i] * f, o[n][2 * i + 1] * f);
+                    *reinterpret_cast<float2 *>(dst + n * 8) =
+                        make_float2(o[mi][n][2 * i] * f, o[mi][n][2 * i + 1] * f);
             }
             __syncthreads();
         }
         const size_t rows = (size_t)p.n * p.H;
-        for (int u = tid; u < WM * 16 * (DH / 2); u += THREADS) {
+        for (int u = tid; u < WM * WR * (DH / 2); u += THREADS) {
             const int r = u / (DH / 2), d = (u - r * (DH / 2)) * 2;
-            const int rw = r / 16, rr = r % 16;
+            const int wr = r / WR, rr = r % WR;
             int t, h;
             if (!row_of(p, kvh, pm0 + r, t, h))
                 continue;
             const size_t row = (size_t)t * p.H + h;
             if (MODE == ATTN) {
                 float2 acc = make_float2(0.0f, 0.0f);
-    #pragma unroll
+#pragma unroll
                 for (int w = 0; w < WN; w++) {
-                    const float2 x = *reinterpret_cast<const float2 *>(s_o + ((rw * WN + w) * 16 + rr) * DH + d);
-                    acc.x += x.x, acc.y += x.y;
+                    const float2 y = *reinterpret_cast<const float2 *>(s_o + ((wr * WN + w) * WR + rr) * DH + d);
+                    acc.x += y.x, acc.y += y.y;
                 }
                 if (p.splits == 1)
                     *reinterpret_cast<__nv_bfloat162 *>(p.out + row * DH + d) = __floats2bfloat162_rn(acc.x, acc.y);
@@ -392,16 +425,8 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
                     *reinterpret_cast<float2 *>(p.o_part + ((size_t)split * rows + row) * DH + d) = acc;
             }
             if (d == 0) {
-                float M = -INFINITY, L = 0.0f;
-    #pragma unroll
-                for (int w = 0; w < WN; w++)
-                    M = fmaxf(M, s_m[(rw * WN + w) * 16 + rr]);
-    #pragma unroll
-                for (int w = 0; w < WN; w++) {
-                    const float mw = s_m[(rw * WN + w) * 16 + rr];
-                    if (mw != -INFINITY)
-                        L += s_l[(rw * WN + w) * 16 + rr] * exp2f(mw - M);
-                }
+                float M, L;
+                merged(wr, rr, M, L);
                 const float lse = L > 0.0f ? M + log2f(L) : -INFINITY;
                 if (p.splits > 1)
                     p.lse_part[(size_t)split * rows + row] = lse;
@@ -439,8 +464,15 @@ __global__ void __launch_bounds__(128) combine(const float *o_part, const float 
         lse[row] = sum > 0.0f ? mx + log2f(sum) : -INFINITY;
 }
 
+// m16 tiles a warp in prefill (4 warps of their own rows): two at head dim
+// 64 (each K and V fragment read from shared memory serves 32 rows, at half
+// the occupancy), unless tuned to one; one at 128, where two would not fit
+// in registers.
+int tune_prefill_mt = 0;
+int prefill_mt(int dh) { return dh == 64 && tune_prefill_mt != 1 ? 2 : 1; }
+
 struct Plan {
-    int wm, rows_per_t, mtiles, nb_max, splits, bps;
+    int wm, mt, rows_per_t, mtiles, nb_max, splits, bps; // tiles of 16·wm·mt packed rows
 };
 
 constexpr int MAX_DEVICES = 64;
@@ -472,19 +504,22 @@ int sm_count()
 
 // Tiles, and splits of the key range so that few tiles still fill the GPU;
 // per_split: workspace bytes a split needs, capped by max_bytes.
-Plan plan(bool sparse, int n, int first_pos, int topk, int H, int Hkv, size_t per_split, size_t max_bytes)
+Plan plan(bool sparse, int n, int first_pos, int topk, int H, int Hkv, int Dh, size_t per_split, size_t max_bytes)
 {
     Plan pl;
     const int G = H / Hkv;
     if (sparse) {
         pl.wm = 1;
+        pl.mt = 1;
         pl.rows_per_t = (G + 15) / 16 * 16;
         pl.mtiles = n * (pl.rows_per_t / 16);
         pl.nb_max = (topk + BK - 1) / BK;
     } else {
         pl.wm = (long long)n * G >= 64 ? 4 : 1;
         pl.rows_per_t = G;
-        pl.mtiles = (int)(((long long)n * G + 16 * pl.wm - 1) / (16 * pl.wm));
+        pl.mt = pl.wm == 4 ? prefill_mt(Dh) : 1;
+        const int tile_rows = 16 * pl.wm * pl.mt;
+        pl.mtiles = (int)(((long long)n * G + tile_rows - 1) / tile_rows);
         pl.nb_max = (first_pos + n - 1) / BK + 1;
     }
     pl.splits = 1;
@@ -512,10 +547,10 @@ size_t split_bytes(int n, int H, int Dh, bool with_o)
     return (size_t)n * (size_t)H * ((with_o ? (size_t)Dh : 0) + 1) * sizeof(float);
 }
 
-template <int DH, int WM, bool SPARSE, int MODE>
+template <int DH, int WM, int MT, bool SPARSE, int MODE>
 cudaError_t run(const Params &p, unsigned grid, cudaStream_t stream)
 {
-    void (*kernel)(Params) = gqa_attention<DH, WM, SPARSE, MODE>;
+    void (*kernel)(Params) = gqa_attention<DH, WM, MT, SPARSE, MODE>;
     const size_t smem = smem_bytes<DH>();
     static bool smem_set[MAX_DEVICES]; // once per device (a repeated set is harmless)
     const int dev = current_device();
@@ -530,18 +565,22 @@ cudaError_t run(const Params &p, unsigned grid, cudaStream_t stream)
 }
 
 template <int DH, int MODE>
-cudaError_t dispatch_wm(const Params &p, bool sparse, int wm, unsigned grid, cudaStream_t stream)
+cudaError_t dispatch_wm(const Params &p, bool sparse, int wm, int mt, unsigned grid, cudaStream_t stream)
 {
     if (sparse)
-        return MODE == ATTN ? run<DH, 1, true, ATTN>(p, grid, stream) : cudaErrorInvalidValue;
-    return wm == 4 ? run<DH, 4, false, MODE>(p, grid, stream) : run<DH, 1, false, MODE>(p, grid, stream);
+        return MODE == ATTN ? run<DH, 1, 1, true, ATTN>(p, grid, stream) : cudaErrorInvalidValue;
+    if (wm == 1)
+        return run<DH, 1, 1, false, MODE>(p, grid, stream);
+    if (DH == 64 && mt == 2)
+        return run<DH, 4, DH == 64 ? 2 : 1, false, MODE>(p, grid, stream);
+    return run<DH, 4, 1, false, MODE>(p, grid, stream);
 }
 
 template <int MODE>
-cudaError_t dispatch(const Params &p, int Dh, bool sparse, int wm, unsigned grid, cudaStream_t stream)
+cudaError_t dispatch(const Params &p, int Dh, bool sparse, const Plan &pl, unsigned grid, cudaStream_t stream)
 {
-    return Dh == 64 ? dispatch_wm<64, MODE>(p, sparse, wm, grid, stream)
-                    : dispatch_wm<128, MODE>(p, sparse, wm, grid, stream);
+    return Dh == 64 ? dispatch_wm<64, MODE>(p, sparse, pl.wm, pl.mt, grid, stream)
+                    : dispatch_wm<128, MODE>(p, sparse, pl.wm, pl.mt, grid, stream);
 }
 
 bool bad_shape(int n, int first_pos, int H, int Hkv, int Dh, float scale)
@@ -581,7 +620,7 @@ cudaError_t attention(bool sparse, const sl_bf16 *q, const sl_bf16 *k, const sl_
         return cudaErrorInvalidValue;
     if (n == 0)
         return cudaSuccess;
-    const Plan pl = plan(sparse, n, first_pos, topk, H, Hkv, split_bytes(n, H, Dh, true),
+    const Plan pl = plan(sparse, n, first_pos, topk, H, Hkv, Dh, split_bytes(n, H, Dh, true),
                          workspace ? workspace_bytes : 0);
     const long long grid = (long long)pl.mtiles * Hkv * pl.splits;
     if (grid > 0x7fffffffLL)
@@ -595,7 +634,7 @@ cudaError_t attention(bool sparse, const sl_bf16 *q, const sl_bf16 *k, const sl_
         p.o_part = static_cast<float *>(workspace);
         p.lse_part = p.o_part + (size_t)pl.splits * rows * Dh;
     }
-    cudaError_t e = dispatch<ATTN>(p, Dh, sparse, pl.wm, (unsigned)grid, stream);
+    cudaError_t e = dispatch<ATTN>(p, Dh, sparse, pl, (unsigned)grid, stream);
     if (e != cudaSuccess || pl.splits == 1)
         return e;
     combine<<<(unsigned)rows, Dh, 0, stream>>>(p.o_part, p.lse_part, pl.splits, rows, Dh, p.out, nullptr);
@@ -606,16 +645,17 @@ size_t align256(size_t x) { return (x + 255) / 256 * 256; }
 
 } // namespace
 
-extern "C" void sl_k_gqa_tune(int ctas_per_sm)
+extern "C" void sl_k_gqa_tune(int ctas_per_sm, int prefill_mtiles)
 {
     tune_ctas_per_sm = ctas_per_sm > 0 ? ctas_per_sm : 0;
+    tune_prefill_mt = prefill_mtiles == 1 || prefill_mtiles == 2 ? prefill_mtiles : 0;
 }
 
 extern "C" size_t sl_k_gqa_attention_workspace(int n, int first_pos, int H, int Hkv, int Dh)
 {
     if (n <= 0 || bad_shape(n, first_pos, H, Hkv, Dh, 1.0f))
         return 0;
-    const Plan pl = plan(false, n, first_pos, 0, H, Hkv, split_bytes(n, H, Dh, true), SIZE_MAX);
+    const Plan pl = plan(false, n, first_pos, 0, H, Hkv, Dh, split_bytes(n, H, Dh, true), SIZE_MAX);
     return pl.splits > 1 ? (size_t)pl.splits * split_bytes(n, H, Dh, true) : 0;
 }
 
@@ -623,7 +663,7 @@ extern "C" size_t sl_k_gqa_sparse_attention_workspace(int n, int topk, int H, in
 {
     if (n <= 0 || topk <= 0 || bad_shape(n, 0, H, Hkv, Dh, 1.0f))
         return 0;
-    const Plan pl = plan(true, n, 0, topk, H, Hkv, split_bytes(n, H, Dh, true), SIZE_MAX);
+    const Plan pl = plan(true, n, 0, topk, H, Hkv, Dh, split_bytes(n, H, Dh, true), SIZE_MAX);
     return pl.splits > 1 ? (size_t)pl.splits * split_bytes(n, H, Dh, true) : 0;
 }
 
@@ -649,7 +689,7 @@ extern "C" size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int 
     if (n <= 0 || bad_shape(n, first_pos, H, Hkv, Dh, 1.0f))
         return 0;
     const size_t lse = align256((size_t)n * H * sizeof(float));
-    const Plan pl = plan(false, n, first_pos, 0, H, Hkv, split_bytes(n, H, Dh, false), SIZE_MAX);
+    const Plan pl = plan(false, n, first_pos, 0, H, Hkv, Dh, split_bytes(n, H, Dh, false), SIZE_MAX);
     return lse + (pl.splits > 1 ? (size_t)pl.splits * split_bytes(n, H, Dh, false) : 0);
 }
 
@@ -670,7 +710,7 @@ extern "C" cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cac
     if (e != cudaSuccess)
         return e;
     // Pass 1: each (row, head)'s lse, split where it pays.
-    const Plan pl = plan(false, n, first_pos, 0, H, Hkv, split_bytes(n, H, Dh, false), workspace_bytes - lse_bytes);
+    const Plan pl = plan(false, n, first_pos, 0, H, Hkv, Dh, split_bytes(n, H, Dh, false), workspace_bytes - lse_bytes);
     Params p = base_params(q, k_cache, k_cache, n, first_pos, H, Hkv, scale, pl);
     p.lse = static_cast<float *>(workspace);
     if (pl.splits > 1)
@@ -678,7 +718,7 @@ extern "C" cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cac
     const long long grid = (long long)pl.mtiles * Hkv * pl.splits;
     if (grid > 0x7fffffffLL)
         return cudaErrorInvalidValue;
-    e = dispatch<LSE>(p, Dh, false, pl.wm, (unsigned)grid, s);
+    e = dispatch<LSE>(p, Dh, false, pl, (unsigned)grid, s);
     if (e != cudaSuccess)
         return e;
     if (pl.splits > 1) {
@@ -687,10 +727,10 @@ extern "C" cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cac
             return e;
     }
     // Pass 2: Σ_h 2^(s_h − lse_h) into mass, over as many splits as pay (no workspace).
-    const Plan pm = plan(false, n, first_pos, 0, H, Hkv, 0, SIZE_MAX);
+    const Plan pm = plan(false, n, first_pos, 0, H, Hkv, Dh, 0, SIZE_MAX);
     Params p2 = base_params(q, k_cache, k_cache, n, first_pos, H, Hkv, scale, pm);
     p2.lse = p.lse;
     p2.mass = mass;
     p2.mass_stride = stride;
-    return dispatch<MASS>(p2, Dh, false, pm.wm, (unsigned)((long long)pm.mtiles * Hkv * pm.splits), s);
+    return dispatch<MASS>(p2, Dh, false, pm, (unsigned)((long long)pm.mtiles * Hkv * pm.splits), s);
 }

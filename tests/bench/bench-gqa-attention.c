@@ -8,7 +8,8 @@
  * that L2 does not hold them. Median of timed repeats with CUDA events after
  * warm-up; decode also as a CUDA graph of 50 launches ("graph": the GPU's
  * time without the host's launch overhead), and with the split-KV target
- * swept (sl_k_gqa_tune). Not a test; run by hand:
+ * swept (sl_k_gqa_tune), and prefill at head dim 64 with one m16 tile a
+ * warp beside the default two. Not a test; run by hand:
  *   build/tests/bench/bench-gqa-attention [--json FILE] */
 #include "sightline-kernels.h"
 
@@ -199,6 +200,11 @@ static void bench_shape(shape s)
 
     /* prefill: 8K rows from position 0 */
     report("prefill", &a, time_us(&a, 2, 7, 1));
+    if (s.Dh == 64) { /* one m16 tile a warp instead of two */
+        sl_k_gqa_tune(0, 1);
+        report("prefill-mt1", &a, time_us(&a, 2, 7, 1));
+        sl_k_gqa_tune(0, 0);
+    }
 
     /* decode: one token at positions 2K and 8K, per layer */
     const int dpos[2] = {2047, CTX - 1};
@@ -212,14 +218,14 @@ static void bench_shape(shape s)
         cudaFree(a.ws);
         const int tunes[4] = {1, 4, 8, 16};
         for (int j = 0; j < 4; j++) {
-            sl_k_gqa_tune(tunes[j]);
+            sl_k_gqa_tune(tunes[j], 0);
             a.ws_bytes = sl_k_gqa_attention_workspace(1, a.first_pos, s.H, s.Hkv, s.Dh);
             ck(cudaMalloc(&a.ws, a.ws_bytes ? a.ws_bytes : 1), "cudaMalloc");
             snprintf(name, sizeof name, "decode-%s-graph-t%d", i ? "8K" : "2K", tunes[j]);
             report(name, &a, time_graph_us(&a, 21, 50));
             cudaFree(a.ws);
         }
-        sl_k_gqa_tune(0);
+        sl_k_gqa_tune(0, 0);
         a.ws = NULL, a.ws_bytes = 0;
         report(i ? "decode-8K-nows-graph" : "decode-2K-nows-graph", &a, time_graph_us(&a, 21, 50));
     }
