@@ -478,8 +478,10 @@ struct Plan {
 constexpr int MAX_DEVICES = 64;
 
 // Split-KV aims at this many CTAs an SM (sl_k_gqa_tune; 0: the default).
+// One: the combine kernel reads the splits one after another, so that more
+// splits cost more there than they save (H100, kernels/README.md).
 int tune_ctas_per_sm = 0;
-constexpr int DEFAULT_CTAS_PER_SM = 2;
+constexpr int DEFAULT_CTAS_PER_SM = 1;
 
 int current_device()
 {

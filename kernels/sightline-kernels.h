@@ -205,7 +205,7 @@ cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cache, int n, 
                                size_t workspace_bytes, cudaStream_t s);
 size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int Hkv, int Dh);
 /* Tuning, for benchmarks and tests: the later launches split the key range
- * to reach about ctas_per_sm CTAs an SM (0 chooses: 2; the workspace sizes
+ * to reach about ctas_per_sm CTAs an SM (0 chooses: 1; the workspace sizes
  * follow it), and prefill at head dim 64 gives each warp prefill_mtiles
  * (1 or 2; 0 chooses: 2) tiles of 16 rows. Not thread-safe; leave it alone
  * elsewhere. */

@@ -216,7 +216,7 @@ static void bench_shape(shape s)
         report(i ? "decode-8K" : "decode-2K", &a, time_us(&a, 20, 21, 50));
         report(i ? "decode-8K-graph" : "decode-2K-graph", &a, time_graph_us(&a, 21, 50));
         cudaFree(a.ws);
-        const int tunes[4] = {1, 4, 8, 16};
+        const int tunes[4] = {2, 4, 8, 16};
         for (int j = 0; j < 4; j++) {
             sl_k_gqa_tune(tunes[j], 0);
             a.ws_bytes = sl_k_gqa_attention_workspace(1, a.first_pos, s.H, s.Hkv, s.Dh);
