@@ -202,6 +202,59 @@ cudaError_t sl_k_add(float *x, const float *y, size_t n, cudaStream_t stream);
 cudaError_t sl_k_argmax(const float *logits, int n_rows, int vocab, int32_t *out,
                         cudaStream_t stream);
 
+
+/* ---- gqa-attention.cu: causal grouped-query flash attention (llama family) -
+ *
+ * Causal grouped-query flash attention over a BF16 KV cache.
+ *   q       [n][H][Dh] bf16: rows at positions first_pos … first_pos+n−1
+ *           (4-byte aligned)
+ *   k_cache, v_cache [max_pos][Hkv][Dh] bf16 holding positions 0 …
+ *           first_pos+n−1 (16-byte aligned; nothing past them is read)
+ *   out     [n][H][Dh] bf16: row t, head h attends to positions 0 …
+ *           first_pos+t of KV head h / (H / Hkv), softmax of scale · q·k
+ *           (scale = 1/sqrt(Dh) for the llama family, given), fp32
+ *           accumulation on the tensor cores (mma.sync bf16)
+ * Dh = 64 or 128; H a multiple of Hkv. Prefill and decode alike: where the
+ * tiles would not fill the GPU (few rows, long cache), the key range is split
+ * across CTAs whose partial results go to the workspace (device memory,
+ * sl_k_gqa_attention_workspace(…) bytes, 0 when no split pays) and are
+ * combined by a second kernel; a NULL or smaller workspace cuts the split to
+ * fit, down to none (slower, the same result). Stream-ordered; a workspace
+ * must not be shared by launches that may run at the same time.
+ * cudaErrorInvalidValue for bad sizes or pointers. */
+cudaError_t sl_k_gqa_attention(const sl_bf16 *q, const sl_bf16 *k_cache, const sl_bf16 *v_cache, int n,
+                               int first_pos, int H, int Hkv, int Dh, float scale, sl_bf16 *out,
+                               void *workspace, size_t workspace_bytes, cudaStream_t s);
+size_t sl_k_gqa_attention_workspace(int n, int first_pos, int H, int Hkv, int Dh);
+/* The same over each row's selected positions only (DSA for the llama
+ * family): indices [n][topk] int32, shared by all heads of row t; an entry
+ * that is negative or ≥ first_pos+t+1 is skipped (a repeated one counts
+ * twice). A row with no valid entry gets zeros. Workspace as above, of
+ * sl_k_gqa_sparse_attention_workspace(n, topk, H, Hkv, Dh) bytes. */
+cudaError_t sl_k_gqa_sparse_attention(const sl_bf16 *q, const sl_bf16 *k_cache, const sl_bf16 *v_cache,
+                                      const int32_t *indices, int n, int topk, int first_pos, int H,
+                                      int Hkv, int Dh, float scale, sl_bf16 *out, void *workspace,
+                                      size_t workspace_bytes, cudaStream_t s);
+size_t sl_k_gqa_sparse_attention_workspace(int n, int topk, int H, int Hkv, int Dh);
+/* The oracle's selection scores: for each row t and visible position p ≤
+ * first_pos+t, mass[t·(first_pos+n) + p] = Σ_h softmax_h(scale · q_h·K)[p],
+ * the attention probabilities summed over the H heads (engine/dsa's
+ * oracle_select); 0 past first_pos+t. mass is float [n][first_pos+n].
+ * Two passes (each head's lse, then the sum by float atomics, so the last
+ * bits may vary from run to run). The workspace is required:
+ * sl_k_gqa_head_mass_workspace(…) bytes (16-byte aligned); a smaller one
+ * holding at least the n·H lse values runs unsplit. */
+cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cache, int n, int first_pos, int H,
+                               int Hkv, int Dh, float scale, float *mass, void *workspace,
+                               size_t workspace_bytes, cudaStream_t s);
+size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int Hkv, int Dh);
+/* Tuning, for benchmarks and tests: the later launches split the key range
+ * to reach about ctas_per_sm CTAs an SM (0 chooses: 1; the workspace sizes
+ * follow it), and prefill at head dim 64 gives each warp prefill_mtiles
+ * (1 or 2; 0 chooses: 2) tiles of 16 rows. Not thread-safe; leave it alone
+ * elsewhere. */
+void sl_k_gqa_tune(int ctas_per_sm, int prefill_mtiles);
+
 #ifdef __cplusplus
 }
 #endif
