@@ -79,7 +79,8 @@ static sl_status answer(sl_engine *e, sl_session *s, const cli_options *o, const
     putchar('\n');
     fflush(stdout); /* before the statistics on stderr */
     if (!o->quiet)
-        fprintf(stderr, "[%zu prompt tokens in %.2f s, %.1f tokens/s; %d generated at %.1f tokens/s]\n",
+        fprintf(stderr, "[%s: %zu prompt tokens in %.2f s, %.1f tokens/s; %d generated at %.1f tokens/s]\n",
+                sl_engine_device(e),
                 ids->n - keep, t1 - t0, (double)(ids->n - keep) / (t1 - t0 + 1e-9), n,
                 (double)n / (t2 - t1 + 1e-9));
     return st;

@@ -42,6 +42,7 @@ int cmd_info(cli_options *o)
         printf("sparse attention: the model's own indexer, top-k %d\n", m->index_top_k);
     printf("chat template:  %s\n", template_name(m->chat_template));
     printf("file size:      %.1f MiB\n", (double)m->weight_bytes / 1048576.0);
+    printf("runs on:        %s\n", sl_engine_device(e));
     sl_engine_close(e);
     return 0;
 }

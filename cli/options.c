@@ -89,6 +89,8 @@ bool cli_parse(int argc, char **argv, cli_options *o)
         }
         if (!strcmp(a, "--model") || !strcmp(a, "-m"))
             o->model = v;
+        else if (!strcmp(a, "--device"))
+            o->device = v;
         else if (!strcmp(a, "--threads") || !strcmp(a, "-t"))
             ok = parse_long(a, v, 0, 1024, &n) && ((o->threads = (int)n), true);
         else if (!strcmp(a, "--ctx"))
@@ -155,7 +157,8 @@ sl_engine *cli_open_engine(const cli_options *o)
         fprintf(stderr, "sightline-cli: the model path is too long\n");
         return NULL;
     }
-    sl_engine_options eo = {.model_path = path, .n_threads = o->threads, .use_blas = o->blas};
+    sl_engine_options eo = {.model_path = path, .n_threads = o->threads, .use_blas = o->blas,
+                            .device = o->device};
     sl_engine *e = NULL;
     sl_error err = {0};
     if (sl_engine_open(&eo, &e, &err) != SL_OK) {

@@ -22,6 +22,7 @@ struct sl_engine {
     bool use_blas;
     sl_error chat_error; /* why the model has no usable chat template */
     sl_indexer *indexer; /* NULL until sl_engine_load_indexer */
+    char device[160];    /* sl_engine_device */
 };
 
 /* Memory the system reports as available now, or 0 when it cannot tell. */

@@ -4,6 +4,9 @@
 
 #include "arch/deepseek-v32.h"
 #include "cpu/matmul.h"
+#ifdef SL_HAVE_CUDA
+#include "cuda/llama-cuda.h"
+#endif
 #include "error.h"
 #include "model/sha256.h"
 
@@ -157,6 +160,40 @@ static sl_status open_checkpoint(sl_engine *e, const char *dir, sl_error *err)
     return SL_OK;
 }
 
+/* The GPU an options' device string names: -1 for the CPU, -2 when it names
+ * nothing we know. */
+static int cuda_device(const char *device)
+{
+    if (!device || strcmp(device, "cpu") == 0)
+        return -1;
+    if (strcmp(device, "cuda") == 0)
+        return 0;
+    char *end;
+    long n = strncmp(device, "cuda:", 5) == 0 ? strtol(device + 5, &end, 10) : -1;
+    return n >= 0 && n < 1024 && device[5] && !*end ? (int)n : -2;
+}
+
+/* Moves a llama model onto GPU `device`. */
+static sl_status to_gpu(sl_engine *e, int device, sl_error *err)
+{
+#ifdef SL_HAVE_CUDA
+    if (e->arch != &sl_llama_ops)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: the GPU runs llama-family models so far; "
+                       "%s runs on the CPU", e->name, e->info.architecture);
+    void *gpu = NULL;
+    sl_status st = sl_llama_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err);
+    if (st == SL_OK) {
+        e->arch = &sl_llama_cuda_ops;
+        e->model = gpu;
+    }
+    return st;
+#else
+    (void)e;
+    return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: this build has no CUDA backend (it was "
+                   "built where nvcc was not found)", device);
+#endif
+}
+
 static bool is_directory(const char *path)
 {
     struct stat st;
@@ -186,8 +223,16 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
                      opt->model_path, n_tok, e->info.n_vocab);
     if (!st)
         find_turn_ends(e);
+    int gpu = cuda_device(opt->device);
+    if (!st && gpu == -2)
+        st = sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: device '%.40s' is not cpu, cuda or "
+                     "cuda:N", opt->device);
+    if (!st && gpu >= 0)
+        st = to_gpu(e, gpu, err);
     if (!st)
         st = sl_pool_new(opt->n_threads, &e->pool, err);
+    if (!st && gpu < 0)
+        snprintf(e->device, sizeof e->device, "the CPU (%d threads)", sl_pool_size(e->pool));
     if (st) {
         sl_engine_close(e);
         return st;
@@ -213,6 +258,7 @@ void sl_engine_close(sl_engine *e)
 
 const sl_model_info *sl_engine_model(const sl_engine *e) { return &e->info; }
 int sl_engine_threads(const sl_engine *e) { return sl_pool_size(e->pool); }
+const char *sl_engine_device(const sl_engine *e) { return e->device; }
 
 sl_status sl_tokenize(const sl_engine *e, const char *utf8, size_t n, bool parse_special,
                       sl_tokens *out, sl_error *err)

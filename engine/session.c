@@ -132,8 +132,10 @@ static sl_status run(sl_session *s, const int32_t *ids, size_t n, const sl_progr
             sl_dsa_begin_chunk(s->dsa, s->n, m, first_recorded > done ? first_recorded - done : 0,
                                answer);
         }
-        s->engine->arch->forward(s->engine->model, s->state, s->engine->pool, ids + done, m, s->n,
-                                 logits, out_all != NULL, s->dsa);
+        st = s->engine->arch->forward(s->engine->model, s->state, s->engine->pool, ids + done, m,
+                                      s->n, logits, out_all != NULL, s->dsa, err);
+        if (st != SL_OK)
+            return st;
         if (s->dsa && (st = sl_dsa_end_chunk(s->dsa, err)) != SL_OK)
             return st;
         memcpy(s->tokens + s->n, ids + done, m * sizeof *ids);
@@ -193,6 +195,9 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: the session already holds %zu tokens",
                        s->n);
     bool own = s->engine->arch->own_indexer;
+    if (options->mode != SL_DSA_DENSE && !s->engine->arch->dsa)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: %s runs dense attention only, so far; "
+                       "the CPU runs DSA", sl_engine_device(s->engine));
     int dim = s->engine->info.index_dim;
     if (options->indexer_fp8 && !own)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: FP8 indexer numerics need a model with "

@@ -41,6 +41,8 @@ typedef struct {
     int n_threads;          /* 0: one per online CPU */
     size_t memory_limit;    /* bytes the engine may use; 0: what the machine has */
     bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
+    const char *device;     /* "cpu" (NULL: the same), or "cuda" / "cuda:N" for GPU N:
+                               llama-family models, dense attention, so far */
 } sl_engine_options;
 
 typedef enum {
@@ -87,6 +89,8 @@ sl_status sl_engine_open(const sl_engine_options *options, sl_engine **out, sl_e
 void sl_engine_close(sl_engine *engine);
 const sl_model_info *sl_engine_model(const sl_engine *engine);
 int sl_engine_threads(const sl_engine *engine);
+/* Where the engine computes: "the CPU (N threads)" or "cuda:N (name, memory)". */
+const char *sl_engine_device(const sl_engine *engine);
 
 /* ---- devices ----------------------------------------------------------- */
 

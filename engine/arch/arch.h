@@ -15,12 +15,16 @@ typedef struct {
     void (*state_free)(void *state);
     /* The most tokens one forward call takes. */
     size_t (*chunk)(const void *state);
-    /* Runs n ≤ chunk tokens at positions pos …; logits as sl_llama_forward. */
-    void (*forward)(const void *model, void *state, sl_pool *pool, const int32_t *ids, size_t n,
-                    size_t pos, float *logits, bool all_logits, sl_dsa *dsa);
+    /* Runs n ≤ chunk tokens at positions pos …; logits as sl_llama_forward
+     * (host memory). Fails only where a device does (a GPU's error). */
+    sl_status (*forward)(const void *model, void *state, sl_pool *pool, const int32_t *ids,
+                         size_t n, size_t pos, float *logits, bool all_logits, sl_dsa *dsa,
+                         sl_error *err);
     void (*model_free)(void *model);
     /* Whether the model selects with an indexer of its own (DeepSeek-V3.2). */
     bool own_indexer;
+    /* Whether sessions may use DSA (oracle or indexer) on this backend. */
+    bool dsa;
 } sl_arch_ops;
 
 #endif

@@ -737,9 +737,11 @@ static void ffn_block(const sl_deepseek *m, ds_state *s, sl_pool *pool, int il, 
     }
 }
 
-static void forward(const void *model, void *state, sl_pool *pool, const int32_t *ids, size_t n,
-                    size_t pos, float *logits, bool all_logits, sl_dsa *dsa)
+static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
+                         size_t n, size_t pos, float *logits, bool all_logits, sl_dsa *dsa,
+                         sl_error *err)
 {
+    (void)err;
     const sl_deepseek *m = model;
     ds_state *s = state;
     size_t H = (size_t)m->c.hidden;
@@ -750,11 +752,12 @@ static void forward(const void *model, void *state, sl_pool *pool, const int32_t
         ffn_block(m, s, pool, il, n);
     }
     if (!logits)
-        return;
+        return SL_OK;
     size_t first = all_logits ? 0 : n - 1;
     for (size_t t = first; t < n; t++)
         sl_rmsnorm(s->xn + t * H, s->x + t * H, m->final_norm, H, m->c.norm_eps);
     sl_matmul(pool, s->mm, &m->head, s->xn + first * H, n - first, logits);
+    return SL_OK;
 }
 
 const sl_arch_ops sl_deepseek_ops = {
@@ -765,4 +768,5 @@ const sl_arch_ops sl_deepseek_ops = {
     .forward = forward,
     .model_free = model_free,
     .own_indexer = true,
+    .dsa = true,
 };

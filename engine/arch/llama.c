@@ -1,4 +1,5 @@
 #include "arch/llama.h"
+#include "arch/llama-private.h"
 
 #include "cpu/attention.h"
 #include "cpu/matmul.h"
@@ -11,20 +12,6 @@
 #include <string.h>
 
 enum { PREFILL_CHUNK = 512 };
-
-typedef struct {
-    float *attn_norm, *ffn_norm; /* float32 copies, whatever the file type */
-    sl_matrix wq, wk, wv, wo, gate, up, down;
-} llama_layer;
-
-struct sl_llama {
-    int n_layers, n_embd, n_heads, n_kv_heads, head_dim, rope_dims, n_ff, n_vocab;
-    float rope_theta, eps;
-    sl_matrix embd, output;
-    float *output_norm;
-    float *inv_freq; /* rope_dims/2 rotary frequencies */
-    llama_layer *layers;
-};
 
 struct sl_llama_state {
     size_t max_tokens, chunk;
@@ -417,10 +404,12 @@ static void ops_state_free(void *s) { sl_llama_state_free(s); }
 static size_t ops_chunk(const void *s) { return sl_llama_chunk(s); }
 static void ops_model_free(void *m) { sl_llama_free(m); }
 
-static void ops_forward(const void *m, void *s, sl_pool *pool, const int32_t *ids, size_t n,
-                        size_t pos, float *logits, bool all_logits, sl_dsa *dsa)
+static sl_status ops_forward(const void *m, void *s, sl_pool *pool, const int32_t *ids, size_t n,
+                             size_t pos, float *logits, bool all_logits, sl_dsa *dsa, sl_error *err)
 {
+    (void)err;
     sl_llama_forward(m, s, pool, ids, n, pos, logits, all_logits, dsa);
+    return SL_OK;
 }
 
 const sl_arch_ops sl_llama_ops = {
@@ -431,4 +420,5 @@ const sl_arch_ops sl_llama_ops = {
     .forward = ops_forward,
     .model_free = ops_model_free,
     .own_indexer = false,
+    .dsa = true,
 };

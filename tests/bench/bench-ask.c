@@ -138,7 +138,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-ask: %s is missing (apt-get install r-doc-pdf)\n", pdf);
         return 1;
     }
-    sl_engine_options eo = {path, 0, 0, false};
+    sl_engine_options eo = {.model_path = path};
     sl_engine *engine = NULL;
     sl_error err = {0};
     if (sl_engine_open(&eo, &engine, &err) != SL_OK) {

@@ -98,6 +98,7 @@ int main(int argc, char **argv)
     const char *model = NULL, *json = NULL, *contexts = "512,2048,8192";
     int threads = 0, n_decode = 64;
     bool blas = false;
+    const char *device = NULL;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--blas")) {
             blas = true;
@@ -110,16 +111,18 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--contexts")) contexts = argv[i + 1];
         else if (!strcmp(argv[i], "--decode")) n_decode = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--json")) json = argv[i + 1];
+        else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
     }
     if (!model) {
         fprintf(stderr, "usage: bench-engine --model M [--threads N] [--contexts 512,2048] "
-                        "[--decode N] [--json OUT]\n");
+                        "[--decode N] [--device cpu|cuda:N] [--json OUT]\n");
         return 2;
     }
     char path[4096];
     if (!sl_model_path(model, path, sizeof path))
         return 2;
-    sl_engine_options opt = {.model_path = path, .n_threads = threads, .use_blas = blas};
+    sl_engine_options opt = {.model_path = path, .n_threads = threads, .use_blas = blas,
+                             .device = device};
     sl_engine *e = NULL;
     sl_error err = {0};
     double t0 = now();
@@ -132,8 +135,8 @@ int main(int argc, char **argv)
     struct utsname un;
     uname(&un);
     cpu_name(cpu, sizeof cpu);
-    printf("model: %s   threads: %d   matmul: %s   cpu: %s   load: %.2f s\n",
-           sl_engine_model(e)->name, sl_engine_threads(e), blas ? "BLAS" : "own kernels", cpu, load_s);
+    printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s\n",
+           sl_engine_model(e)->name, sl_engine_device(e), blas ? "BLAS" : "own kernels", cpu, load_s);
     printf("%8s %14s %14s %12s\n", "context", "prefill tok/s", "decode tok/s", "peak MiB");
     result res[16];
     int n = 0, rc = 0;

@@ -1,0 +1,405 @@
+#include "cuda/llama-cuda.h"
+
+#include "arch/llama-private.h"
+#include "cuda/memory-plan.h"
+#include "error.h"
+#include "sightline-kernels.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CHUNK = 512 };
+
+typedef struct {
+    float *attn_norm, *ffn_norm; /* float32 on the device */
+    sl_bf16 *wq, *wk, *wv, *wo, *gate, *up, *down;
+} gpu_layer;
+
+typedef struct {
+    sl_llama *cpu; /* hyper-parameters, and freed with us */
+    int device, n_layers;
+    cublasHandle_t blas;
+    cudaStream_t stream;
+    sl_bf16 *embd, *output;
+    float *output_norm, *inv_freq;
+    gpu_layer *layers;
+    char desc[160];
+} gpu_llama;
+
+typedef struct {
+    size_t max_tokens;
+    sl_bf16 *k_cache, *v_cache; /* n_layers × max_tokens × kv_dim */
+    float *x, *q, *k, *v, *tmp, *gate, *up, *logits;
+    sl_bf16 *xn, *qb, *att, *h;
+    int32_t *ids;
+    void *att_ws;
+    size_t att_ws_bytes;
+} gpu_state;
+
+static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
+{
+    return sl_fail(err, e == cudaErrorMemoryAllocation ? SL_ERR_NO_MEMORY : SL_ERR_IO,
+                   "GPU: %s: %s", what, cudaGetErrorString(e));
+}
+
+#define CK(call, what)                                                                     \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess)                                                             \
+            return cuda_failed(e_, what, err);                                             \
+    } while (0)
+
+/* ---- weights ---------------------------------------------------------------- */
+
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* Dequantises w row by row to BF16 and copies it to the device. */
+static sl_status upload_matrix(const sl_matrix *w, sl_bf16 **out, sl_error *err)
+{
+    size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
+    float *row = malloc(cols * sizeof *row);
+    uint16_t *host = malloc(rows * cols * sizeof *host);
+    cudaError_t e = cudaMalloc((void **)out, rows * cols * 2);
+    if (row && host && e == cudaSuccess) {
+        for (size_t r = 0; r < rows; r++) {
+            sl_matrix_row(w, (int64_t)r, row);
+            for (size_t c = 0; c < cols; c++)
+                host[r * cols + c] = to_bf16(row[c]);
+        }
+        e = cudaMemcpy(*out, host, rows * cols * 2, cudaMemcpyHostToDevice);
+    }
+    free(row);
+    free(host);
+    if (!row || !host)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory converting '%s'", w->name);
+    return e == cudaSuccess ? SL_OK : cuda_failed(e, w->name, err);
+}
+
+static sl_status upload_floats(const float *v, size_t n, float **out, sl_error *err)
+{
+    CK(cudaMalloc((void **)out, n * sizeof(float)), "a norm's weights");
+    CK(cudaMemcpy(*out, v, n * sizeof(float), cudaMemcpyHostToDevice), "a norm's weights");
+    return SL_OK;
+}
+
+static sl_status upload_layer(const llama_layer *l, int n_embd, gpu_layer *g, sl_error *err)
+{
+    sl_status st;
+    if ((st = upload_floats(l->attn_norm, (size_t)n_embd, &g->attn_norm, err)) ||
+        (st = upload_floats(l->ffn_norm, (size_t)n_embd, &g->ffn_norm, err)) ||
+        (st = upload_matrix(&l->wq, &g->wq, err)) || (st = upload_matrix(&l->wk, &g->wk, err)) ||
+        (st = upload_matrix(&l->wv, &g->wv, err)) || (st = upload_matrix(&l->wo, &g->wo, err)) ||
+        (st = upload_matrix(&l->gate, &g->gate, err)) || (st = upload_matrix(&l->up, &g->up, err)) ||
+        (st = upload_matrix(&l->down, &g->down, err)))
+        return st;
+    return SL_OK;
+}
+
+static uint64_t weight_bytes(const sl_llama *m)
+{
+    uint64_t per_layer = 2ull * (uint64_t)m->n_embd *
+                         ((uint64_t)m->n_heads * (uint64_t)m->head_dim * 2 +
+                          2ull * (uint64_t)m->n_kv_heads * (uint64_t)m->head_dim +
+                          3ull * (uint64_t)m->n_ff);
+    bool tied = m->output.data == m->embd.data;
+    return per_layer * (uint64_t)m->n_layers +
+           2ull * (uint64_t)m->n_vocab * (uint64_t)m->n_embd * (tied ? 1 : 2);
+}
+
+static void model_free(void *p)
+{
+    gpu_llama *g = p;
+    if (!g)
+        return;
+    cudaSetDevice(g->device);
+    for (int i = 0; g->layers && i < g->n_layers; i++) {
+        gpu_layer *l = &g->layers[i];
+        void *all[] = {l->attn_norm, l->ffn_norm, l->wq, l->wk, l->wv, l->wo, l->gate, l->up, l->down};
+        for (size_t j = 0; j < sizeof all / sizeof *all; j++)
+            cudaFree(all[j]);
+    }
+    free(g->layers);
+    if (g->output != g->embd)
+        cudaFree(g->output);
+    cudaFree(g->embd);
+    cudaFree(g->output_norm);
+    cudaFree(g->inv_freq);
+    if (g->blas)
+        cublasDestroy(g->blas);
+    if (g->stream)
+        cudaStreamDestroy(g->stream);
+    sl_llama_free(g->cpu);
+    free(g);
+}
+
+static sl_status upload_model(gpu_llama *g, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    sl_status st;
+    if ((st = upload_matrix(&m->embd, &g->embd, err)))
+        return st;
+    if (m->output.data == m->embd.data)
+        g->output = g->embd;
+    else if ((st = upload_matrix(&m->output, &g->output, err)))
+        return st;
+    if ((st = upload_floats(m->output_norm, (size_t)m->n_embd, &g->output_norm, err)) ||
+        (st = upload_floats(m->inv_freq, (size_t)m->rope_dims / 2, &g->inv_freq, err)))
+        return st;
+    if (!(g->layers = calloc((size_t)m->n_layers, sizeof *g->layers)))
+        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory");
+    for (int i = 0; i < m->n_layers; i++)
+        if ((st = upload_layer(&m->layers[i], m->n_embd, &g->layers[i], err)))
+            return st;
+    return SL_OK;
+}
+
+sl_status sl_llama_cuda_new(sl_llama *llama, int device, void **out, char *desc, size_t desc_cap,
+                            sl_error *err)
+{
+    if (llama->head_dim != 64 && llama->head_dim != 128)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: attention heads of %d dims are not "
+                       "supported on the GPU yet (64 or 128); this model runs on the CPU",
+                       device, llama->head_dim);
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || device < 0 || device >= count)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: no such GPU (%s)", device,
+                       e != cudaSuccess ? cudaGetErrorString(e)
+                                        : count ? "fewer GPUs" : "the driver found none");
+    struct cudaDeviceProp prop;
+    size_t free_bytes = 0, total = 0;
+    CK(cudaSetDevice(device), "choosing the device");
+    CK(cudaGetDeviceProperties(&prop, device), "reading the device's properties");
+    CK(cudaMemGetInfo(&free_bytes, &total), "reading the device's free memory");
+    char name[160];
+    snprintf(name, sizeof name, "cuda:%d (%.100s, %.1f GiB)", device, prop.name,
+             (double)total / (double)(1ull << 30));
+    sl_memory_plan plan = {.weights = weight_bytes(llama), .total = weight_bytes(llama)};
+    sl_status st = sl_memory_plan_check(&plan, free_bytes, name, 0, err);
+    gpu_llama *g = st ? NULL : calloc(1, sizeof *g);
+    if (!st && !g)
+        st = sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory");
+    if (st)
+        return st;
+    g->cpu = llama;
+    g->device = device;
+    g->n_layers = llama->n_layers;
+    snprintf(g->desc, sizeof g->desc, "%s", name);
+    if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess ||
+        cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetStream(g->blas, g->stream) != CUBLAS_STATUS_SUCCESS)
+        st = sl_fail(err, SL_ERR_IO, "%s: cannot create a stream and a cuBLAS handle", name);
+    if (!st)
+        st = upload_model(g, err);
+    if (st) {
+        g->cpu = NULL; /* the caller keeps llama when we fail */
+        model_free(g);
+        return st;
+    }
+    snprintf(desc, desc_cap, "%s", name);
+    *out = g;
+    return SL_OK;
+}
+
+/* ---- state -------------------------------------------------------------------- */
+
+static size_t chunk_for(size_t max_tokens) { return max_tokens < CHUNK ? max_tokens : CHUNK; }
+
+static size_t state_bytes(const void *model, int n_threads, size_t max_tokens)
+{
+    (void)model, (void)n_threads, (void)max_tokens;
+    return 0; /* on the host: nothing beyond the session's own; the GPU is checked in state_new */
+}
+
+static void state_free(void *p)
+{
+    gpu_state *s = p;
+    if (!s)
+        return;
+    void *all[] = {s->k_cache, s->v_cache, s->x, s->q, s->k, s->v, s->tmp, s->gate, s->up,
+                   s->logits, s->xn, s->qb, s->att, s->h, s->ids, s->att_ws};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cudaFree(all[i]);
+    free(s);
+}
+
+/* Every device buffer of a state, allocated or only counted (base NULL). */
+static size_t state_layout(const sl_llama *m, size_t max_tokens, gpu_state *s, bool allocate,
+                           uint64_t *cache_bytes)
+{
+    size_t n = chunk_for(max_tokens), E = (size_t)m->n_embd, F = (size_t)m->n_ff;
+    size_t qd = (size_t)m->n_heads * (size_t)m->head_dim, kvd = (size_t)m->n_kv_heads * (size_t)m->head_dim;
+    size_t V = (size_t)m->n_vocab;
+    size_t ws = sl_k_gqa_attention_workspace((int)n, (int)(max_tokens - n), m->n_heads,
+                                             m->n_kv_heads, m->head_dim);
+    size_t ws1 = sl_k_gqa_attention_workspace(1, (int)max_tokens - 1, m->n_heads, m->n_kv_heads,
+                                              m->head_dim);
+    struct {
+        void **at;
+        size_t bytes;
+    } parts[] = {
+        {(void **)&s->k_cache, (size_t)m->n_layers * max_tokens * kvd * 2},
+        {(void **)&s->v_cache, (size_t)m->n_layers * max_tokens * kvd * 2},
+        {(void **)&s->x, n * E * 4},   {(void **)&s->q, n * qd * 4},  {(void **)&s->k, n * kvd * 4},
+        {(void **)&s->v, n * kvd * 4}, {(void **)&s->tmp, n * E * 4}, {(void **)&s->gate, n * F * 4},
+        {(void **)&s->up, n * F * 4},  {(void **)&s->logits, n * V * 4},
+        {(void **)&s->xn, n * E * 2},  {(void **)&s->qb, n * qd * 2}, {(void **)&s->att, n * qd * 2},
+        {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4},
+        {&s->att_ws, ws > ws1 ? ws : ws1},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        total += parts[i].bytes;
+        if (allocate && parts[i].bytes && cudaMalloc(parts[i].at, parts[i].bytes) != cudaSuccess)
+            return 0;
+    }
+    s->att_ws_bytes = ws > ws1 ? ws : ws1;
+    *cache_bytes = parts[0].bytes + parts[1].bytes;
+    return total;
+}
+
+static sl_status state_new(const void *model, const sl_pool *pool, size_t max_tokens,
+                           bool use_blas, void **out, sl_error *err)
+{
+    const gpu_llama *g = model;
+    (void)pool, (void)use_blas;
+    if (max_tokens == 0 || max_tokens > (1u << 24))
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "session: %zu tokens is out of range", max_tokens);
+    gpu_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    s->max_tokens = max_tokens;
+    size_t free_bytes = 0, total = 0;
+    uint64_t cache = 0;
+    CK(cudaSetDevice(g->device), "choosing the device");
+    CK(cudaMemGetInfo(&free_bytes, &total), "reading the device's free memory");
+    size_t need = state_layout(g->cpu, max_tokens, s, false, &cache);
+    sl_memory_plan plan = {.kv_cache = cache, .activations = need - cache, .total = need};
+    sl_status st = sl_memory_plan_check(&plan, free_bytes, g->desc, max_tokens, err);
+    if (!st && state_layout(g->cpu, max_tokens, s, true, &cache) == 0)
+        st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
+                     g->desc, max_tokens);
+    if (st) {
+        state_free(s);
+        return st;
+    }
+    *out = s;
+    return SL_OK;
+}
+
+static size_t chunk_of(const void *p) { return chunk_for(((const gpu_state *)p)->max_tokens); }
+
+/* ---- forward -------------------------------------------------------------------- */
+
+/* y [n × out] float32 = x [n × in] BF16 · Wᵀ, W [out × in] BF16. */
+static sl_status linear(const gpu_llama *g, const sl_bf16 *w, int out, int in, const sl_bf16 *x,
+                        int n, float *y, sl_error *err)
+{
+    float one = 1.0f, zero = 0.0f;
+    cublasStatus_t st = cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w,
+                                     CUDA_R_16BF, in, x, CUDA_R_16BF, in, &zero, y, CUDA_R_32F,
+                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    return st == CUBLAS_STATUS_SUCCESS
+               ? SL_OK
+               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", g->desc, (int)st);
+}
+
+static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n, int pos,
+                                 sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    const gpu_layer *l = &g->layers[il];
+    int E = m->n_embd, qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
+    size_t layer = (size_t)il * s->max_tokens * (size_t)kvd;
+    sl_status st;
+    CK(sl_k_rmsnorm(s->x, l->attn_norm, n, E, m->eps, NULL, s->xn, g->stream), "rmsnorm");
+    if ((st = linear(g, l->wq, qd, E, s->xn, n, s->q, err)) ||
+        (st = linear(g, l->wk, kvd, E, s->xn, n, s->k, err)) ||
+        (st = linear(g, l->wv, kvd, E, s->xn, n, s->v, err)))
+        return st;
+    CK(sl_k_rope_interleaved(s->q, n, m->n_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
+                             g->stream), "rope");
+    CK(sl_k_rope_interleaved(s->k, n, m->n_kv_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
+                             g->stream), "rope");
+    CK(sl_k_f32_to_bf16(s->q, s->qb, (size_t)n * qd, g->stream), "bf16");
+    CK(sl_k_f32_to_bf16(s->k, s->k_cache + layer + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
+       "the key cache");
+    CK(sl_k_f32_to_bf16(s->v, s->v_cache + layer + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
+       "the value cache");
+    CK(sl_k_gqa_attention(s->qb, s->k_cache + layer, s->v_cache + layer, n, pos, m->n_heads,
+                          m->n_kv_heads, m->head_dim, 1.0f / sqrtf((float)m->head_dim), s->att,
+                          s->att_ws, s->att_ws_bytes, g->stream), "attention");
+    if ((st = linear(g, l->wo, E, qd, s->att, n, s->tmp, err)))
+        return st;
+    CK(sl_k_add(s->x, s->tmp, (size_t)n * E, g->stream), "the residual");
+    return SL_OK;
+}
+
+static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    const gpu_layer *l = &g->layers[il];
+    int E = m->n_embd, F = m->n_ff;
+    sl_status st;
+    CK(sl_k_rmsnorm(s->x, l->ffn_norm, n, E, m->eps, NULL, s->xn, g->stream), "rmsnorm");
+    if ((st = linear(g, l->gate, F, E, s->xn, n, s->gate, err)) ||
+        (st = linear(g, l->up, F, E, s->xn, n, s->up, err)))
+        return st;
+    CK(sl_k_swiglu(s->gate, s->up, n, F, s->h, g->stream), "swiglu");
+    if ((st = linear(g, l->down, E, F, s->h, n, s->tmp, err)))
+        return st;
+    CK(sl_k_add(s->x, s->tmp, (size_t)n * E, g->stream), "the residual");
+    return SL_OK;
+}
+
+static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
+                         size_t n_tokens, size_t position, float *logits, bool all_logits,
+                         sl_dsa *dsa, sl_error *err)
+{
+    const gpu_llama *g = model;
+    gpu_state *s = state;
+    const sl_llama *m = g->cpu;
+    int n = (int)n_tokens, pos = (int)position, E = m->n_embd, V = m->n_vocab;
+    (void)pool, (void)dsa; /* sessions of this backend are dense (arch dsa = false) */
+    sl_status st;
+    CK(cudaSetDevice(g->device), "choosing the device");
+    CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
+    CK(sl_k_embed_rows(g->embd, E, s->ids, n, s->x, g->stream), "embeddings");
+    for (int il = 0; il < m->n_layers; il++)
+        if ((st = attention_block(g, s, il, n, pos, err)) || (st = ffn_block(g, s, il, n, err)))
+            return st;
+    if (logits) {
+        int first = all_logits ? 0 : n - 1;
+        CK(sl_k_rmsnorm(s->x + (size_t)first * E, g->output_norm, n - first, E, m->eps, NULL,
+                        s->xn, g->stream), "rmsnorm");
+        if ((st = linear(g, g->output, V, E, s->xn, n - first, s->logits, err)))
+            return st;
+        CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * V * 4, cudaMemcpyDeviceToHost,
+                           g->stream), "the logits");
+    }
+    CK(cudaStreamSynchronize(g->stream), "the forward pass");
+    return SL_OK;
+}
+
+const sl_arch_ops sl_llama_cuda_ops = {
+    .state_bytes = state_bytes,
+    .state_new = state_new,
+    .state_free = state_free,
+    .chunk = chunk_of,
+    .forward = forward,
+    .model_free = model_free,
+    .own_indexer = false,
+    .dsa = false,
+};
