@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CHUNK = 512 };
+enum { CHUNK = 512, BLAS_WORKSPACE = 32 << 20 };
 
 typedef struct {
     float *attn_norm, *ffn_norm; /* float32 on the device */
@@ -24,6 +24,7 @@ typedef struct {
     int device, n_layers;
     cublasHandle_t blas;
     cudaStream_t stream;
+    void *blas_ws; /* cuBLAS's workspace, given so that it allocates nothing in a graph */
     sl_bf16 *embd, *output;
     float *output_norm, *inv_freq;
     gpu_layer *layers;
@@ -38,6 +39,8 @@ typedef struct {
     int32_t *ids;
     void *att_ws;
     size_t att_ws_bytes;
+    cudaGraphExec_t decode; /* the last decode step's graph, updated for the next */
+    bool no_graphs;         /* capture failed once: decode steps run launch by launch */
 } gpu_state;
 
 static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
@@ -138,6 +141,7 @@ static void model_free(void *p)
     cudaFree(g->inv_freq);
     if (g->blas)
         cublasDestroy(g->blas);
+    cudaFree(g->blas_ws);
     if (g->stream)
         cudaStreamDestroy(g->stream);
     sl_llama_free(g->cpu);
@@ -199,7 +203,9 @@ sl_status sl_llama_cuda_new(sl_llama *llama, int device, void **out, char *desc,
     snprintf(g->desc, sizeof g->desc, "%s", name);
     if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess ||
         cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS ||
-        cublasSetStream(g->blas, g->stream) != CUBLAS_STATUS_SUCCESS)
+        cublasSetStream(g->blas, g->stream) != CUBLAS_STATUS_SUCCESS ||
+        cudaMalloc(&g->blas_ws, BLAS_WORKSPACE) != cudaSuccess ||
+        cublasSetWorkspace(g->blas, g->blas_ws, BLAS_WORKSPACE) != CUBLAS_STATUS_SUCCESS)
         st = sl_fail(err, SL_ERR_IO, "%s: cannot create a stream and a cuBLAS handle", name);
     if (!st)
         st = upload_model(g, err);
@@ -232,6 +238,8 @@ static void state_free(void *p)
                    s->logits, s->xn, s->qb, s->att, s->h, s->ids, s->att_ws};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
+    if (s->decode)
+        cudaGraphExecDestroy(s->decode);
     free(s);
 }
 
@@ -364,31 +372,79 @@ static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, sl_e
     return SL_OK;
 }
 
+/* Every launch of one forward call, on the model's stream: embeddings, the
+ * layers, and the logits of rows first … n-1 into s->logits (first = n: none). */
+static sl_status launch_all(const gpu_llama *g, gpu_state *s, int n, int pos, int first,
+                            sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    int E = m->n_embd;
+    sl_status st;
+    CK(sl_k_embed_rows(g->embd, E, s->ids, n, s->x, g->stream), "embeddings");
+    for (int il = 0; il < m->n_layers; il++)
+        if ((st = attention_block(g, s, il, n, pos, err)) || (st = ffn_block(g, s, il, n, err)))
+            return st;
+    if (first < n) {
+        CK(sl_k_rmsnorm(s->x + (size_t)first * E, g->output_norm, n - first, E, m->eps, NULL,
+                        s->xn, g->stream), "rmsnorm");
+        if ((st = linear(g, g->output, m->n_vocab, E, s->xn, n - first, s->logits, err)))
+            return st;
+    }
+    return SL_OK;
+}
+
+/* One decode step as a CUDA graph: captured, then the previous step's graph
+ * updated to it (only positions differ), and launched: one launch instead of
+ * some fifteen a layer. */
+static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int pos, int first,
+                                 sl_error *err)
+{
+    cudaGraph_t graph = NULL;
+    CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
+    sl_status st = launch_all(g, s, 1, pos, first, err);
+    cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
+    if (st || e != cudaSuccess) {
+        if (graph)
+            cudaGraphDestroy(graph);
+        cudaGetLastError();
+        return st ? st : cuda_failed(e, "capturing a step", err);
+    }
+    cudaGraphExecUpdateResultInfo info;
+    if (s->decode && cudaGraphExecUpdate(s->decode, graph, &info) != cudaSuccess) {
+        cudaGetLastError();
+        cudaGraphExecDestroy(s->decode);
+        s->decode = NULL;
+    }
+    if (!s->decode)
+        e = cudaGraphInstantiate(&s->decode, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e == cudaSuccess)
+        e = cudaGraphLaunch(s->decode, g->stream);
+    return e == cudaSuccess ? SL_OK : cuda_failed(e, "launching a step", err);
+}
+
 static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
                          size_t n_tokens, size_t position, float *logits, bool all_logits,
                          sl_dsa *dsa, sl_error *err)
 {
     const gpu_llama *g = model;
     gpu_state *s = state;
-    const sl_llama *m = g->cpu;
-    int n = (int)n_tokens, pos = (int)position, E = m->n_embd, V = m->n_vocab;
+    int n = (int)n_tokens, pos = (int)position, V = g->cpu->n_vocab;
+    int first = !logits ? n : all_logits ? 0 : n - 1;
     (void)pool, (void)dsa; /* sessions of this backend are dense (arch dsa = false) */
-    sl_status st;
+    sl_status st = SL_ERR_IO;
     CK(cudaSetDevice(g->device), "choosing the device");
     CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
-    CK(sl_k_embed_rows(g->embd, E, s->ids, n, s->x, g->stream), "embeddings");
-    for (int il = 0; il < m->n_layers; il++)
-        if ((st = attention_block(g, s, il, n, pos, err)) || (st = ffn_block(g, s, il, n, err)))
-            return st;
-    if (logits) {
-        int first = all_logits ? 0 : n - 1;
-        CK(sl_k_rmsnorm(s->x + (size_t)first * E, g->output_norm, n - first, E, m->eps, NULL,
-                        s->xn, g->stream), "rmsnorm");
-        if ((st = linear(g, g->output, V, E, s->xn, n - first, s->logits, err)))
-            return st;
+    if (n == 1 && !s->no_graphs) {
+        sl_error ignored = {0};
+        st = launch_as_graph(g, s, pos, first, &ignored);
+        s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
+    }
+    if (st != SL_OK && (st = launch_all(g, s, n, pos, first, err)))
+        return st;
+    if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * V * 4, cudaMemcpyDeviceToHost,
                            g->stream), "the logits");
-    }
     CK(cudaStreamSynchronize(g->stream), "the forward pass");
     return SL_OK;
 }
