@@ -150,9 +150,11 @@ int main(int argc, char **argv)
     if (json) {
         FILE *f = fopen(json, "w");
         if (f) {
-            fprintf(f, "{\"model\": \"%s\", \"threads\": %d, \"cpu\": \"%s\", \"kernel\": \"%s %s\", "
-                       "\"matmul\": \"%s\", \"decode_tokens\": %d, \"load_seconds\": %.3f, \"results\": [",
-                    sl_engine_model(e)->name, sl_engine_threads(e), cpu, un.sysname, un.release,
+            fprintf(f, "{\"model\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"cpu\": \"%s\", "
+                       "\"kernel\": \"%s %s\", \"matmul\": \"%s\", \"decode_tokens\": %d, "
+                       "\"load_seconds\": %.3f, \"results\": [",
+                    sl_engine_model(e)->name, sl_engine_device(e), sl_engine_threads(e), cpu,
+                    un.sysname, un.release,
                     blas ? "blas" : "own", n_decode, load_s);
             for (int i = 0; i < n; i++)
                 fprintf(f, "%s{\"context\": %d, \"prefill_tokens_per_s\": %.2f, "
