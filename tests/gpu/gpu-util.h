@@ -63,6 +63,21 @@ static inline void *sl_gpu_download(const void *dev, size_t bytes)
     return h;
 }
 
+/* splitmix64: fresh random test inputs from a seed. */
+static inline uint64_t sl_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi), 24 random bits. */
+static inline float sl_uniform(uint64_t *state, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((sl_splitmix64(state) >> 40) * (1.0 / 16777216.0));
+}
+
 /* bf16 by round to nearest even, and back, on the CPU. */
 static inline uint16_t sl_f32_to_bf16(float f)
 {

@@ -11,15 +11,9 @@ enum { DQK = 576, DV = 512, FP8_ROW = 656 };
 
 static uint64_t rng = 0x5eed;
 
-static uint64_t next_u64(void) /* splitmix64 */
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t next_u64(void) { return sl_splitmix64(&rng); }
 
-static float uniform(void) { return (float)((next_u64() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
+static float uniform(void) { return sl_uniform(&rng, -1.0f, 1.0f); }
 
 /* n bf16 values of uniform(−amp, amp): the bits, and the values as floats. */
 static uint16_t *random_bf16(size_t n, float amp, float **values)

@@ -14,18 +14,9 @@
 
 static uint64_t rng_state;
 
-static uint64_t next_u64(void) /* splitmix64 */
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t next_u64(void) { return sl_splitmix64(&rng_state); }
 
-static float uniform(float lo, float hi) /* [lo, hi) */
-{
-    return lo + (hi - lo) * (float)((next_u64() >> 40) * (1.0 / 16777216.0));
-}
+static float uniform(float lo, float hi) { return sl_uniform(&rng_state, lo, hi); }
 
 static float bits_float(uint32_t u)
 {
