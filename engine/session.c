@@ -205,6 +205,9 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
     if (options->indexer_fp8 && (dim & (dim - 1)))
         return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: FP8 indexer numerics need a power-of-two "
                        "index head dim for the Hadamard transform, not %d", dim);
+    if (options->mode == SL_DSA_INDEXER && !own && !s->engine->arch->indexer_files)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: %s runs the oracle; an indexer file runs "
+                       "on the CPU", sl_engine_device(s->engine));
     if (options->mode == SL_DSA_INDEXER && !own && !s->engine->indexer)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "dsa: indexer mode needs an indexer: load "
                                                      "one with sl_engine_load_indexer (--indexer FILE)");
@@ -216,7 +219,7 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
     const sl_model_info *m = &s->engine->info;
     sl_dsa_shape shape = {m->n_layers, m->n_heads, m->n_kv_heads, m->head_dim, s->max_tokens,
                           s->engine->arch->chunk(s->state), m->n_embd,
-                          own ? NULL : s->engine->indexer, own};
+                          own ? NULL : s->engine->indexer, s->engine->arch->selects};
     return sl_dsa_new(options, &shape, s->engine->pool, &s->dsa, err);
 }
 

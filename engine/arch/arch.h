@@ -25,6 +25,11 @@ typedef struct {
     bool own_indexer;
     /* Whether sessions may use DSA (oracle or indexer) on this backend. */
     bool dsa;
+    /* Whether the forward pass fills the session's selections itself
+     * (sl_dsa_rows), rather than calling sl_dsa_attention. */
+    bool selects;
+    /* Whether a lightning indexer file (llama family) runs on this backend. */
+    bool indexer_files;
 } sl_arch_ops;
 
 #endif

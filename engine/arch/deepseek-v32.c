@@ -769,4 +769,6 @@ const sl_arch_ops sl_deepseek_ops = {
     .model_free = model_free,
     .own_indexer = true,
     .dsa = true,
+    .selects = true,
+    .indexer_files = false,
 };

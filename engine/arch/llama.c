@@ -421,4 +421,6 @@ const sl_arch_ops sl_llama_ops = {
     .model_free = ops_model_free,
     .own_indexer = false,
     .dsa = true,
+    .selects = false,
+    .indexer_files = true,
 };

@@ -41,6 +41,12 @@ typedef struct {
     size_t att_ws_bytes;
     cudaGraphExec_t decode; /* the last decode step's graph, updated for the next */
     bool no_graphs;         /* capture failed once: decode steps run launch by launch */
+    /* the oracle (DSA): the heads' attention mass, the selection, row lengths */
+    float *mass;            /* chunk × max_tokens */
+    int32_t *row_len, *sel; /* chunk; chunk × sel_k (allocated for the session's k) */
+    void *mass_ws, *sparse_ws, *topk_ws;
+    size_t mass_ws_bytes, sparse_ws_bytes, topk_ws_bytes, sel_k;
+    float *host_mass;       /* one recorded row's mass, for the share it keeps */
 } gpu_state;
 
 static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
@@ -235,11 +241,13 @@ static void state_free(void *p)
     if (!s)
         return;
     void *all[] = {s->k_cache, s->v_cache, s->x, s->q, s->k, s->v, s->tmp, s->gate, s->up,
-                   s->logits, s->xn, s->qb, s->att, s->h, s->ids, s->att_ws};
+                   s->logits, s->xn, s->qb, s->att, s->h, s->ids, s->att_ws, s->mass, s->row_len,
+                   s->sel, s->mass_ws, s->sparse_ws, s->topk_ws};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
     if (s->decode)
         cudaGraphExecDestroy(s->decode);
+    free(s->host_mass);
     free(s);
 }
 
@@ -254,6 +262,10 @@ static size_t state_layout(const sl_llama *m, size_t max_tokens, gpu_state *s, b
                                              m->n_kv_heads, m->head_dim);
     size_t ws1 = sl_k_gqa_attention_workspace(1, (int)max_tokens - 1, m->n_heads, m->n_kv_heads,
                                               m->head_dim);
+    size_t mws = sl_k_gqa_head_mass_workspace((int)n, (int)(max_tokens - n), m->n_heads,
+                                              m->n_kv_heads, m->head_dim);
+    size_t mws1 = sl_k_gqa_head_mass_workspace(1, (int)max_tokens - 1, m->n_heads, m->n_kv_heads,
+                                               m->head_dim);
     struct {
         void **at;
         size_t bytes;
@@ -266,6 +278,8 @@ static size_t state_layout(const sl_llama *m, size_t max_tokens, gpu_state *s, b
         {(void **)&s->xn, n * E * 2},  {(void **)&s->qb, n * qd * 2}, {(void **)&s->att, n * qd * 2},
         {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4},
         {&s->att_ws, ws > ws1 ? ws : ws1},
+        {(void **)&s->mass, n * max_tokens * 4}, {(void **)&s->row_len, n * 4},
+        {&s->mass_ws, mws > mws1 ? mws : mws1},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
@@ -274,6 +288,7 @@ static size_t state_layout(const sl_llama *m, size_t max_tokens, gpu_state *s, b
             return 0;
     }
     s->att_ws_bytes = ws > ws1 ? ws : ws1;
+    s->mass_ws_bytes = mws > mws1 ? mws : mws1;
     *cache_bytes = parts[0].bytes + parts[1].bytes;
     return total;
 }
@@ -296,6 +311,8 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     size_t need = state_layout(g->cpu, max_tokens, s, false, &cache);
     sl_memory_plan plan = {.kv_cache = cache, .activations = need - cache, .total = need};
     sl_status st = sl_memory_plan_check(&plan, free_bytes, g->desc, max_tokens, err);
+    if (!st && !(s->host_mass = malloc(max_tokens * sizeof(float))))
+        st = sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     if (!st && state_layout(g->cpu, max_tokens, s, true, &cache) == 0)
         st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
                      g->desc, max_tokens);
@@ -324,8 +341,90 @@ static sl_status linear(const gpu_llama *g, const sl_bf16 *w, int out, int in, c
                : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", g->desc, (int)st);
 }
 
+/* The selection buffers for the session's top-k, made on its first DSA call
+ * (a session's DSA options are set after its state). */
+static sl_status dsa_buffers(const gpu_llama *g, gpu_state *s, size_t k, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    if (s->sel_k == k)
+        return SL_OK;
+    size_t n = chunk_for(s->max_tokens);
+    cudaFree(s->sel), cudaFree(s->sparse_ws), cudaFree(s->topk_ws);
+    s->sel = NULL, s->sparse_ws = NULL, s->topk_ws = NULL, s->sel_k = 0;
+    size_t a = sl_k_gqa_sparse_attention_workspace((int)n, (int)k, m->n_heads, m->n_kv_heads, m->head_dim);
+    size_t b = sl_k_gqa_sparse_attention_workspace(1, (int)k, m->n_heads, m->n_kv_heads, m->head_dim);
+    size_t c = sl_k_topk_workspace((int)n, (int)s->max_tokens, (int)k);
+    size_t d = sl_k_topk_workspace(1, (int)s->max_tokens, (int)k);
+    s->sparse_ws_bytes = a > b ? a : b;
+    s->topk_ws_bytes = c > d ? c : d;
+    CK(cudaMalloc((void **)&s->sel, n * k * 4), "the selections");
+    if (s->sparse_ws_bytes)
+        CK(cudaMalloc(&s->sparse_ws, s->sparse_ws_bytes), "the sparse attention's workspace");
+    if (s->topk_ws_bytes)
+        CK(cudaMalloc(&s->topk_ws, s->topk_ws_bytes), "the top-k's workspace");
+    s->sel_k = k;
+    return SL_OK;
+}
+
+/* The oracle on the device: the heads' attention mass, its exact top-k, and
+ * attention over the selection only; the recorded rows' selections are
+ * copied back for the session's records, and the share of the mass each
+ * keeps is noted (over the recorded rows: the others' mass stays on the
+ * device). Rows that see at most k positions select them all. */
+static sl_status oracle_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int il, int n,
+                                  int pos, const sl_bf16 *k_cache, const sl_bf16 *v_cache,
+                                  float scale, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    size_t k = sl_dsa_k(dsa), L = (size_t)pos + (size_t)n, stride, *count;
+    int32_t *rows = sl_dsa_rows(dsa, &stride, &count);
+    size_t dense_rows = 0;
+    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
+        dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
+    if (dense_rows == (size_t)n) { /* every row sees at most k positions: dense */
+        CK(sl_k_gqa_attention(s->qb, k_cache, v_cache, n, pos, m->n_heads, m->n_kv_heads,
+                              m->head_dim, scale, s->att, s->att_ws, s->att_ws_bytes, g->stream),
+           "attention");
+        sl_dsa_rows_done(dsa, il, dense_rows);
+        return SL_OK;
+    }
+    sl_status st = dsa_buffers(g, s, k, err);
+    if (st)
+        return st;
+    int32_t len[CHUNK];
+    for (int t = 0; t < n; t++)
+        len[t] = pos + t + 1;
+    CK(cudaMemcpyAsync(s->row_len, len, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "row lengths");
+    CK(sl_k_gqa_head_mass(s->qb, k_cache, n, pos, m->n_heads, m->n_kv_heads, m->head_dim, scale,
+                          s->mass, s->mass_ws, s->mass_ws_bytes, g->stream), "the oracle's mass");
+    CK(sl_k_topk(s->mass, L, s->row_len, n, (int)L, (int)k, s->sel, s->topk_ws, s->topk_ws_bytes,
+                 g->stream), "the oracle's top-k");
+    CK(sl_k_gqa_sparse_attention(s->qb, k_cache, v_cache, s->sel, n, (int)k, pos, m->n_heads,
+                                 m->n_kv_heads, m->head_dim, scale, s->att, s->sparse_ws,
+                                 s->sparse_ws_bytes, g->stream), "sparse attention");
+    size_t first = sl_dsa_first_recorded(dsa);
+    if (first < (size_t)n) {
+        CK(cudaMemcpyAsync(rows + first * stride, s->sel + first * k, ((size_t)n - first) * k * 4,
+                           cudaMemcpyDeviceToHost, g->stream), "the selections");
+        CK(cudaStreamSynchronize(g->stream), "the selections");
+    }
+    for (size_t t = first; t < (size_t)n; t++) {
+        count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
+        if (t < dense_rows)
+            continue;
+        CK(cudaMemcpy(s->host_mass, s->mass + t * L, ((size_t)pos + t + 1) * 4,
+                      cudaMemcpyDeviceToHost), "the oracle's mass");
+        double kept = 0;
+        for (size_t j = 0; j < count[t]; j++)
+            kept += s->host_mass[rows[t * stride + j]];
+        sl_dsa_note_kept(dsa, 0, il, kept / m->n_heads);
+    }
+    sl_dsa_rows_done(dsa, il, dense_rows);
+    return SL_OK;
+}
+
 static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n, int pos,
-                                 sl_error *err)
+                                 sl_dsa *dsa, sl_error *err)
 {
     const sl_llama *m = g->cpu;
     const gpu_layer *l = &g->layers[il];
@@ -346,9 +445,16 @@ static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n
        "the key cache");
     CK(sl_k_f32_to_bf16(s->v, s->v_cache + layer + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
        "the value cache");
-    CK(sl_k_gqa_attention(s->qb, s->k_cache + layer, s->v_cache + layer, n, pos, m->n_heads,
-                          m->n_kv_heads, m->head_dim, 1.0f / sqrtf((float)m->head_dim), s->att,
-                          s->att_ws, s->att_ws_bytes, g->stream), "attention");
+    float scale = 1.0f / sqrtf((float)m->head_dim);
+    if (dsa && sl_dsa_layer_active(dsa, il)) {
+        if ((st = oracle_attention(g, s, dsa, il, n, pos, s->k_cache + layer, s->v_cache + layer,
+                                   scale, err)))
+            return st;
+    } else {
+        CK(sl_k_gqa_attention(s->qb, s->k_cache + layer, s->v_cache + layer, n, pos, m->n_heads,
+                              m->n_kv_heads, m->head_dim, scale, s->att, s->att_ws,
+                              s->att_ws_bytes, g->stream), "attention");
+    }
     if ((st = linear(g, l->wo, E, qd, s->att, n, s->tmp, err)))
         return st;
     CK(sl_k_add(s->x, s->tmp, (size_t)n * E, g->stream), "the residual");
@@ -375,14 +481,14 @@ static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, sl_e
 /* Every launch of one forward call, on the model's stream: embeddings, the
  * layers, and the logits of rows first … n-1 into s->logits (first = n: none). */
 static sl_status launch_all(const gpu_llama *g, gpu_state *s, int n, int pos, int first,
-                            sl_error *err)
+                            sl_dsa *dsa, sl_error *err)
 {
     const sl_llama *m = g->cpu;
     int E = m->n_embd;
     sl_status st;
     CK(sl_k_embed_rows(g->embd, E, s->ids, n, s->x, g->stream), "embeddings");
     for (int il = 0; il < m->n_layers; il++)
-        if ((st = attention_block(g, s, il, n, pos, err)) || (st = ffn_block(g, s, il, n, err)))
+        if ((st = attention_block(g, s, il, n, pos, dsa, err)) || (st = ffn_block(g, s, il, n, err)))
             return st;
     if (first < n) {
         CK(sl_k_rmsnorm(s->x + (size_t)first * E, g->output_norm, n - first, E, m->eps, NULL,
@@ -401,7 +507,7 @@ static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int pos, int 
 {
     cudaGraph_t graph = NULL;
     CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
-    sl_status st = launch_all(g, s, 1, pos, first, err);
+    sl_status st = launch_all(g, s, 1, pos, first, NULL, err);
     cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
     if (st || e != cudaSuccess) {
         if (graph)
@@ -431,16 +537,16 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     gpu_state *s = state;
     int n = (int)n_tokens, pos = (int)position, V = g->cpu->n_vocab;
     int first = !logits ? n : all_logits ? 0 : n - 1;
-    (void)pool, (void)dsa; /* sessions of this backend are dense (arch dsa = false) */
+    (void)pool;
     sl_status st = SL_ERR_IO;
     CK(cudaSetDevice(g->device), "choosing the device");
     CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
-    if (n == 1 && !s->no_graphs) {
+    if (n == 1 && !s->no_graphs && !dsa) { /* the oracle copies selections back: no graph */
         sl_error ignored = {0};
         st = launch_as_graph(g, s, pos, first, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
     }
-    if (st != SL_OK && (st = launch_all(g, s, n, pos, first, err)))
+    if (st != SL_OK && (st = launch_all(g, s, n, pos, first, dsa, err)))
         return st;
     if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * V * 4, cudaMemcpyDeviceToHost,
@@ -457,5 +563,7 @@ const sl_arch_ops sl_llama_cuda_ops = {
     .forward = forward,
     .model_free = model_free,
     .own_indexer = false,
-    .dsa = false,
+    .dsa = true,
+    .selects = true,
+    .indexer_files = false,
 };

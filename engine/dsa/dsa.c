@@ -355,6 +355,7 @@ void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_ar
 
 sl_dsa_mode sl_dsa_mode_of(const sl_dsa *d) { return d->opt.mode; }
 size_t sl_dsa_k(const sl_dsa *d) { return d->k; }
+size_t sl_dsa_first_recorded(const sl_dsa *d) { return d->record_from; }
 bool sl_dsa_sparse_always(const sl_dsa *d) { return d->opt.sparse_always; }
 bool sl_dsa_indexer_fp8(const sl_dsa *d) { return d->opt.indexer_fp8; }
 sl_topk *sl_dsa_topk(sl_dsa *d, int thread) { return d->topk[thread]; }

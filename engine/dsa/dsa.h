@@ -56,6 +56,9 @@ bool sl_dsa_sparse_always(const sl_dsa *dsa);
 bool sl_dsa_indexer_fp8(const sl_dsa *dsa);
 sl_topk *sl_dsa_topk(sl_dsa *dsa, int thread);
 int32_t *sl_dsa_rows(sl_dsa *dsa, size_t *stride, size_t **count);
+/* The first row of the current call that is recorded (rows before it need
+ * not be copied back from a device). */
+size_t sl_dsa_first_recorded(const sl_dsa *dsa);
 void sl_dsa_rows_done(sl_dsa *dsa, int layer, size_t dense_rows);
 /* The oracle: the share of the dense mass that one sparse row's selection kept. */
 void sl_dsa_note_kept(sl_dsa *dsa, int thread, int layer, double kept);
