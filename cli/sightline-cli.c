@@ -87,7 +87,7 @@ static const char usage_options[] =
     "  --top-m M                  positions kept per recorded token (default 64)\n"
     "\n"
     "  --device cpu|cuda|cuda:N   where the model runs (default cpu); the GPU runs\n"
-    "                             llama-family models with dense attention, so far\n"
+    "                             llama-family models (dense, or --dsa oracle)\n"
     "  --blas                     prefill matrix products through BLAS (builds with BLAS)\n"
     "  --quiet, -q                no statistics on stderr\n"
     "  --help, -h                 this text\n";

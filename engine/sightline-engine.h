@@ -42,7 +42,7 @@ typedef struct {
     size_t memory_limit;    /* bytes the engine may use; 0: what the machine has */
     bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
     const char *device;     /* "cpu" (NULL: the same), or "cuda" / "cuda:N" for GPU N:
-                               llama-family models, dense attention, so far */
+                               llama-family models, dense or the DSA oracle */
 } sl_engine_options;
 
 typedef enum {

@@ -4,8 +4,9 @@
  * BF16 and uploaded once; the KV cache is BF16 on the device. Matrix
  * products run through cuBLAS (BF16 in, float32 accumulation); norms, RoPE,
  * SwiGLU and attention through the kernels of kernels/; the residual stream
- * stays float32. Sessions run dense attention (arch dsa = false): DSA's
- * selection on the device comes next. Compiled only where CUDA is
+ * stays float32. DSA's oracle runs on the device too: the heads' attention
+ * mass, its exact top-k, sparse attention (lightning indexer files stay on
+ * the CPU). Compiled only where CUDA is
  * (SL_HAVE_CUDA); the CPU llama (arch/llama.c) is the reference it is tested
  * against (tests/gpu). */
 #ifndef SL_LLAMA_CUDA_H
