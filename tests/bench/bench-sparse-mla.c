@@ -35,56 +35,22 @@ static void ck(cudaError_t e, const char *what)
     }
 }
 
-/* bf16 of uniform(−1, 1): exponent 2^-1 … 2^-4 and a random mantissa/sign. */
-static uint16_t random_bf16(void)
-{
-    uint64_t h = next_u64();
-    return (uint16_t)(((h & 1) << 15) | ((126 - (h >> 1) % 4) << 7) | ((h >> 8) & 0x7f));
-}
-
-/* n random bf16 values on the device (a host block of random values, repeated). */
+/* n bf16 values of uniform(−1, 1) on the device (fill.cu, a fresh seed each). */
 static void *device_random_bf16(size_t n)
 {
-    enum { BLOCK = 1 << 24 };
-    static uint16_t *host;
-    if (!host) {
-        host = malloc((size_t)BLOCK * 2);
-        for (size_t i = 0; i < BLOCK; i++)
-            host[i] = random_bf16();
-    }
-    uint16_t *d = NULL;
-    ck(cudaMalloc((void **)&d, n * 2), "cudaMalloc");
-    for (size_t i = 0; i < n; i += BLOCK) {
-        size_t m = n - i < BLOCK ? n - i : BLOCK;
-        size_t off = (size_t)(next_u64() % (BLOCK - m + 1));
-        ck(cudaMemcpy(d + i, host + off, m * 2, cudaMemcpyHostToDevice), "cudaMemcpy");
-    }
+    void *d = NULL;
+    ck(cudaMalloc(&d, n * 2), "cudaMalloc");
+    ck(sl_k_fill_bf16(d, n, next_u64(), 1.0f, 0), "fill");
     return d;
 }
 
-/* S FP8 entries: e4m3 bytes that are not NaN, power-of-two scales, bf16 rope. */
+/* S of DeepSeek's 656-byte FP8 entries (fill.cu): e4m3 bytes that are not NaN,
+ * power-of-two scales, bf16 rope. */
 static void *device_fp8_cache(int S)
 {
-    uint8_t *h = malloc((size_t)S * FP8_ROW);
-    for (int s = 0; s < S; s++) {
-        uint8_t *e = h + (size_t)s * FP8_ROW;
-        for (int d = 0; d < DV; d++) {
-            uint8_t b = (uint8_t)next_u64();
-            e[d] = (b & 0x7f) == 0x7f ? 0x7e : b;
-        }
-        for (int g = 0; g < 4; g++) {
-            float sc = 1.0f / (float)(1 << (8 + g));
-            memcpy(e + DV + 4 * g, &sc, 4);
-        }
-        for (int d = 0; d < 64; d++) {
-            uint16_t b = random_bf16();
-            memcpy(e + DV + 16 + 2 * d, &b, 2);
-        }
-    }
     void *d = NULL;
     ck(cudaMalloc(&d, (size_t)S * FP8_ROW), "cudaMalloc");
-    ck(cudaMemcpy(d, h, (size_t)S * FP8_ROW, cudaMemcpyHostToDevice), "cudaMemcpy");
-    free(h);
+    ck(sl_k_fill_kv656(d, (size_t)S, next_u64(), 0), "fill");
     return d;
 }
 

@@ -97,6 +97,20 @@ static inline float sl_bf16_to_f32(uint16_t b)
     return f;
 }
 
+/* n bf16 values of uniform(−amp, amp) drawn from state: the bits, and in
+ * *values the same values as floats (both malloc'd). */
+static inline uint16_t *sl_random_bf16(uint64_t *state, size_t n, float amp, float **values)
+{
+    uint16_t *b = malloc(n * sizeof *b);
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; i < n; i++) {
+        b[i] = sl_f32_to_bf16(amp * sl_uniform(state, -1.0f, 1.0f));
+        f[i] = sl_bf16_to_f32(b[i]);
+    }
+    *values = f;
+    return b;
+}
+
 /* An e4m3 (e4m3fn) byte as float: 1 sign, 4 exponent (bias 7), 3 mantissa
  * bits; S.1111.111 is NaN, there are no infinities. */
 static inline float sl_e4m3_to_f32(uint8_t b)

@@ -13,19 +13,9 @@ static uint64_t rng = 0x9a11;
 
 static uint64_t next_u64(void) { return sl_splitmix64(&rng); }
 
-static float uniform(void) { return sl_uniform(&rng, -1.0f, 1.0f); }
-
-/* n bf16 values of uniform(−amp, amp): the bits, and the values as floats. */
 static uint16_t *random_bf16(size_t n, float amp, float **values)
 {
-    uint16_t *b = malloc(n * sizeof *b);
-    float *f = malloc(n * sizeof *f);
-    for (size_t i = 0; i < n; i++) {
-        b[i] = sl_f32_to_bf16(amp * uniform());
-        f[i] = sl_bf16_to_f32(b[i]);
-    }
-    *values = f;
-    return b;
+    return sl_random_bf16(&rng, n, amp, values);
 }
 
 typedef struct {
