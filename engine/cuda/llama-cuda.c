@@ -46,7 +46,8 @@ typedef struct {
     int32_t *row_len, *sel; /* chunk; chunk × sel_k (allocated for the session's k) */
     void *mass_ws, *sparse_ws, *topk_ws;
     size_t mass_ws_bytes, sparse_ws_bytes, topk_ws_bytes, sel_k;
-    float *host_mass;       /* one recorded row's mass, for the share it keeps */
+    float *host_mass;       /* the recorded rows' mass, for the share each keeps */
+    size_t host_mass_cap;   /* floats */
 } gpu_state;
 
 static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
@@ -311,8 +312,6 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     size_t need = state_layout(g->cpu, max_tokens, s, false, &cache);
     sl_memory_plan plan = {.kv_cache = cache, .activations = need - cache, .total = need};
     sl_status st = sl_memory_plan_check(&plan, free_bytes, g->desc, max_tokens, err);
-    if (!st && !(s->host_mass = malloc(max_tokens * sizeof(float))))
-        st = sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     if (!st && state_layout(g->cpu, max_tokens, s, true, &cache) == 0)
         st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
                      g->desc, max_tokens);
@@ -402,21 +401,29 @@ static sl_status oracle_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa,
     CK(sl_k_gqa_sparse_attention(s->qb, k_cache, v_cache, s->sel, n, (int)k, pos, m->n_heads,
                                  m->n_kv_heads, m->head_dim, scale, s->att, s->sparse_ws,
                                  s->sparse_ws_bytes, g->stream), "sparse attention");
-    size_t first = sl_dsa_first_recorded(dsa);
-    if (first < (size_t)n) {
-        CK(cudaMemcpyAsync(rows + first * stride, s->sel + first * k, ((size_t)n - first) * k * 4,
+    size_t first = sl_dsa_first_recorded(dsa), recorded = first < (size_t)n ? (size_t)n - first : 0;
+    if (recorded * L > s->host_mass_cap) {
+        float *grown = realloc(s->host_mass, recorded * L * sizeof(float));
+        if (!grown)
+            return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory for the oracle's mass");
+        s->host_mass = grown;
+        s->host_mass_cap = recorded * L;
+    }
+    if (recorded) { /* the recorded rows' selections and mass, in one copy each */
+        CK(cudaMemcpyAsync(rows + first * stride, s->sel + first * k, recorded * k * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the selections");
+        CK(cudaMemcpyAsync(s->host_mass, s->mass + first * L, recorded * L * 4,
+                           cudaMemcpyDeviceToHost, g->stream), "the oracle's mass");
         CK(cudaStreamSynchronize(g->stream), "the selections");
     }
     for (size_t t = first; t < (size_t)n; t++) {
         count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
         if (t < dense_rows)
             continue;
-        CK(cudaMemcpy(s->host_mass, s->mass + t * L, ((size_t)pos + t + 1) * 4,
-                      cudaMemcpyDeviceToHost), "the oracle's mass");
+        const float *mass = s->host_mass + (t - first) * L;
         double kept = 0;
         for (size_t j = 0; j < count[t]; j++)
-            kept += s->host_mass[rows[t * stride + j]];
+            kept += mass[rows[t * stride + j]];
         sl_dsa_note_kept(dsa, 0, il, kept / m->n_heads);
     }
     sl_dsa_rows_done(dsa, il, dense_rows);
