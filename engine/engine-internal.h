@@ -23,6 +23,7 @@ struct sl_engine {
     sl_error chat_error; /* why the model has no usable chat template */
     sl_indexer *indexer; /* NULL until sl_engine_load_indexer */
     char device[160];    /* sl_engine_device */
+    char notice[608];    /* sl_engine_notice: why "auto" runs on the CPU; "" when it does not */
 };
 
 /* Memory the system reports as available now, or 0 when it cannot tell. */

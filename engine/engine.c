@@ -160,17 +160,21 @@ static sl_status open_checkpoint(sl_engine *e, const char *dir, sl_error *err)
     return SL_OK;
 }
 
-/* The GPU an options' device string names: -1 for the CPU, -2 when it names
- * nothing we know. */
+enum { ON_CPU = -1, BAD_DEVICE = -2, AUTO = -3 };
+
+/* The GPU an options' device string names: ON_CPU, AUTO ("auto" or
+ * "auto:GPU"), or BAD_DEVICE when it names nothing we know. */
 static int cuda_device(const char *device)
 {
     if (!device || strcmp(device, "cpu") == 0)
-        return -1;
+        return ON_CPU;
+    if (strcmp(device, "auto") == 0 || (strncmp(device, "auto:", 5) == 0 && device[5]))
+        return AUTO;
     if (strcmp(device, "cuda") == 0)
         return 0;
     char *end;
     long n = strncmp(device, "cuda:", 5) == 0 ? strtol(device + 5, &end, 10) : -1;
-    return n >= 0 && n < 1024 && device[5] && !*end ? (int)n : -2;
+    return n >= 0 && n < 1024 && device[5] && !*end ? (int)n : BAD_DEVICE;
 }
 
 /* Moves a llama model onto GPU `device`. */
@@ -192,6 +196,78 @@ static sl_status to_gpu(sl_engine *e, int device, sl_error *err)
     return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: this build has no CUDA backend (it was "
                    "built where nvcc was not found)", device);
 #endif
+}
+
+#ifdef SL_HAVE_CUDA
+/* The ordinal of the GPU name[0..len) names, by its id or its ordinal, among
+ * the n_found listed in d[0..n); -1 when none. */
+static int find_gpu(const sl_device_info *d, int n, int n_found, const char *name, size_t len)
+{
+    for (int i = 0; i < n; i++)
+        if (strlen(d[i].id) == len && strncmp(d[i].id, name, len) == 0)
+            return d[i].index;
+    int ordinal = 0;
+    for (size_t i = 0; i < len && ordinal < n_found; i++)
+        ordinal = name[i] >= '0' && name[i] <= '9' ? ordinal * 10 + (name[i] - '0') : n_found;
+    return len && ordinal < n_found ? ordinal : -1;
+}
+#endif
+
+/* The GPU "auto" takes: the first of want's comma-separated GPUs (ordinals
+ * or sl_device_info ids) that this machine has, or with want NULL the first
+ * GPU; -1 with why filled when there is none to take. */
+static int pick_gpu(const char *want, char *why, size_t cap)
+{
+#ifdef SL_HAVE_CUDA
+    enum { CAP = 64 };
+    sl_device_info d[CAP];
+    char reason[128] = "";
+    int n = 0;
+    sl_error err = {0};
+    if (sl_devices_list(d, CAP, &n, reason, sizeof reason, &err) != SL_OK) {
+        snprintf(why, cap, "the GPUs could not be listed (%s)", err.message);
+        return -1;
+    }
+    if (n == 0) {
+        snprintf(why, cap, "no NVIDIA GPU found (%s)", reason);
+        return -1;
+    }
+    for (const char *p = want; p; p = p[strcspn(p, ",")] ? p + strcspn(p, ",") + 1 : NULL) {
+        int gpu = find_gpu(d, n < CAP ? n : CAP, n, p, strcspn(p, ","));
+        if (gpu >= 0)
+            return gpu;
+    }
+    if (!want)
+        return 0;
+    snprintf(why, cap, "none of the GPUs chosen (%.200s) is among the %d this machine has", want, n);
+    return -1;
+#else
+    (void)want;
+    snprintf(why, cap, "this build has no CUDA backend");
+    return -1;
+#endif
+}
+
+/* device "auto" or "auto:GPU": the GPU when one takes the model, else the CPU
+ * with e->notice saying why. to_gpu leaves the CPU model as it was when it
+ * fails, so the engine goes on with it. Returns the GPU used, or ON_CPU. */
+static int place_auto(sl_engine *e, const char *device)
+{
+    char why[sizeof e->notice - 32];
+    int gpu = pick_gpu(device[4] == ':' ? device + 5 : NULL, why, sizeof why);
+    sl_error gpu_err = {0};
+    if (gpu >= 0 && to_gpu(e, gpu, &gpu_err) == SL_OK)
+        return gpu;
+    if (gpu >= 0)
+        snprintf(why, sizeof why, "%s", gpu_err.message);
+    /* Some refusals already end saying that the model runs on the CPU. */
+    const char *cpu = "runs on the CPU";
+    size_t n = strlen(why), tail = strlen(cpu);
+    if (n >= tail && strcmp(why + n - tail, cpu) == 0)
+        snprintf(e->notice, sizeof e->notice, "%s", why);
+    else
+        snprintf(e->notice, sizeof e->notice, "%s: running on the CPU", why);
+    return ON_CPU;
 }
 
 static bool is_directory(const char *path)
@@ -224,10 +300,12 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
     if (!st)
         find_turn_ends(e);
     int gpu = cuda_device(opt->device);
-    if (!st && gpu == -2)
-        st = sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: device '%.40s' is not cpu, cuda or "
-                     "cuda:N", opt->device);
-    if (!st && gpu >= 0)
+    if (!st && gpu == BAD_DEVICE)
+        st = sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: device '%.40s' is not cpu, auto, "
+                     "auto:GPU, cuda or cuda:N", opt->device);
+    if (!st && gpu == AUTO)
+        gpu = place_auto(e, opt->device);
+    else if (!st && gpu >= 0)
         st = to_gpu(e, gpu, err);
     if (!st)
         st = sl_pool_new(opt->n_threads, &e->pool, err);
@@ -259,6 +337,7 @@ void sl_engine_close(sl_engine *e)
 const sl_model_info *sl_engine_model(const sl_engine *e) { return &e->info; }
 int sl_engine_threads(const sl_engine *e) { return sl_pool_size(e->pool); }
 const char *sl_engine_device(const sl_engine *e) { return e->device; }
+const char *sl_engine_notice(const sl_engine *e) { return e->notice[0] ? e->notice : NULL; }
 
 sl_status sl_tokenize(const sl_engine *e, const char *utf8, size_t n, bool parse_special,
                       sl_tokens *out, sl_error *err)

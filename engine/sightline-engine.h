@@ -41,9 +41,19 @@ typedef struct {
     int n_threads;          /* 0: one per online CPU */
     size_t memory_limit;    /* bytes the engine may use; 0: what the machine has */
     bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
-    const char *device;     /* "cpu" (NULL: the same), or "cuda" / "cuda:N" for GPU N:
-                               llama-family models, dense or the DSA oracle */
+    const char *device;     /* where the model runs (see below); NULL: "cpu" */
 } sl_engine_options;
+
+/* Devices:
+ * - "cpu" (or NULL): the CPU.
+ * - "cuda" / "cuda:N": GPU N (the driver's ordinal; "cuda" is 0). The GPU runs
+ *   llama-family models, dense or with the DSA oracle; when it cannot take
+ *   the model (no such GPU, a build without CUDA, an architecture or head size
+ *   it does not run yet, too little GPU memory) sl_engine_open fails, saying why.
+ * - "auto": the first GPU when there is one that takes the model, else the CPU.
+ *   "auto:GPU[,GPU…]" takes the first of the GPUs named (by ordinal, or by
+ *   sl_device_info id: "GPU-<uuid>") that the machine has, else the CPU.
+ *   Falling back is not an error: sl_engine_notice says why. */
 
 typedef enum {
     SL_CHAT_CHATML,
@@ -91,6 +101,11 @@ const sl_model_info *sl_engine_model(const sl_engine *engine);
 int sl_engine_threads(const sl_engine *engine);
 /* Where the engine computes: "the CPU (N threads)" or "cuda:N (name, memory)". */
 const char *sl_engine_device(const sl_engine *engine);
+/* One line when device "auto" runs on the CPU, saying why: "no NVIDIA GPU
+ * found (no NVIDIA driver found): running on the CPU", or the GPU's refusal
+ * (the reason sl_engine_open gives for "cuda:N"), ending the same way. NULL
+ * when the engine runs where it was asked to. */
+const char *sl_engine_notice(const sl_engine *engine);
 
 /* ---- devices ----------------------------------------------------------- */
 
