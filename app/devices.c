@@ -1,7 +1,9 @@
-/* devices.c: sl_devices_list off the main thread. */
+/* devices.c: sl_devices_list off the main thread, and the engine device the settings ask for. */
 #include "devices.h"
 
 #include "engine-worker.h"
+
+#include <string.h>
 
 void sl_device_list_free(SlDeviceList *list)
 {
@@ -59,4 +61,14 @@ SlDeviceList *sl_devices_list_finish(GAsyncResult *res, GError **error)
 {
     g_return_val_if_fail(g_task_is_valid(res, NULL), NULL);
     return g_task_propagate_pointer(G_TASK(res), error);
+}
+
+char *sl_settings_device(GSettings *settings)
+{
+    g_auto(GStrv) ids = g_settings_get_strv(settings, "gpus");
+    GString *device = g_string_new("auto");
+    for (guint i = 0; ids[i]; i++)
+        if (ids[i][0] && !strchr(ids[i], ',')) /* no driver's id; "auto:" would be refused */
+            g_string_append_printf(device, "%c%s", device->len == 4 ? ':' : ',', ids[i]);
+    return g_string_free(device, FALSE);
 }

@@ -1,5 +1,6 @@
 /* devices.h: the machine's GPUs (the engine's sl_devices_list) read on a worker thread, so
- * that no window waits on the driver, whose first call can take a second. */
+ * that no window waits on the driver, whose first call can take a second; and the engine
+ * device the gpus setting asks for. */
 #ifndef SL_DEVICES_H
 #define SL_DEVICES_H
 
@@ -24,6 +25,11 @@ SlDeviceList *sl_devices_list_sync(GError **error);
 /* The same on a GTask thread; cb runs in the caller's thread-default main context. */
 void sl_devices_list_async(GCancellable *cancellable, GAsyncReadyCallback cb, gpointer user_data);
 SlDeviceList *sl_devices_list_finish(GAsyncResult *res, GError **error);
+
+/* The engine device (SlModelOptions.device) for the settings' gpus key, the GPU ids Preferences
+ * keeps: "auto" when none is chosen, else "auto:ID,ID…" (the first of them that the machine has,
+ * or the CPU, saying why). g_free. */
+char *sl_settings_device(GSettings *settings);
 
 G_END_DECLS
 

@@ -23,6 +23,7 @@ struct _SlWorker {
     sl_engine *engine;  /* used by the worker thread only; the lock is for the pointer swap */
     sl_model_info info; /* the engine's, strings interned */
     char *model_path;
+    char *device, *notice; /* sl_engine_device and sl_engine_notice, copied */
     SlWorkerJob *current; /* the running job, for sl_worker_free to cancel */
     gboolean stopping;
 };
@@ -163,6 +164,8 @@ void sl_worker_free(SlWorker *w)
     g_async_queue_unref(w->queue);
     sl_engine_close(w->engine);
     g_free(w->model_path);
+    g_free(w->device);
+    g_free(w->notice);
     g_mutex_clear(&w->lock);
     g_free(w);
 }
@@ -320,6 +323,7 @@ sl_progress sl_worker_job_progress(SlWorkerJob *job)
 typedef struct {
     char *model_path;
     char *indexer_path;
+    char *device;
     int n_threads;
     gsize memory_limit;
 } LoadData;
@@ -329,6 +333,7 @@ static void load_data_free(gpointer p)
     LoadData *ld = p;
     g_free(ld->model_path);
     g_free(ld->indexer_path);
+    g_free(ld->device);
     g_free(ld);
 }
 
@@ -351,6 +356,10 @@ static void install_engine(SlWorker *w, sl_engine *e, const char *path)
     w->info.name = g_intern_string(w->info.name);
     g_free(w->model_path);
     w->model_path = g_strdup(path);
+    g_free(w->device);
+    w->device = g_strdup(sl_engine_device(e));
+    g_free(w->notice);
+    w->notice = g_strdup(sl_engine_notice(e));
     g_mutex_unlock(&w->lock);
 }
 
@@ -359,7 +368,7 @@ static gpointer load_func(SlWorkerJob *job, sl_engine *old, gpointer data,
 {
     LoadData *ld = data;
     sl_engine_options eo = {.model_path = ld->model_path, .n_threads = ld->n_threads,
-                            .memory_limit = ld->memory_limit};
+                            .memory_limit = ld->memory_limit, .device = ld->device};
     sl_engine *e = NULL;
     sl_error err = {0};
     if (sl_engine_open(&eo, &e, &err) != SL_OK) {
@@ -389,6 +398,7 @@ void sl_worker_load_model_async(SlWorker *w, const SlModelOptions *o, GCancellab
     LoadData *ld = g_new0(LoadData, 1);
     ld->model_path = g_strdup(o->model_path);
     ld->indexer_path = g_strdup(o->indexer_path);
+    ld->device = g_strdup(o->device);
     ld->n_threads = o->n_threads;
     ld->memory_limit = o->memory_limit;
     job->func = load_func;
@@ -427,6 +437,19 @@ gboolean sl_worker_model_info(SlWorker *w, sl_model_info *out, char **model_path
         *out = w->info;
     if (model_path)
         *model_path = loaded ? g_strdup(w->model_path) : NULL;
+    g_mutex_unlock(&w->lock);
+    return loaded;
+}
+
+gboolean sl_worker_model_device(SlWorker *w, char **device, char **notice)
+{
+    g_return_val_if_fail(w, FALSE);
+    g_mutex_lock(&w->lock);
+    gboolean loaded = w->engine != NULL;
+    if (device)
+        *device = loaded ? g_strdup(w->device) : NULL;
+    if (notice)
+        *notice = loaded ? g_strdup(w->notice) : NULL;
     g_mutex_unlock(&w->lock);
     return loaded;
 }

@@ -32,6 +32,8 @@ typedef struct {
     int n_threads;            /* 0: one per online CPU */
     gsize memory_limit;       /* 0: what the machine has */
     const char *indexer_path; /* may be NULL */
+    const char *device;       /* sl_engine_options.device: NULL for the CPU, "auto" for the GPU
+                                 when one takes the model (sl_settings_device gives the app's) */
 } SlModelOptions;
 
 /* Opens the model (and indexer, with sl_engine_load_indexer) on the worker thread. Switching:
@@ -46,6 +48,10 @@ gboolean sl_worker_load_model(SlWorker *w, const SlModelOptions *o, GError **err
 /* The loaded model's info (its strings interned: they outlive the engine) and a copy of its
  * path (g_free; model_path may be NULL); FALSE when no model is loaded. Thread-safe. */
 gboolean sl_worker_model_info(SlWorker *w, sl_model_info *out, char **model_path);
+/* Where the loaded model runs (sl_engine_device: "cuda:0 (…)", "the CPU (8 threads)") and, when
+ * "auto" fell back to the CPU, why (sl_engine_notice; else NULL); g_free both, either may be
+ * NULL. FALSE, both NULL, when no model is loaded. Thread-safe. */
+gboolean sl_worker_model_device(SlWorker *w, char **device, char **notice);
 
 typedef struct _SlWorkerJob SlWorkerJob;
 

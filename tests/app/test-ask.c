@@ -730,7 +730,7 @@ static void test_worker(Fixture *f, gconstpointer data)
     g_autofree char *bsd = read_license("BSD");
     gint64 doc = add_text(f, "bsd.txt", bsd, NULL);
     SlWorker *w = sl_worker_new();
-    SlModelOptions mo = {sl_engine_model(engine) ? NULL : NULL, 2, 0, NULL};
+    SlModelOptions mo = {sl_engine_model(engine) ? NULL : NULL, 2, 0, NULL, NULL};
     char path[4096];
     g_assert_true(sl_model_path("default", path, sizeof path));
     mo.model_path = path;
