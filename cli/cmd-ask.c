@@ -83,7 +83,7 @@ static gboolean is_one_of(const char *a, const char *const *names)
 static const char *const engine_valued[] = {
     "--model", "-m", "--threads", "-t", "--max-tokens", "-n", "--temperature", "--sample-top-k",
     "--top-p", "--min-p", "--repeat-penalty", "--repeat-last-n", "--seed", "--dsa", "--top-k",
-    "--indexer", "--top-m", NULL};
+    "--indexer", "--top-m", "--device", NULL};
 static const char *const engine_flags[] = {"--quiet", "-q", NULL};
 
 static gboolean parse_ask(int argc, char **argv, AskOptions *o)
@@ -426,7 +426,7 @@ static SlWorker *load_model(const cli_options *eng)
         return NULL;
     }
     SlWorker *w = sl_worker_new();
-    SlModelOptions mo = {path, eng->threads, 0, eng->indexer, NULL};
+    SlModelOptions mo = {path, eng->threads, 0, eng->indexer, eng->device ? eng->device : "auto"};
     GError *error = NULL;
     if (!sl_worker_load_model(w, &mo, &error)) {
         gboolean missing = !g_file_test(path, G_FILE_TEST_EXISTS);
@@ -436,6 +436,9 @@ static SlWorker *load_model(const cli_options *eng)
         sl_worker_free(w);
         return NULL;
     }
+    g_autofree char *device = NULL, *notice = NULL;
+    if (!eng->quiet && sl_worker_model_device(w, &device, &notice))
+        cli_print_device(device, notice);
     return w;
 }
 

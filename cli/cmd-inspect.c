@@ -203,7 +203,13 @@ int cmd_devices(cli_options *o)
                d[i].id, d[i].pci_bus_id[0] ? "  " : "", d[i].pci_bus_id);
     if (n > CAP)
         printf("(and %d more)\n", n - CAP);
+#ifdef SL_HAVE_CUDA
     if (!o->quiet)
-        fprintf(stderr, "this build runs the engine on the CPU; the CUDA engine will use these\n");
+        fprintf(stderr, "--device auto (the default) runs a model on GPU %d when it can; "
+                "--device auto:ID or cuda:N chooses another\n", d[0].index);
+#else
+    if (!o->quiet)
+        fprintf(stderr, "this build has no CUDA backend: the engine runs on the CPU\n");
+#endif
     return 0;
 }

@@ -158,7 +158,7 @@ sl_engine *cli_open_engine(const cli_options *o)
         return NULL;
     }
     sl_engine_options eo = {.model_path = path, .n_threads = o->threads, .use_blas = o->blas,
-                            .device = o->device};
+                            .device = o->device ? o->device : "auto"};
     sl_engine *e = NULL;
     sl_error err = {0};
     if (sl_engine_open(&eo, &e, &err) != SL_OK) {
@@ -171,7 +171,17 @@ sl_engine *cli_open_engine(const cli_options *o)
         sl_engine_close(e);
         e = NULL;
     }
+    if (e && !o->quiet)
+        cli_print_device(sl_engine_device(e), sl_engine_notice(e));
     return e;
+}
+
+void cli_print_device(const char *device, const char *notice)
+{
+    if (notice)
+        fprintf(stderr, "sightline-cli: %s\n", notice);
+    else
+        fprintf(stderr, "sightline-cli: running on %s\n", device);
 }
 
 char *cli_read_file(const char *path, size_t *len)

@@ -7,7 +7,7 @@
 typedef struct {
     const char *model;      /* path, or "default" */
     int threads;
-    const char *device;     /* --device cpu|cuda|cuda:N */
+    const char *device;     /* --device auto|auto:GPU|cpu|cuda|cuda:N; NULL: auto */
     size_t ctx;             /* session size in tokens; 0: the model's */
     int max_tokens;         /* tokens to generate */
     sl_sampling sampling;
@@ -31,8 +31,12 @@ typedef struct {
 /* Parses argv after the command name; prints the problem and returns false
  * on a bad option. */
 bool cli_parse(int argc, char **argv, cli_options *o);
-/* Opens the engine for o->model, printing any error. */
+/* Opens the engine for o->model, printing any error, then (unless --quiet)
+ * where it runs. */
 sl_engine *cli_open_engine(const cli_options *o);
+/* One line on stderr: "sightline-cli: running on <device>", or the engine's
+ * notice when "auto" fell back to the CPU. */
+void cli_print_device(const char *device, const char *notice);
 /* Prints "sightline-cli: <message>" for an error to stderr. */
 void cli_print_error(const sl_error *err);
 /* Applies o's DSA options to a new session, printing any error. A model with

@@ -86,10 +86,14 @@ static const char usage_options[] =
     "                             per-token most selected positions\n"
     "  --top-m M                  positions kept per recorded token (default 64)\n"
     "\n"
-    "  --device cpu|cuda|cuda:N   where the model runs (default cpu); the GPU runs\n"
+    "  --device auto|cpu|cuda:N   where the model runs. auto (the default): the first\n"
+    "                             GPU when it can run the model, else the CPU, saying\n"
+    "                             why; auto:GPU prefers a GPU by number or id (see\n"
+    "                             devices); cuda:N: GPU N or an error. The GPU runs\n"
     "                             llama-family models (dense, or --dsa oracle)\n"
     "  --blas                     prefill matrix products through BLAS (builds with BLAS)\n"
-    "  --quiet, -q                no statistics on stderr\n"
+    "  --quiet, -q                no statistics, and no line saying where the model\n"
+    "                             runs, on stderr\n"
     "  --help, -h                 this text\n";
 
 static void print_usage(FILE *f)

@@ -374,6 +374,9 @@ static void test_ask(void)
     g_assert_nonnull(strstr(sources, "\nLeft out: ")); /* 1,900 tokens in a budget of 1,024 */
     g_assert_nonnull(strstr(sources, "\nWhere the model looked (selected by the oracle):\n"));
     g_assert_nonnull(strstr(err, "context "));
+    /* Where the model ran, by default "auto": a GPU, or the CPU and why. */
+    g_assert_true(g_regex_match_simple("^sightline-cli: (running on .*|.* on the CPU)$", err,
+                                       G_REGEX_MULTILINE, 0));
     g_autofree char *id = answer_id(err);
     g_clear_pointer(&out, g_free);
     g_clear_pointer(&err, g_free);
@@ -425,9 +428,11 @@ static void test_ask(void)
 
     /* Dense: no selections recorded, and explain says so. */
     rc = run_cli(&out, &err, "ask", "--library", db, "--doc", "1", "--budget", "1024", "-n", "6",
-                 "--dsa", "dense", "What is this?", NULL);
+                 "--dsa", "dense", "--device", "cpu", "What is this?", NULL);
     g_test_message("ask --dsa dense: %s\n%s", out, err);
     g_assert_cmpint(rc, ==, 0);
+    g_assert_true(g_regex_match_simple("^sightline-cli: running on the CPU \\([0-9]+ threads\\)$",
+                                       err, G_REGEX_MULTILINE, 0));
     g_assert_nonnull(strstr(out, "\nSources:\n"));
     g_assert_null(strstr(out, "Where the model looked"));
     g_autofree char *dense = answer_id(err);

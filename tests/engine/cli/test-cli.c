@@ -7,21 +7,37 @@
 
 static const char *cli, *model, *tmpdir;
 
-/* Runs a shell command line; returns its exit status, stdout+stderr in out. */
-static int run(char *out, size_t cap, const char *fmt, ...) SL_TEST_PRINTF(3, 4);
-static int run(char *out, size_t cap, const char *fmt, ...)
+/* Runs a shell command line; returns its exit status, its stdout in out and
+ * its stderr in err. */
+static int run_split(char *out, size_t cap, char *err, size_t err_cap, const char *command)
 {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    strncat(cmd, " 2>&1", sizeof cmd - strlen(cmd) - 1);
+    char cmd[4096], err_path[1024];
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", tmpdir);
+    snprintf(cmd, sizeof cmd, "%s 2>%s", command, err_path);
     FILE *p = popen(cmd, "r");
     size_t n = p ? fread(out, 1, cap - 1, p) : 0;
     out[n] = 0;
     int status = p ? pclose(p) : -1;
+    FILE *f = fopen(err_path, "rb");
+    n = f ? fread(err, 1, err_cap - 1, f) : 0;
+    err[n] = 0;
+    if (f)
+        fclose(f);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Runs a shell command line; returns its exit status, stdout then stderr in out. */
+static int run(char *out, size_t cap, const char *fmt, ...) SL_TEST_PRINTF(3, 4);
+static int run(char *out, size_t cap, const char *fmt, ...)
+{
+    char cmd[4096], err[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int status = run_split(out, cap, err, sizeof err, cmd);
+    strncat(out, err, cap - strlen(out) - 1);
+    return status;
 }
 
 static void test_errors(void)
@@ -87,6 +103,44 @@ static void test_tokenize_and_generate(sl_engine *e)
     CHECK(run(out, sizeof out, "printf 'hello\\nthe\\n/reset\\nhe\\n/exit\\n' | %s chat -q --model %s -n 6",
               cli, model) == 0);
     CHECKF(strstr(out, "Chatting with") != NULL, "%s", out);
+}
+
+/* Where the model runs: one line on stderr, the engine's own words (its
+ * notice when "auto", the default, falls back to the CPU), none with -q;
+ * stdout the same whatever the device. */
+static void test_device_line(void)
+{
+    char out[4096], err[4096], cmd[2048], cpu_out[4096], want[1024];
+    sl_engine_options opt = {.model_path = model, .n_threads = 1, .device = "auto"};
+    sl_engine *e = NULL;
+    sl_error e_err = {0};
+    CHECKF(sl_engine_open(&opt, &e, &e_err) == SL_OK, "%s", e_err.message);
+    if (!e)
+        return;
+    CHECKF(sl_engine_notice(e) != NULL, "runs on %s", sl_engine_device(e));
+    snprintf(want, sizeof want, "sightline-cli: %s\n", sl_engine_notice(e) ? sl_engine_notice(e) : "");
+    snprintf(cmd, sizeof cmd, "%s tokenize --model %s -t 1 'the then he'", cli, model);
+    CHECK(run_split(out, sizeof out, err, sizeof err, cmd) == 0);
+    CHECKF(strcmp(err, want) == 0, "stderr '%s', want '%s'", err, want);
+
+    snprintf(cmd, sizeof cmd, "%s tokenize --model %s -t 1 --device cpu 'the then he'", cli, model);
+    CHECK(run_split(cpu_out, sizeof cpu_out, err, sizeof err, cmd) == 0);
+    CHECKF(strcmp(out, cpu_out) == 0 && out[0], "stdout '%s' with auto, '%s' with cpu", out, cpu_out);
+    sl_engine_close(e);
+    opt.device = "cpu";
+    CHECK(sl_engine_open(&opt, &e, &e_err) == SL_OK);
+    snprintf(want, sizeof want, "sightline-cli: running on %s\n", e ? sl_engine_device(e) : "");
+    CHECKF(strcmp(err, want) == 0, "stderr '%s', want '%s'", err, want);
+    sl_engine_close(e);
+
+    snprintf(cmd, sizeof cmd, "%s tokenize -q --model %s -t 1 'the then he'", cli, model);
+    CHECK(run_split(cpu_out, sizeof cpu_out, err, sizeof err, cmd) == 0);
+    CHECKF(strcmp(out, cpu_out) == 0 && err[0] == 0, "with -q: stdout '%s', stderr '%s'", cpu_out, err);
+    snprintf(cmd, sizeof cmd, "%s info --device cuda:x %s", cli, model);
+    CHECK(run_split(out, sizeof out, err, sizeof err, cmd) == 1);
+    CHECKF(strstr(err, "'cuda:x' is not cpu, auto") && !out[0], "stdout '%s', stderr '%s'", out, err);
+    char help[16384];
+    CHECK(run(help, sizeof help, "%s --help", cli) == 0 && strstr(help, "--device auto"));
 }
 
 /* DSA from the command line: selections written as JSON, errors named. */
@@ -188,7 +242,11 @@ int main(int argc, char **argv)
     cli = argv[1];
     model = argv[2];
     tmpdir = argv[3];
+    /* No driver: the default device, "auto", runs on the CPU on every machine, so that what
+     * the CLI computes compares with the CPU engine here. */
+    setenv("SIGHTLINE_LIBCUDA", "/nonexistent/libcuda.so.1", 1);
     test_errors();
+    test_device_line();
     sl_engine_options opt = {.model_path = model};
     sl_engine *e = NULL;
     sl_error err = {0};
