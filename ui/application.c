@@ -1,6 +1,7 @@
 /* application.c: the application object (see application.h). */
 #include "application.h"
 
+#include "devices.h"
 #include "sightline-resources.h"
 #include "window.h"
 
@@ -14,13 +15,14 @@ struct _SlApplication {
     SlWorker *worker;
     GSettings *settings;
     char *model_status;
+    char *model_notice; /* why "auto" runs on the CPU; NULL when it does not */
     gboolean model_ready;
     GCancellable *model_load;
 };
 
 G_DEFINE_FINAL_TYPE(SlApplication, sl_application, ADW_TYPE_APPLICATION)
 
-enum { PROP_0, PROP_MODEL_STATUS, PROP_MODEL_READY, N_PROPS };
+enum { PROP_0, PROP_MODEL_STATUS, PROP_MODEL_READY, PROP_MODEL_NOTICE, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
 static void set_model_status(SlApplication *self, const char *status, gboolean ready)
@@ -44,10 +46,16 @@ static void on_model_loaded(GObject *source, GAsyncResult *res, gpointer data)
         return;
     }
     sl_model_info info;
-    g_autofree char *path = NULL;
+    g_autofree char *path = NULL, *device = NULL;
     sl_worker_model_info(self->worker, &info, &path);
+    sl_worker_model_device(self->worker, &device, &self->model_notice);
     g_autofree char *name = g_path_get_basename(path);
-    set_model_status(self, info.name && *info.name ? info.name : name, TRUE);
+    /* Translators: the model's name, then where it runs: "the CPU (8 threads)" or
+     * "cuda:0 (NVIDIA H100 80GB HBM3, 79.1 GiB)", as the engine says it. */
+    g_autofree char *status = g_strdup_printf(_("%s on %s"), info.name && *info.name ? info.name : name,
+                                              device);
+    set_model_status(self, status, TRUE);
+    g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_MODEL_NOTICE]);
 }
 
 void sl_application_load_model(SlApplication *self)
@@ -64,8 +72,10 @@ void sl_application_load_model(SlApplication *self)
         g_cancellable_cancel(self->model_load);
     g_clear_object(&self->model_load);
     self->model_load = g_cancellable_new();
+    g_clear_pointer(&self->model_notice, g_free);
+    g_autofree char *device = sl_settings_device(self->settings);
     SlModelOptions o = {path, g_settings_get_int(self->settings, "threads"), 0,
-                        *indexer ? indexer : NULL};
+                        *indexer ? indexer : NULL, device};
     g_autofree char *base = g_path_get_basename(path);
     g_autofree char *msg = g_strdup_printf(_("Loading %s…"), base);
     set_model_status(self, msg, FALSE);
@@ -87,7 +97,8 @@ static void on_setting_changed(GSettings *settings, const char *key, gpointer da
     SlApplication *self = data;
     if (!g_strcmp0(key, "color-scheme"))
         apply_color_scheme(self);
-    else if (!g_strcmp0(key, "model") || !g_strcmp0(key, "indexer") || !g_strcmp0(key, "threads"))
+    else if (!g_strcmp0(key, "model") || !g_strcmp0(key, "indexer") || !g_strcmp0(key, "threads") ||
+             !g_strcmp0(key, "gpus"))
         sl_application_load_model(self);
 }
 
@@ -154,6 +165,7 @@ static void sl_application_finalize(GObject *object)
     g_free(self->library_path);
     g_free(self->library_error);
     g_free(self->model_status);
+    g_free(self->model_notice);
     g_clear_object(&self->settings);
     g_clear_object(&self->model_load);
     G_OBJECT_CLASS(sl_application_parent_class)->finalize(object);
@@ -168,6 +180,9 @@ static void sl_application_get_property(GObject *object, guint id, GValue *value
         break;
     case PROP_MODEL_READY:
         g_value_set_boolean(value, self->model_ready);
+        break;
+    case PROP_MODEL_NOTICE:
+        g_value_set_string(value, self->model_notice);
         break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -226,6 +241,8 @@ static void sl_application_class_init(SlApplicationClass *klass)
         g_param_spec_string("model-status", NULL, NULL, "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     properties[PROP_MODEL_READY] =
         g_param_spec_boolean("model-ready", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    properties[PROP_MODEL_NOTICE] =
+        g_param_spec_string("model-notice", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(object_class, N_PROPS, properties);
 }
 
@@ -244,3 +261,4 @@ SlWorker *sl_application_get_worker(SlApplication *self) { return self->worker; 
 GSettings *sl_application_get_settings(SlApplication *self) { return self->settings; }
 const char *sl_application_get_model_status(SlApplication *self) { return self->model_status; }
 gboolean sl_application_get_model_ready(SlApplication *self) { return self->model_ready; }
+const char *sl_application_get_model_notice(SlApplication *self) { return self->model_notice; }

@@ -22,11 +22,15 @@ const char *sl_application_get_library_error(SlApplication *app);
 SlWorker *sl_application_get_worker(SlApplication *app);
 GSettings *sl_application_get_settings(SlApplication *app);
 
-/* The model's state for people: "Loading SmolLM2…", "SmolLM2-135M-Instruct", or the error;
- * the "model-status" property, notified when it changes. */
+/* The model's state for people: "Loading SmolLM2…", "SmolLM2-135M-Instruct on the CPU (8
+ * threads)", or the error; the "model-status" property, notified when it changes. */
 const char *sl_application_get_model_status(SlApplication *app);
 gboolean sl_application_get_model_ready(SlApplication *app);
-/* Loads the model the settings name (again), on the worker thread. */
+/* Why the loaded model runs on the CPU though the settings let it use a GPU (the engine's
+ * notice), or NULL; the "model-notice" property, notified as each load ends. */
+const char *sl_application_get_model_notice(SlApplication *app);
+/* Loads the model the settings name (again), on the worker thread; changing the model, the
+ * indexer, the threads or the GPUs loads it again. */
 void sl_application_load_model(SlApplication *app);
 
 G_END_DECLS

@@ -187,7 +187,7 @@ static void gpus_listed(GObject *source, GAsyncResult *res, gpointer data)
 static void gpu_group(AdwPreferencesPage *page, GSettings *s, GCancellable *cancellable)
 {
     AdwPreferencesGroup *g = group(page, _("GPUs"),
-                                   _("This build runs the engine on the CPU. The CUDA engine, when it comes, will use the NVIDIA GPUs chosen here."));
+                                   _("The model runs on the first GPU switched on here that can take it, or on the first GPU when none is; otherwise on the CPU, and the window says why. A change loads the model again."));
     gtk_widget_set_name(GTK_WIDGET(g), "gpus");
     g_object_set_data_full(G_OBJECT(g), "sl-settings", g_object_ref(s), g_object_unref);
     GtkWidget *looking = message_row("gpu-looking", _("Looking for GPUs…"), _("Asking the NVIDIA driver"));

@@ -237,6 +237,18 @@ static void on_model_status(SlWindow *self)
     adw_window_title_set_subtitle(self->window_title, sl_application_get_model_status(self->app));
 }
 
+/* When the model runs on the CPU though a GPU was allowed: why, once as a toast, and for as
+ * long as that model is loaded in the title's tooltip. */
+static void on_model_notice(SlWindow *self)
+{
+    const char *notice = sl_application_get_model_notice(self->app);
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->window_title), notice);
+    if (!notice)
+        return;
+    g_autofree char *markup = g_markup_escape_text(notice, -1); /* a toast's title is markup */
+    sl_window_toast(self, markup);
+}
+
 /* ---------------------------------------------------------------- the class */
 
 void sl_window_show_preferences(SlWindow *self)
@@ -281,6 +293,9 @@ static void setup(SlWindow *self, SlApplication *app)
     g_signal_connect_object(self->app, "notify::model-status", G_CALLBACK(on_model_status), self,
                             G_CONNECT_SWAPPED);
     on_model_status(self);
+    g_signal_connect_object(self->app, "notify::model-notice", G_CALLBACK(on_model_notice), self,
+                            G_CONNECT_SWAPPED);
+    on_model_notice(self);
     if (!lib)
         sl_window_toast(self, sl_application_get_library_error(self->app));
     gtk_paned_set_position(self->inner, 560);

@@ -117,6 +117,13 @@ static void test_drive(void)
 
     /* Ask, and wait for the streamed answer. */
     wait_for(model_ready, app, 120, "the model");
+    /* The title says where the model runs; the notice (why "auto" took the CPU) comes with
+     * the CPU only. */
+    const char *status = sl_application_get_model_status(app);
+    g_test_message("model: %s; %s", status, sl_application_get_model_notice(app));
+    g_assert_true(strstr(status, " on the CPU (") || strstr(status, " on cuda:"));
+    g_assert_true((sl_application_get_model_notice(app) != NULL) ==
+                  (strstr(status, " on the CPU (") != NULL));
     reset_gaps();
     sl_chat_view_ask(chat, "How do I read data from a file into a data frame?");
     g_assert_true(sl_chat_view_is_busy(chat));

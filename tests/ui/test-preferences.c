@@ -50,7 +50,7 @@ static GtkWidget *open_preferences(GSettings *s)
     g_assert_cmpuint(groups->len, ==, 1);
     g_assert_cmpstr(adw_preferences_group_get_description(groups->pdata[0]), !=, NULL);
     g_assert_nonnull(strstr(adw_preferences_group_get_description(groups->pdata[0]),
-                            "runs the engine on the CPU"));
+                            "the first GPU when none is; otherwise on the CPU"));
     gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
     for (;;) {
         g_autoptr(GPtrArray) looking = named(w, "gpu-looking");
