@@ -280,6 +280,10 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
 {
     if (!opt || !opt->model_path || !out)
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: no model path given");
+    int gpu = cuda_device(opt->device); /* checked before a long load */
+    if (gpu == BAD_DEVICE)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: device '%.40s' is not cpu, auto, "
+                       "auto:GPU, cuda or cuda:N", opt->device);
     sl_engine *e = calloc(1, sizeof *e);
     if (!e)
         return sl_fail(err, SL_ERR_NO_MEMORY, "engine: out of memory");
@@ -299,10 +303,6 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
                      opt->model_path, n_tok, e->info.n_vocab);
     if (!st)
         find_turn_ends(e);
-    int gpu = cuda_device(opt->device);
-    if (!st && gpu == BAD_DEVICE)
-        st = sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: device '%.40s' is not cpu, auto, "
-                     "auto:GPU, cuda or cuda:N", opt->device);
     if (!st && gpu == AUTO)
         gpu = place_auto(e, opt->device);
     else if (!st && gpu >= 0)
