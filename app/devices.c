@@ -65,6 +65,8 @@ SlDeviceList *sl_devices_list_finish(GAsyncResult *res, GError **error)
 
 char *sl_settings_device(GSettings *settings)
 {
+    if (!g_settings_get_boolean(settings, "use-gpu"))
+        return g_strdup("cpu");
     g_auto(GStrv) ids = g_settings_get_strv(settings, "gpus");
     GString *device = g_string_new("auto");
     for (guint i = 0; ids[i]; i++)

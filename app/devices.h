@@ -26,9 +26,9 @@ SlDeviceList *sl_devices_list_sync(GError **error);
 void sl_devices_list_async(GCancellable *cancellable, GAsyncReadyCallback cb, gpointer user_data);
 SlDeviceList *sl_devices_list_finish(GAsyncResult *res, GError **error);
 
-/* The engine device (SlModelOptions.device) for the settings' gpus key, the GPU ids Preferences
- * keeps: "auto" when none is chosen, else "auto:ID,ID…" (the first of them that the machine has,
- * or the CPU, saying why). g_free. */
+/* The engine device (SlModelOptions.device) for the settings: "cpu" when use-gpu is off; else,
+ * from the gpus key (the GPU ids Preferences keeps), "auto" when none is chosen, or
+ * "auto:ID,ID…" (the first of them that the machine has, or the CPU, saying why). g_free. */
 char *sl_settings_device(GSettings *settings);
 
 G_END_DECLS

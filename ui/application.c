@@ -98,7 +98,7 @@ static void on_setting_changed(GSettings *settings, const char *key, gpointer da
     if (!g_strcmp0(key, "color-scheme"))
         apply_color_scheme(self);
     else if (!g_strcmp0(key, "model") || !g_strcmp0(key, "indexer") || !g_strcmp0(key, "threads") ||
-             !g_strcmp0(key, "gpus"))
+             !g_strcmp0(key, "gpus") || !g_strcmp0(key, "use-gpu"))
         sl_application_load_model(self);
 }
 

@@ -147,6 +147,21 @@ static GtkWidget *gpu_row(GSettings *s, const sl_device_info *d)
     return row;
 }
 
+static GtkWidget *switch_row(GSettings *s, const char *key, const char *title, const char *subtitle)
+{
+    GtkWidget *row = adw_action_row_new();
+    gtk_widget_set_name(row, key);
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
+    GtkWidget *sw = gtk_switch_new();
+    gtk_widget_set_valign(sw, GTK_ALIGN_CENTER);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(sw), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
+    g_settings_bind(s, key, sw, "active", G_SETTINGS_BIND_DEFAULT);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), sw);
+    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), sw);
+    return row;
+}
+
 static GtkWidget *message_row(const char *name, const char *title, const char *subtitle)
 {
     GtkWidget *row = adw_action_row_new();
@@ -190,6 +205,8 @@ static void gpu_group(AdwPreferencesPage *page, GSettings *s, GCancellable *canc
                                    _("The model runs on the first GPU switched on here that can take it, or on the first GPU when none is; otherwise on the CPU, and the window says why. A change loads the model again."));
     gtk_widget_set_name(GTK_WIDGET(g), "gpus");
     g_object_set_data_full(G_OBJECT(g), "sl-settings", g_object_ref(s), g_object_unref);
+    adw_preferences_group_add(g, switch_row(s, "use-gpu", _("Run the model on a GPU"),
+                                            _("Off keeps it on the CPU")));
     GtkWidget *looking = message_row("gpu-looking", _("Looking for GPUs…"), _("Asking the NVIDIA driver"));
     GtkWidget *spinner = gtk_spinner_new();
     gtk_spinner_start(GTK_SPINNER(spinner));

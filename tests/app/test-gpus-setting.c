@@ -31,6 +31,13 @@ static void test_device_string(void)
     g_assert_cmpstr(some, ==, "auto:GPU-a,PCI-0:3B");
     g_autofree char *empty = device_for(s, (const char *const[]){"", NULL});
     g_assert_cmpstr(empty, ==, "auto");
+    /* use-gpu off keeps the model on the CPU, whatever GPUs are chosen. */
+    g_assert_true(g_settings_set_boolean(s, "use-gpu", FALSE));
+    g_autofree char *off = device_for(s, (const char *const[]){"GPU-x", NULL});
+    g_assert_cmpstr(off, ==, "cpu");
+    g_settings_reset(s, "use-gpu");
+    g_autofree char *on = sl_settings_device(s);
+    g_assert_cmpstr(on, ==, "auto:GPU-x");
 }
 
 /* Loads the model with the device the setting gives; returns the worker's notice. */

@@ -150,6 +150,15 @@ static void test_fake_gpus(void)
         g_usleep(1000);
     }
     g_assert_true(gtk_switch_get_active(b) && has_id(s, alpha));
+    /* The switch that keeps the model on the CPU follows use-gpu both ways. */
+    g_autoptr(GPtrArray) use = named(w, "use-gpu");
+    g_assert_cmpuint(use->len, ==, 1);
+    GtkSwitch *on = GTK_SWITCH(first_of_type(use->pdata[0], GTK_TYPE_SWITCH));
+    g_assert_true(gtk_switch_get_active(on));
+    gtk_switch_set_active(on, FALSE);
+    g_assert_false(g_settings_get_boolean(s, "use-gpu"));
+    g_settings_set_boolean(s, "use-gpu", TRUE);
+    g_assert_true(gtk_switch_get_active(on));
     gtk_window_destroy(GTK_WINDOW(w));
 }
 
