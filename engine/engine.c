@@ -310,7 +310,8 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
     if (!st)
         st = sl_pool_new(opt->n_threads, &e->pool, err);
     if (!st && gpu < 0)
-        snprintf(e->device, sizeof e->device, "the CPU (%d threads)", sl_pool_size(e->pool));
+        snprintf(e->device, sizeof e->device, "the CPU (%d thread%s)", sl_pool_size(e->pool),
+                 sl_pool_size(e->pool) == 1 ? "" : "s");
     if (st) {
         sl_engine_close(e);
         return st;

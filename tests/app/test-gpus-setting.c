@@ -90,7 +90,7 @@ static void test_cpu_by_default(void)
     g_assert_true(sl_worker_load_model(w, &o, &error));
     g_autofree char *where = NULL, *notice = NULL;
     g_assert_true(sl_worker_model_device(w, &where, &notice));
-    g_assert_cmpstr(where, ==, "the CPU (1 threads)");
+    g_assert_cmpstr(where, ==, "the CPU (1 thread)");
     g_assert_null(notice);
     sl_worker_free(w);
 }
