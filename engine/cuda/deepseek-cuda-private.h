@@ -1,6 +1,6 @@
 /* deepseek-cuda-private.h: what the two halves of the DeepSeek-V3.2 GPU
  * backend share: the model on the device (deepseek-cuda.c uploads it) and
- * the error helper (deepseek-cuda-forward.c runs it). */
+ * the CUDA error check (deepseek-cuda-forward.c runs it). */
 #ifndef SL_DEEPSEEK_CUDA_PRIVATE_H
 #define SL_DEEPSEEK_CUDA_PRIVATE_H
 
