@@ -5,6 +5,7 @@
 #include "arch/deepseek-v32.h"
 #include "cpu/matmul.h"
 #ifdef SL_HAVE_CUDA
+#include "cuda/deepseek-cuda.h"
 #include "cuda/llama-cuda.h"
 #endif
 #include "error.h"
@@ -177,20 +178,26 @@ static int cuda_device(const char *device)
     return n >= 0 && n < 1024 && device[5] && !*end ? (int)n : BAD_DEVICE;
 }
 
-/* Moves a llama model onto GPU `device`. */
+/* Moves a llama or DeepSeek-V3.2 model onto GPU `device`. */
 static sl_status to_gpu(sl_engine *e, int device, sl_error *err)
 {
 #ifdef SL_HAVE_CUDA
-    if (e->arch != &sl_llama_ops)
-        return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: the GPU runs llama-family models so far; "
-                       "%s runs on the CPU", e->name, e->info.architecture);
     void *gpu = NULL;
-    sl_status st = sl_llama_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err);
-    if (st == SL_OK) {
+    sl_status st;
+    if (e->arch == &sl_llama_ops) {
+        if ((st = sl_llama_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err)))
+            return st;
         e->arch = &sl_llama_cuda_ops;
-        e->model = gpu;
+    } else if (e->arch == &sl_deepseek_ops) {
+        if ((st = sl_deepseek_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err)))
+            return st;
+        e->arch = &sl_deepseek_cuda_ops;
+    } else {
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: the GPU does not run %s yet; it runs on the "
+                       "CPU", e->name, e->info.architecture);
     }
-    return st;
+    e->model = gpu;
+    return SL_OK;
 #else
     (void)e;
     return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: this build has no CUDA backend (it was "

@@ -11,6 +11,7 @@
 #define SIGHTLINE_KERNELS_H
 
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -254,6 +255,83 @@ size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int Hkv, int Dh
  * (1 or 2; 0 chooses: 2) tiles of 16 rows. Not thread-safe; leave it alone
  * elsewhere. */
 void sl_k_gqa_tune(int ctas_per_sm, int prefill_mtiles);
+
+/* ---- mla.cu: MLA's absorbed (MQA) form at any dims (DeepSeek checkpoints) --
+ *
+ * For shapes the sparse-mla.cu kernels (576/512) do not take; simple rather
+ * than fast: one CTA per (row, head). Dims: R (kv_lora) ≤ 1024, R + rope ≤
+ * 12288. kv_b [H][nope + vd][R] float32 holds W_UK[h] then W_UV[h] per head
+ * (engine/arch/mla.h). A cache entry is [R + rope] bf16: the normed latent,
+ * then the rotated rope key. Rows are at positions first_pos + t. */
+
+/* kva [n][R + rope] float32 (latent, then the already rotated rope part) →
+ * entries [n][R + rope] bf16: RMSNorm(latent)·weight as sl_rmsnorm, and the
+ * rope part times rope_scale (YaRN's attention factor). */
+cudaError_t sl_k_mla_cache_entries(const float *kva, const float *norm_weight, int n, int R,
+                                   int rope, float eps, float rope_scale, sl_bf16 *entries,
+                                   cudaStream_t stream);
+/* q [n][H][nope + rope] float32 (q_pe rotated) → q_abs [n][H][R + rope]:
+ * W_UK[h]ᵀ·q_nope, then q_pe·rope_scale. */
+cudaError_t sl_k_mla_absorb_q(const float *q, const float *kv_b, int n, int H, int nope, int rope,
+                              int vd, int R, float rope_scale, float *q_abs, cudaStream_t stream);
+/* out_lat [n][H][R] = Σ_s softmax_s(scale · q_abs·kv[s]) · kv[s][0, R) over
+ * row t's positions: indices [n][topk] (entries < 0 or > first_pos + t are
+ * skipped), or with indices NULL every position ≤ first_pos + t. A row with
+ * none gets zeros. lse [n][H] (natural log; may be NULL). kv: the layer's
+ * cache, [positions][R + rope] bf16. */
+cudaError_t sl_k_mla_attention(const float *q_abs, const sl_bf16 *kv, const int32_t *indices,
+                               int topk, int n, int first_pos, int H, int R, int rope, float scale,
+                               float *out_lat, float *lse, cudaStream_t stream);
+/* The oracle's mass as sl_mla_head_mass: mass[t·(first_pos + n) + p] =
+ * Σ_h p_h,p for p ≤ first_pos + t, 0 past it. lse [n][H] and out_lat
+ * [n][H][R] are scratch (dense attention's). Float atomics: the last bits
+ * may vary from run to run. */
+cudaError_t sl_k_mla_head_mass(const float *q_abs, const sl_bf16 *kv, int n, int first_pos, int H,
+                               int R, int rope, float scale, float *mass, float *lse,
+                               float *out_lat, cudaStream_t stream);
+/* out [n][H][vd] bf16 = W_UV[h]·out_lat[t][h]. */
+cudaError_t sl_k_mla_unabsorb(const float *out_lat, const float *kv_b, int n, int H, int nope,
+                              int vd, int R, sl_bf16 *out, cudaStream_t stream);
+/* x[r·stride + i] ·= f for r < rows, i < count (YaRN's factor on rope dims). */
+cudaError_t sl_k_scale_cols(float *x, int rows, int stride, int count, float f,
+                            cudaStream_t stream);
+
+/* ---- lightning.cu: the lightning indexer's pieces at any dims -------------- */
+
+/* In place on x [n][dim]: (x − mean) / sqrt(var + eps) · weight + bias, mean
+ * and variance in double, as sl_layernorm. */
+cudaError_t sl_k_layernorm(float *x, const float *weight, const float *bias, int n, int dim,
+                           float eps, cudaStream_t stream);
+/* DeepSeek's FP8 indexer numerics in place on x [n][dim], dim a power of two
+ * ≤ 8192: each row Hadamard-rotated (sl_hadamard, bit for bit), then per
+ * block of min(128, dim) rounded to e4m3 with a power-of-two scale and
+ * multiplied back (sl_fp8_fake_quant). The results are bf16-exact. */
+cudaError_t sl_k_hadamard_fp8(float *x, int n, int dim, cudaStream_t stream);
+/* sl_k_indexer_bf16's scores for any H and D with H·D + H ≤ 12288 and rows ≤
+ * 65535: the fast kernel where it takes the shape (sl_k_indexer_bf16_takes),
+ * else one thread per key, the heads summed in order. */
+bool sl_k_indexer_bf16_takes(int H, int D);
+cudaError_t sl_k_indexer_any(const sl_bf16 *q, const float *w, const sl_bf16 *k, const int32_t *ks,
+                             const int32_t *ke, int rows, int H, int D, int L, float *scores,
+                             size_t score_stride, cudaStream_t stream);
+
+/* ---- moe.cu: DeepSeek-V3's routed experts around their GEMMs --------------- */
+
+/* sl_moe_route for n tokens, one CTA each: logits [n][n_experts] float32,
+ * bias [n_experts] (may be NULL) → experts and weights [n][top_k]. Ties as the
+ * CPU (the lower group, the lower expert). n_experts ≤ 1024, n_group ≤ 64. */
+cudaError_t sl_k_moe_route(const float *logits, const float *bias, int n, int n_experts,
+                           int n_group, int topk_group, int top_k, bool normalise, float scale,
+                           int32_t *experts, float *weights, cudaStream_t stream);
+/* out[i] = x[rows[i]] for i < n, rows of dim bf16. */
+cudaError_t sl_k_gather_rows(const sl_bf16 *x, int dim, const int32_t *rows, int n, sl_bf16 *out,
+                             cudaStream_t stream);
+/* x[t] += Σ_r weights[weight_index[t·K + r]] · y[slot[t·K + r]] for t < n,
+ * r < K in order (the caller orders each token's experts as the CPU adds
+ * them); rows of dim float32. n ≤ 65535. */
+cudaError_t sl_k_moe_combine(const float *y, const int32_t *slot, const int32_t *weight_index,
+                             const float *weights, int n, int K, int dim, float *x,
+                             cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,528 @@
+/* deepseek-cuda-forward.c: a session's state on the GPU and the DeepSeek-V3.2
+ * forward pass over it, step for step as arch/deepseek-v32.c on the CPU. */
+#include "cuda/deepseek-cuda.h"
+
+#include "cuda/deepseek-cuda-private.h"
+#include "cuda/memory-plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CHUNK = 256 }; /* the CPU's prefill chunk */
+
+typedef struct {
+    size_t max_tokens, chunk;
+    sl_bf16 *kv_cache, *index_cache; /* n_layers × max_tokens × (kv_lora + rope | index_dim) */
+    float *x, *xn_f, *qr, *q, *kva, *q_abs, *o_lat, *lse, *tmp;
+    float *iq, *iw, *ik, *scores;    /* the indexer, and the scores or the oracle's mass */
+    float *router, *weights, *gate, *up, *y, *logits;
+    sl_bf16 *xn, *qr_b, *q_abs_b, *o_lat_b, *att, *iq_b, *h, *xg;
+    int32_t *ids, *ks, *row_len, *experts, *moe_map;
+    int32_t *host_experts, *host_map; /* the routing, to size each expert's GEMMs */
+    /* DSA: selections for the session's k, made on its first DSA call */
+    int32_t *sel;
+    void *topk_ws, *sparse_ws;
+    size_t sel_k, topk_ws_bytes, sparse_ws_bytes;
+    float *host_mass; /* the oracle's recorded rows, for the share each keeps */
+    size_t host_mass_cap;
+} gpu_state;
+
+static size_t ffn_width(const sl_ds_config *c)
+{
+    size_t w = (size_t)c->inter, shared = (size_t)c->moe_inter * (size_t)c->n_shared;
+    if ((size_t)c->moe_inter > w)
+        w = (size_t)c->moe_inter;
+    return shared > w ? shared : w;
+}
+
+/* Rows the FFN buffers hold: a chunk, or a chunk's routed (token, expert) pairs. */
+static size_t ffn_rows(const sl_ds_config *c, size_t chunk)
+{
+    size_t k = c->experts_per_tok > 1 ? (size_t)c->experts_per_tok : 1;
+    return chunk * k;
+}
+
+/* ---- state -------------------------------------------------------------------- */
+
+static size_t state_bytes(const void *model, int n_threads, size_t max_tokens)
+{
+    (void)model, (void)n_threads, (void)max_tokens;
+    return 0; /* on the host: little; the GPU is checked in state_new */
+}
+
+static void state_free(void *p)
+{
+    gpu_state *s = p;
+    if (!s)
+        return;
+    void *all[] = {s->kv_cache, s->index_cache, s->x, s->xn_f, s->qr, s->q, s->kva, s->q_abs,
+                   s->o_lat, s->lse, s->tmp, s->iq, s->iw, s->ik, s->scores, s->router,
+                   s->weights, s->gate, s->up, s->y, s->logits, s->xn, s->qr_b, s->q_abs_b,
+                   s->o_lat_b, s->att, s->iq_b, s->h, s->xg, s->ids, s->ks, s->row_len,
+                   s->experts, s->moe_map, s->sel, s->topk_ws, s->sparse_ws};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        cudaFree(all[i]);
+    free(s->host_experts);
+    free(s->host_map);
+    free(s->host_mass);
+    free(s);
+}
+
+/* Every device buffer of a state, allocated or only counted; the caches
+ * first. Returns the bytes, or 0 when an allocation failed. */
+static size_t state_layout(const sl_ds_config *c, size_t max_tokens, gpu_state *s, bool allocate,
+                           uint64_t caches[2])
+{
+    size_t n = s->chunk, L = (size_t)c->n_layers, H = (size_t)c->hidden, nh = (size_t)c->n_heads;
+    size_t R = (size_t)c->kv_lora, D = R + (size_t)c->qk_rope, qk = (size_t)(c->qk_nope + c->qk_rope);
+    size_t ih = (size_t)c->index_heads, id = (size_t)c->index_dim, E = (size_t)c->n_experts;
+    size_t K = (size_t)c->experts_per_tok, F = ffn_width(c), nf = ffn_rows(c, n);
+    struct {
+        void **at;
+        size_t bytes;
+    } parts[] = {
+        {(void **)&s->kv_cache, L * max_tokens * D * 2}, {(void **)&s->index_cache, L * max_tokens * id * 2},
+        {(void **)&s->x, n * H * 4},         {(void **)&s->xn_f, n * H * 4},
+        {(void **)&s->qr, n * (size_t)c->q_lora * 4}, {(void **)&s->q, n * nh * qk * 4},
+        {(void **)&s->kva, n * D * 4},       {(void **)&s->q_abs, n * nh * D * 4},
+        {(void **)&s->o_lat, n * nh * R * 4}, {(void **)&s->lse, n * nh * 4},
+        {(void **)&s->tmp, n * H * 4},       {(void **)&s->iq, n * ih * id * 4},
+        {(void **)&s->iw, n * ih * 4},       {(void **)&s->ik, n * id * 4},
+        {(void **)&s->scores, n * max_tokens * 4}, {(void **)&s->router, n * E * 4},
+        {(void **)&s->weights, n * K * 4},   {(void **)&s->gate, nf * F * 4},
+        {(void **)&s->up, nf * F * 4},       {(void **)&s->y, n * K * H * 4},
+        {(void **)&s->logits, n * (size_t)c->vocab * 4}, {(void **)&s->xn, n * H * 2},
+        {(void **)&s->qr_b, n * (size_t)c->q_lora * 2}, {(void **)&s->q_abs_b, n * nh * D * 2},
+        {(void **)&s->o_lat_b, n * nh * R * 2}, {(void **)&s->att, n * nh * (size_t)c->v_head * 2},
+        {(void **)&s->iq_b, n * ih * id * 2}, {(void **)&s->h, nf * F * 2},
+        {(void **)&s->xg, n * K * H * 2},    {(void **)&s->ids, n * 4},
+        {(void **)&s->ks, n * 4},            {(void **)&s->row_len, n * 4},
+        {(void **)&s->experts, n * K * 4},   {(void **)&s->moe_map, 3 * n * K * 4},
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        total += parts[i].bytes;
+        if (allocate && parts[i].bytes && cudaMalloc(parts[i].at, parts[i].bytes) != cudaSuccess)
+            return 0;
+    }
+    caches[0] = parts[0].bytes;
+    caches[1] = parts[1].bytes;
+    return total;
+}
+
+static sl_status state_new(const void *model, const sl_pool *pool, size_t max_tokens,
+                           bool use_blas, void **out, sl_error *err)
+{
+    const gpu_ds *g = model;
+    const sl_ds_config *c = &g->cpu->c;
+    (void)pool, (void)use_blas;
+    if (max_tokens == 0 || max_tokens > (1u << 24))
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "session: %zu tokens is out of range", max_tokens);
+    gpu_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    s->max_tokens = max_tokens;
+    s->chunk = max_tokens < CHUNK ? max_tokens : CHUNK;
+    size_t pairs = ffn_rows(c, s->chunk);
+    s->host_experts = malloc(pairs * sizeof(int32_t));
+    s->host_map = malloc(3 * pairs * sizeof(int32_t));
+    size_t free_bytes = 0, total = 0;
+    uint64_t caches[2];
+    sl_status st = s->host_experts && s->host_map
+                       ? SL_OK : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    if (!st && (cudaSetDevice(g->device) != cudaSuccess ||
+                cudaMemGetInfo(&free_bytes, &total) != cudaSuccess))
+        st = sl_fail(err, SL_ERR_IO, "%s: cannot read the device's free memory", g->desc);
+    if (!st) {
+        size_t need = state_layout(c, max_tokens, s, false, caches);
+        sl_memory_plan plan = {.kv_cache = caches[0], .indexer_cache = caches[1],
+                               .activations = need - caches[0] - caches[1], .total = need};
+        st = sl_memory_plan_check(&plan, free_bytes, g->desc, max_tokens, err);
+    }
+    if (!st && state_layout(c, max_tokens, s, true, caches) == 0)
+        st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
+                     g->desc, max_tokens);
+    if (!st && cudaMemset(s->ks, 0, s->chunk * 4) != cudaSuccess)
+        st = sl_fail(err, SL_ERR_IO, "%s: cannot clear the indexer's ranges", g->desc);
+    if (st) {
+        state_free(s);
+        return st;
+    }
+    *out = s;
+    return SL_OK;
+}
+
+static size_t chunk_of(const void *p) { return ((const gpu_state *)p)->chunk; }
+
+/* ---- products ------------------------------------------------------------------ */
+
+/* y [n × out] float32 = x [n × in] BF16 · Wᵀ, W [out × in] BF16. */
+static sl_status linear(const gpu_ds *g, const sl_bf16 *w, int out, int in, const sl_bf16 *x,
+                        int n, float *y, sl_error *err)
+{
+    float one = 1.0f, zero = 0.0f;
+    cublasStatus_t st = cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w,
+                                     CUDA_R_16BF, in, x, CUDA_R_16BF, in, &zero, y, CUDA_R_32F,
+                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    return st == CUBLAS_STATUS_SUCCESS
+               ? SL_OK
+               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", g->desc, (int)st);
+}
+
+/* The same in float32 throughout (the router). */
+static sl_status linear_f32(const gpu_ds *g, const float *w, int out, int in, const float *x,
+                            int n, float *y, sl_error *err)
+{
+    float one = 1.0f, zero = 0.0f;
+    cublasStatus_t st = cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w,
+                                     CUDA_R_32F, in, x, CUDA_R_32F, in, &zero, y, CUDA_R_32F,
+                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    return st == CUBLAS_STATUS_SUCCESS
+               ? SL_OK
+               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", g->desc, (int)st);
+}
+
+/* ---- attention ------------------------------------------------------------------ */
+
+/* MLA's projections of n rows: the absorbed queries into q_abs, the latent
+ * cache entries of positions pos … into the layer's cache. */
+static sl_status mla_project(const gpu_ds *g, gpu_state *s, const gpu_layer *l, sl_bf16 *kv,
+                             int n, int pos, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    const sl_deepseek *m = g->cpu;
+    int H = c->hidden, nh = c->n_heads, qk = c->qk_nope + c->qk_rope, R = c->kv_lora;
+    int rope = c->qk_rope, D = R + rope;
+    sl_status st;
+    if ((st = linear(g, l->q_a, c->q_lora, H, s->xn, n, s->qr, err)))
+        return st;
+    CK(sl_k_rmsnorm(s->qr, l->q_norm, n, c->q_lora, c->norm_eps, s->qr, s->qr_b, g->stream), "rmsnorm");
+    if ((st = linear(g, l->q_b, nh * qk, c->q_lora, s->qr_b, n, s->q, err)) ||
+        (st = linear(g, l->kv_a, D, H, s->xn, n, s->kva, err)))
+        return st;
+    CK(sl_k_rope_interleaved(s->q + c->qk_nope, n, nh, qk, rope, pos, g->inv_freq, g->stream), "rope");
+    CK(sl_k_rope_interleaved(s->kva + R, n, 1, D, rope, pos, g->inv_freq, g->stream), "rope");
+    CK(sl_k_mla_cache_entries(s->kva, l->kv_norm, n, R, rope, c->norm_eps, m->rope_factor,
+                              kv + (size_t)pos * (size_t)D, g->stream), "the latent cache");
+    CK(sl_k_mla_absorb_q(s->q, l->kv_b, n, nh, c->qk_nope, rope, c->v_head, R, m->rope_factor,
+                         s->q_abs, g->stream), "the absorbed queries");
+    return SL_OK;
+}
+
+/* The lightning indexer's scores of n rows over positions 0 … pos + n - 1
+ * into s->scores (row stride pos + n): queries, head weights with H^-½·D^-½,
+ * keys into the layer's indexer cache; DeepSeek's FP8 numerics when asked. */
+static sl_status indexer_scores(const gpu_ds *g, gpu_state *s, const gpu_layer *l,
+                                sl_bf16 *keys, int n, int pos, bool fp8, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    const sl_deepseek *m = g->cpu;
+    int H = c->hidden, ih = c->index_heads, id = c->index_dim, rope = c->qk_rope, L = pos + n;
+    sl_status st;
+    if ((st = linear(g, l->iq, ih * id, c->q_lora, s->qr_b, n, s->iq, err)) ||
+        (st = linear(g, l->ik, id, H, s->xn, n, s->ik, err)) ||
+        (st = linear(g, l->iw, ih, H, s->xn, n, s->iw, err)))
+        return st;
+    float w_scale = 1.0f / sqrtf((float)ih) / sqrtf((float)id);
+    CK(sl_k_rope_neox(s->iq, n, ih, id, rope, pos, g->inv_freq, g->stream), "rope");
+    CK(sl_k_scale_cols(s->iq, n * ih, id, rope, m->rope_factor, g->stream), "rope");
+    CK(sl_k_scale_cols(s->iw, n, ih, ih, w_scale, g->stream), "the head weights");
+    CK(sl_k_layernorm(s->ik, l->ik_norm_w, l->ik_norm_b, n, id, 1e-6f, g->stream), "layernorm");
+    CK(sl_k_rope_neox(s->ik, n, 1, id, rope, pos, g->inv_freq, g->stream), "rope");
+    CK(sl_k_scale_cols(s->ik, n, id, rope, m->rope_factor, g->stream), "rope");
+    if (fp8) {
+        CK(sl_k_hadamard_fp8(s->iq, n * ih, id, g->stream), "the FP8 queries");
+        CK(sl_k_hadamard_fp8(s->ik, n, id, g->stream), "the FP8 keys");
+    }
+    CK(sl_k_f32_to_bf16(s->iq, s->iq_b, (size_t)n * ih * id, g->stream), "bf16");
+    CK(sl_k_f32_to_bf16(s->ik, keys + (size_t)pos * id, (size_t)n * id, g->stream), "the indexer cache");
+    CK(sl_k_indexer_any(s->iq_b, s->iw, keys, s->ks, s->row_len, n, ih, id, L, s->scores,
+                        (size_t)L, g->stream), "the indexer's scores");
+    return SL_OK;
+}
+
+/* The selection buffers for the session's top-k, made on its first DSA call
+ * (a session's DSA options are set after its state). */
+static sl_status dsa_buffers(const gpu_ds *g, gpu_state *s, size_t k, sl_error *err)
+{
+    if (s->sel_k == k)
+        return SL_OK;
+    size_t n = s->chunk;
+    cudaFree(s->sel), cudaFree(s->topk_ws), cudaFree(s->sparse_ws);
+    s->sel = NULL, s->topk_ws = NULL, s->sparse_ws = NULL, s->sel_k = 0;
+    size_t a = sl_k_topk_workspace((int)n, (int)s->max_tokens, (int)k);
+    size_t b = sl_k_topk_workspace(1, (int)s->max_tokens, (int)k);
+    s->topk_ws_bytes = a > b ? a : b;
+    s->sparse_ws_bytes = 0;
+    if (g->fast_mla) {
+        a = sl_k_sparse_mla_workspace((int)n, g->cpu->c.n_heads, (int)k);
+        b = sl_k_sparse_mla_workspace(1, g->cpu->c.n_heads, (int)k);
+        s->sparse_ws_bytes = a > b ? a : b;
+    }
+    CK(cudaMalloc((void **)&s->sel, n * k * 4), "the selections");
+    if (s->topk_ws_bytes)
+        CK(cudaMalloc(&s->topk_ws, s->topk_ws_bytes), "the top-k's workspace");
+    if (s->sparse_ws_bytes)
+        CK(cudaMalloc(&s->sparse_ws, s->sparse_ws_bytes), "the sparse attention's workspace");
+    s->sel_k = k;
+    return SL_OK;
+}
+
+/* The recorded rows' selections back to the session, and for the oracle the
+ * share of the mass each sparse one keeps. Rows that see at most k
+ * positions selected them all (dense_rows of them, counted as the CPU does). */
+static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il, int n, int pos,
+                             sl_error *err)
+{
+    size_t k = sl_dsa_k(dsa), L = (size_t)pos + (size_t)n, stride, *count;
+    int32_t *rows = sl_dsa_rows(dsa, &stride, &count);
+    size_t dense_rows = 0;
+    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
+        dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
+    bool oracle = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE;
+    size_t first = sl_dsa_first_recorded(dsa), recorded = first < (size_t)n ? (size_t)n - first : 0;
+    if (oracle && recorded * L > s->host_mass_cap) {
+        float *grown = realloc(s->host_mass, recorded * L * sizeof(float));
+        if (!grown)
+            return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory for the oracle's mass");
+        s->host_mass = grown;
+        s->host_mass_cap = recorded * L;
+    }
+    if (recorded) {
+        CK(cudaMemcpyAsync(rows + first * stride, s->sel + first * k, recorded * k * 4,
+                           cudaMemcpyDeviceToHost, g->stream), "the selections");
+        if (oracle)
+            CK(cudaMemcpyAsync(s->host_mass, s->scores + first * L, recorded * L * 4,
+                               cudaMemcpyDeviceToHost, g->stream), "the oracle's mass");
+        CK(cudaStreamSynchronize(g->stream), "the selections");
+    }
+    for (size_t t = 0; t < (size_t)n; t++)
+        count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
+    for (size_t t = first > dense_rows ? first : dense_rows; oracle && t < (size_t)n; t++) {
+        const float *mass = s->host_mass + (t - first) * L;
+        double kept = 0;
+        for (size_t j = 0; j < count[t]; j++)
+            kept += mass[rows[t * stride + j]];
+        sl_dsa_note_kept(dsa, 0, il, kept / g->cpu->c.n_heads);
+    }
+    sl_dsa_rows_done(dsa, il, dense_rows);
+    return SL_OK;
+}
+
+/* Each row's selection into s->sel: the top-k of the indexer's scores or of
+ * the oracle's mass, over the positions the row sees. */
+static sl_status select_rows(const gpu_ds *g, gpu_state *s, const gpu_layer *l, sl_bf16 *kv,
+                             sl_bf16 *keys, sl_dsa *dsa, int n, int pos, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    int L = pos + n, k = (int)sl_dsa_k(dsa);
+    sl_status st = dsa_buffers(g, s, (size_t)k, err);
+    if (st)
+        return st;
+    int32_t len[CHUNK];
+    for (int t = 0; t < n; t++)
+        len[t] = pos + t + 1;
+    CK(cudaMemcpyAsync(s->row_len, len, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "row lengths");
+    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE)
+        CK(sl_k_mla_head_mass(s->q_abs, kv, n, pos, c->n_heads, c->kv_lora, c->qk_rope,
+                              g->cpu->softmax_scale, s->scores, s->lse, s->o_lat, g->stream),
+           "the oracle's mass");
+    else if ((st = indexer_scores(g, s, l, keys, n, pos, sl_dsa_indexer_fp8(dsa), err)))
+        return st;
+    CK(sl_k_topk(s->scores, (size_t)L, s->row_len, n, L, k, s->sel, s->topk_ws, s->topk_ws_bytes,
+                 g->stream), "the top-k");
+    return SL_OK;
+}
+
+/* Attention in the absorbed form over the selection (sel NULL: densely),
+ * then W_UV into s->att. */
+static sl_status mla_attend(const gpu_ds *g, gpu_state *s, const gpu_layer *l, const sl_bf16 *kv,
+                            const int32_t *sel, int k, int n, int pos, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    int nh = c->n_heads, R = c->kv_lora, D = R + c->qk_rope;
+    float scale = g->cpu->softmax_scale;
+    if (sel && g->fast_mla) { /* V3.2's dims: FlashMLA's sparse kernel */
+        CK(sl_k_f32_to_bf16(s->q_abs, s->q_abs_b, (size_t)n * nh * D, g->stream), "bf16");
+        CK(sl_k_sparse_mla_bf16(s->q_abs_b, kv, sel, n, nh, pos + n, k, scale, s->o_lat_b, s->lse,
+                                s->sparse_ws, s->sparse_ws_bytes, g->stream), "sparse attention");
+        CK(sl_k_bf16_to_f32(s->o_lat_b, s->o_lat, (size_t)n * nh * R, g->stream), "float32");
+    } else {
+        CK(sl_k_mla_attention(s->q_abs, kv, sel, k, n, pos, nh, R, c->qk_rope, scale, s->o_lat,
+                              NULL, g->stream), "attention");
+    }
+    CK(sl_k_mla_unabsorb(s->o_lat, l->kv_b, n, nh, c->qk_nope, c->v_head, R, s->att, g->stream),
+       "the values");
+    return SL_OK;
+}
+
+static sl_status attention_block(const gpu_ds *g, gpu_state *s, int il, int n, int pos,
+                                 sl_dsa *dsa, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    const gpu_layer *l = &g->layers[il];
+    int H = c->hidden;
+    sl_bf16 *kv = s->kv_cache + (size_t)il * s->max_tokens * (size_t)(c->kv_lora + c->qk_rope);
+    sl_bf16 *keys = s->index_cache + (size_t)il * s->max_tokens * (size_t)c->index_dim;
+    sl_status st;
+    CK(sl_k_rmsnorm(s->x, l->attn_norm, n, H, c->norm_eps, NULL, s->xn, g->stream), "rmsnorm");
+    if ((st = mla_project(g, s, l, kv, n, pos, err)))
+        return st;
+    if (dsa && ((st = select_rows(g, s, l, kv, keys, dsa, n, pos, err)) ||
+                (st = record_rows(g, s, dsa, il, n, pos, err))))
+        return st;
+    if ((st = mla_attend(g, s, l, kv, dsa ? s->sel : NULL, (int)s->sel_k, n, pos, err)) ||
+        (st = linear(g, l->o, H, c->n_heads * c->v_head, s->att, n, s->tmp, err)))
+        return st;
+    CK(sl_k_add(s->x, s->tmp, (size_t)n * H, g->stream), "the residual");
+    return SL_OK;
+}
+
+/* ---- feed-forward ---------------------------------------------------------------- */
+
+/* x += down(silu(gate·xn) ⊙ up·xn) over n rows, width F. */
+static sl_status swiglu_ffn(const gpu_ds *g, gpu_state *s, const gpu_layer *l, int n, int F,
+                            sl_error *err)
+{
+    int H = g->cpu->c.hidden;
+    sl_status st;
+    if ((st = linear(g, l->gate, F, H, s->xn, n, s->gate, err)) ||
+        (st = linear(g, l->up, F, H, s->xn, n, s->up, err)))
+        return st;
+    CK(sl_k_swiglu(s->gate, s->up, n, F, s->h, g->stream), "swiglu");
+    if ((st = linear(g, l->down, H, F, s->h, n, s->tmp, err)))
+        return st;
+    CK(sl_k_add(s->x, s->tmp, (size_t)n * H, g->stream), "the residual");
+    return SL_OK;
+}
+
+/* The routed pairs grouped by expert, in the CPU's order (experts in turn,
+ * tokens in order within each): token_of[i] for each grouped row i; and per
+ * token its rows and weight indices with the experts increasing, the order
+ * in which the CPU adds them. first[e] … first[e + 1] are expert e's rows. */
+static void group_by_expert(const int32_t *experts, int n, int K, int E, int32_t *map,
+                            int32_t *first)
+{
+    int32_t *token_of = map, *slot = map + n * K, *weight_index = map + 2 * n * K;
+    int filled[CHUNK] = {0};
+    int i = 0;
+    for (int e = 0; e < E; e++) {
+        first[e] = i;
+        for (int t = 0; t < n; t++)
+            for (int j = 0; j < K; j++)
+                if (experts[t * K + j] == e) {
+                    token_of[i] = t;
+                    slot[t * K + filled[t]] = i;
+                    weight_index[t * K + filled[t]] = t * K + j;
+                    filled[t]++, i++;
+                }
+    }
+    first[E] = i;
+}
+
+/* The routed experts: the choice on the device, the grouping on the host,
+ * each expert's GEMMs over its rows, the weighted sum added to x. */
+static sl_status moe_block(const gpu_ds *g, gpu_state *s, const gpu_layer *l, int n, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    int H = c->hidden, E = c->n_experts, K = c->experts_per_tok, I = c->moe_inter;
+    sl_status st = linear_f32(g, l->router, E, H, s->xn_f, n, s->router, err);
+    if (st)
+        return st;
+    CK(sl_k_moe_route(s->router, l->router_bias, n, E, c->n_group, c->topk_group, K, c->norm_topk,
+                      c->routed_scale, s->experts, s->weights, g->stream), "the router");
+    CK(cudaMemcpyAsync(s->host_experts, s->experts, (size_t)n * K * 4, cudaMemcpyDeviceToHost,
+                       g->stream), "the experts chosen");
+    CK(cudaStreamSynchronize(g->stream), "the experts chosen");
+    int32_t *first = malloc(((size_t)E + 1) * sizeof *first);
+    if (!first)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    group_by_expert(s->host_experts, n, K, E, s->host_map, first);
+    cudaError_t e = cudaMemcpyAsync(s->moe_map, s->host_map, 3 * (size_t)n * K * 4,
+                                    cudaMemcpyHostToDevice, g->stream);
+    if (e == cudaSuccess)
+        e = sl_k_gather_rows(s->xn, H, s->moe_map, n * K, s->xg, g->stream);
+    size_t each = (size_t)I * (size_t)H;
+    for (int x = 0; !st && e == cudaSuccess && x < E; x++) {
+        int rows = first[x + 1] - first[x];
+        const sl_bf16 *in = s->xg + (size_t)first[x] * H;
+        if (rows > 0 &&
+            !(st = linear(g, l->e_gate + x * each, I, H, in, rows, s->gate + (size_t)first[x] * I, err)))
+            st = linear(g, l->e_up + x * each, I, H, in, rows, s->up + (size_t)first[x] * I, err);
+    }
+    if (!st && e == cudaSuccess)
+        e = sl_k_swiglu(s->gate, s->up, n * K, I, s->h, g->stream);
+    for (int x = 0; !st && e == cudaSuccess && x < E; x++) {
+        int rows = first[x + 1] - first[x];
+        if (rows > 0)
+            st = linear(g, l->e_down + x * each, H, I, s->h + (size_t)first[x] * I, rows,
+                        s->y + (size_t)first[x] * H, err);
+    }
+    free(first);
+    if (st)
+        return st;
+    if (e == cudaSuccess)
+        e = sl_k_moe_combine(s->y, s->moe_map + n * K, s->moe_map + 2 * n * K, s->weights, n, K,
+                             H, s->x, g->stream);
+    return e == cudaSuccess ? SL_OK : cuda_failed(e, "the experts", err);
+}
+
+static sl_status ffn_block(const gpu_ds *g, gpu_state *s, int il, int n, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    const ds_layer *cpu = &g->cpu->layers[il];
+    const gpu_layer *l = &g->layers[il];
+    sl_status st;
+    CK(sl_k_rmsnorm(s->x, l->ffn_norm, n, c->hidden, c->norm_eps, s->xn_f, s->xn, g->stream), "rmsnorm");
+    if (cpu->moe && (st = moe_block(g, s, l, n, err)))
+        return st;
+    if (cpu->has_ffn && (st = swiglu_ffn(g, s, l, n, (int)cpu->gate.rows, err)))
+        return st;
+    return SL_OK;
+}
+
+/* ---- forward ---------------------------------------------------------------------- */
+
+static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
+                         size_t n_tokens, size_t position, float *logits, bool all_logits,
+                         sl_dsa *dsa, sl_error *err)
+{
+    const gpu_ds *g = model;
+    const sl_ds_config *c = &g->cpu->c;
+    gpu_state *s = state;
+    int n = (int)n_tokens, pos = (int)position, H = c->hidden;
+    int first = !logits ? n : all_logits ? 0 : n - 1;
+    sl_status st;
+    (void)pool;
+    CK(cudaSetDevice(g->device), "choosing the device");
+    CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
+    CK(sl_k_embed_rows(g->embed, H, s->ids, n, s->x, g->stream), "embeddings");
+    for (int il = 0; il < c->n_layers; il++)
+        if ((st = attention_block(g, s, il, n, pos, dsa, err)) || (st = ffn_block(g, s, il, n, err)))
+            return st;
+    if (first < n) {
+        CK(sl_k_rmsnorm(s->x + (size_t)first * H, g->final_norm, n - first, H, c->norm_eps, NULL,
+                        s->xn, g->stream), "rmsnorm");
+        if ((st = linear(g, g->head, c->vocab, H, s->xn, n - first, s->logits, err)))
+            return st;
+        CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * c->vocab * 4,
+                           cudaMemcpyDeviceToHost, g->stream), "the logits");
+    }
+    CK(cudaStreamSynchronize(g->stream), "the forward pass");
+    return SL_OK;
+}
+
+const sl_arch_ops sl_deepseek_cuda_ops = {
+    .state_bytes = state_bytes,
+    .state_new = state_new,
+    .state_free = state_free,
+    .chunk = chunk_of,
+    .forward = forward,
+    .model_free = sl_deepseek_cuda_free,
+    .own_indexer = true,
+    .dsa = true,
+    .selects = true,
+    .indexer_files = false,
+};

@@ -1,0 +1,55 @@
+/* deepseek-cuda-private.h: what the two halves of the DeepSeek-V3.2 GPU
+ * backend share: the model on the device (deepseek-cuda.c uploads it) and
+ * the CUDA error check (deepseek-cuda-forward.c runs it). */
+#ifndef SL_DEEPSEEK_CUDA_PRIVATE_H
+#define SL_DEEPSEEK_CUDA_PRIVATE_H
+
+#include "arch/deepseek-private.h"
+#include "error.h"
+#include "sightline-kernels.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+enum { SL_DS_BLAS_WORKSPACE = 32 << 20 };
+
+typedef struct {
+    float *attn_norm, *ffn_norm, *q_norm, *kv_norm, *ik_norm_w, *ik_norm_b;
+    float *kv_b, *router, *router_bias;  /* float32 */
+    sl_bf16 *q_a, *q_b, *kv_a, *o, *iq, *ik, *iw;
+    sl_bf16 *gate, *up, *down;           /* the dense FFN, or the shared experts */
+    sl_bf16 *e_gate, *e_up, *e_down;     /* n_experts each, back to back */
+} gpu_layer;
+
+typedef struct {
+    sl_deepseek *cpu; /* hyper-parameters, and freed with us */
+    int device;
+    cublasHandle_t blas;
+    cudaStream_t stream;
+    void *blas_ws; /* cuBLAS's workspace */
+    sl_bf16 *embed, *head;
+    float *final_norm, *inv_freq;
+    gpu_layer *layers;
+    void **allocs; /* every device buffer of the weights */
+    size_t n_allocs, cap_allocs;
+    bool fast_mla; /* V3.2's 512 + 64 dims: sparse-mla.cu's kernel */
+    char desc[160];
+} gpu_ds;
+
+static inline sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
+{
+    return sl_fail(err, e == cudaErrorMemoryAllocation ? SL_ERR_NO_MEMORY : SL_ERR_IO,
+                   "GPU: %s: %s", what, cudaGetErrorString(e));
+}
+
+#define CK(call, what)                                                                     \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess)                                                             \
+            return cuda_failed(e_, what, err);                                             \
+    } while (0)
+
+/* Frees the device buffers and the CPU model taken over. */
+void sl_deepseek_cuda_free(void *model);
+
+#endif

@@ -1,0 +1,292 @@
+// mla.cu: Multi-head Latent Attention in its absorbed (MQA) form at any
+// dims, for DeepSeek checkpoints whose shapes the fast sparse-mla.cu kernels
+// (576/512 only) do not take. The formulas are engine/arch/mla.c's MQA form:
+//   q_lat = W_UK[h]ᵀ·q_nope, p_s = softmax_s(scale·(q_lat·c_s + q_pe·pe_s)),
+//   out_h = W_UV[h]·Σ_s p_s·c_s
+// with the cache entry c_s ‖ pe_s in bf16 and everything else in float32.
+// Simple and correct rather than fast: one CTA per (row, head).
+#include "sightline-kernels.h"
+
+#include <cuda_bf16.h>
+#include <math.h>
+
+namespace {
+
+constexpr int THREADS = 256, WARPS = THREADS / 32, TILE = 64, MAX_PER_THREAD = 4;
+
+__device__ float block_sum(float v, float *red)
+{
+    for (int off = 16; off > 0; off /= 2)
+        v += __shfl_xor_sync(0xffffffffu, v, off);
+    if (threadIdx.x % 32 == 0)
+        red[threadIdx.x / 32] = v;
+    __syncthreads();
+    float s = 0.0f;
+    for (int w = 0; w < (int)blockDim.x / 32; w++)
+        s += red[w];
+    __syncthreads();
+    return s;
+}
+
+// One CTA per row: RMSNorm of the latent (as sl_rmsnorm), the rope part
+// scaled, both rounded to bf16 into the cache entry.
+__global__ void cache_entries(const float *kva, const float *weight, int R, int rope, float eps,
+                              float rope_scale, __nv_bfloat16 *entries)
+{
+    __shared__ float red[32];
+    int D = R + rope;
+    const float *x = kva + (size_t)blockIdx.x * D;
+    __nv_bfloat16 *e = entries + (size_t)blockIdx.x * D;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < R; i += blockDim.x)
+        ss = fmaf(x[i], x[i], ss);
+    float scale = 1.0f / sqrtf(block_sum(ss, red) / (float)R + eps);
+    for (int i = threadIdx.x; i < D; i += blockDim.x)
+        e[i] = __float2bfloat16_rn(i < R ? __fmul_rn(__fmul_rn(x[i], scale), weight[i])
+                                         : __fmul_rn(x[i], rope_scale));
+}
+
+// One CTA per (row, head): q_abs = W_UK[h]ᵀ·q_nope ‖ q_pe·rope_scale.
+__global__ void absorb_q(const float *q, const float *kv_b, int H, int nope, int rope, int vd,
+                         int R, float rope_scale, float *q_abs)
+{
+    int h = blockIdx.x % H;
+    const float *qh = q + (size_t)blockIdx.x * (nope + rope);
+    const float *w_uk = kv_b + (size_t)h * (nope + vd) * R;
+    float *out = q_abs + (size_t)blockIdx.x * (R + rope);
+    for (int r = threadIdx.x; r < R; r += blockDim.x) {
+        float acc = 0.0f;
+        for (int d = 0; d < nope; d++)
+            acc = fmaf(qh[d], w_uk[(size_t)d * R + r], acc);
+        out[r] = acc;
+    }
+    for (int i = threadIdx.x; i < rope; i += blockDim.x)
+        out[R + i] = __fmul_rn(qh[nope + i], rope_scale);
+}
+
+// The position of a row's j-th key, or -1 where it is not to be read.
+__device__ int key_at(const int32_t *idx, int j, int last)
+{
+    int p = idx ? idx[j] : j;
+    return p < 0 || p > last ? -1 : p;
+}
+
+// scale · q·kv[p] for the tile's keys, one warp a key; -inf where invalid.
+__device__ void tile_logits(const float *qs, const __nv_bfloat16 *kv, int D, const int32_t *idx,
+                            int j0, int count, int last, float scale, float *logit, int *pos)
+{
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int jj = warp; jj < count; jj += WARPS) {
+        int p = key_at(idx, j0 + jj, last);
+        float dot = 0.0f;
+        if (p >= 0) {
+            const __nv_bfloat16 *k = kv + (size_t)p * D;
+            for (int i = lane; i < D; i += 32)
+                dot = fmaf(qs[i], __bfloat162float(k[i]), dot);
+            for (int off = 16; off > 0; off /= 2)
+                dot += __shfl_xor_sync(0xffffffffu, dot, off);
+        }
+        if (lane == 0) {
+            logit[jj] = p >= 0 ? scale * dot : -INFINITY;
+            pos[jj] = p;
+        }
+    }
+}
+
+// One CTA per (row, head), keys in tiles with an online softmax; each
+// thread owns latent dims r = tid + i·THREADS. lse may be NULL.
+__global__ void attention(const float *q_abs, const __nv_bfloat16 *kv, const int32_t *indices,
+                          int topk, int first_pos, int H, int R, int rope, float scale,
+                          float *out_lat, float *lse)
+{
+    extern __shared__ float qs[]; // R + rope
+    __shared__ float logit[TILE];
+    __shared__ int pos[TILE];
+    int D = R + rope, t = blockIdx.x / H, last = first_pos + t;
+    const int32_t *idx = indices ? indices + (size_t)t * topk : nullptr;
+    int n_keys = indices ? topk : last + 1;
+    for (int i = threadIdx.x; i < D; i += blockDim.x)
+        qs[i] = q_abs[(size_t)blockIdx.x * D + i];
+    __syncthreads();
+    float acc[MAX_PER_THREAD] = {0.0f, 0.0f, 0.0f, 0.0f};
+    float m = -INFINITY, l = 0.0f;
+    for (int j0 = 0; j0 < n_keys; j0 += TILE) {
+        int count = n_keys - j0 < TILE ? n_keys - j0 : TILE;
+        tile_logits(qs, kv, D, idx, j0, count, last, scale, logit, pos);
+        __syncthreads();
+        float tmax = -INFINITY;
+        for (int jj = 0; jj < count; jj++)
+            tmax = fmaxf(tmax, logit[jj]);
+        float m_new = fmaxf(m, tmax);
+        if (m_new != -INFINITY) {
+            float corr = m == -INFINITY ? 0.0f : expf(m - m_new);
+            l *= corr;
+            for (int i = 0; i < MAX_PER_THREAD; i++)
+                acc[i] *= corr;
+            for (int jj = 0; jj < count; jj++) {
+                if (pos[jj] < 0)
+                    continue;
+                float p = expf(logit[jj] - m_new);
+                l += p;
+                const __nv_bfloat16 *c = kv + (size_t)pos[jj] * D;
+                for (int i = 0; i < MAX_PER_THREAD; i++) {
+                    int r = threadIdx.x + i * THREADS;
+                    if (r < R)
+                        acc[i] = fmaf(p, __bfloat162float(c[r]), acc[i]);
+                }
+            }
+            m = m_new;
+        }
+        __syncthreads();
+    }
+    float *o = out_lat + (size_t)blockIdx.x * R;
+    for (int i = 0; i < MAX_PER_THREAD; i++) {
+        int r = threadIdx.x + i * THREADS;
+        if (r < R)
+            o[r] = l > 0.0f ? acc[i] / l : 0.0f;
+    }
+    if (lse && threadIdx.x == 0)
+        lse[blockIdx.x] = l > 0.0f ? m + logf(l) : -INFINITY;
+}
+
+// The oracle's mass: with each (row, head)'s lse known, every position's
+// probability added into mass[t][p] (float atomics).
+__global__ void head_mass(const float *q_abs, const __nv_bfloat16 *kv, const float *lse,
+                          int first_pos, int n, int H, int R, int rope, float scale, float *mass)
+{
+    extern __shared__ float qs[];
+    int D = R + rope, t = blockIdx.x / H, last = first_pos + t;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int i = threadIdx.x; i < D; i += blockDim.x)
+        qs[i] = q_abs[(size_t)blockIdx.x * D + i];
+    __syncthreads();
+    float z = lse[blockIdx.x];
+    float *row = mass + (size_t)t * (size_t)(first_pos + n);
+    for (int p = warp; p <= last; p += WARPS) {
+        const __nv_bfloat16 *k = kv + (size_t)p * D;
+        float dot = 0.0f;
+        for (int i = lane; i < D; i += 32)
+            dot = fmaf(qs[i], __bfloat162float(k[i]), dot);
+        for (int off = 16; off > 0; off /= 2)
+            dot += __shfl_xor_sync(0xffffffffu, dot, off);
+        if (lane == 0 && z != -INFINITY)
+            atomicAdd(row + p, expf(scale * dot - z));
+    }
+}
+
+// One CTA per (row, head): out = W_UV[h]·o_lat, one warp per output dim.
+__global__ void unabsorb(const float *out_lat, const float *kv_b, int H, int nope, int vd, int R,
+                         __nv_bfloat16 *out)
+{
+    int h = blockIdx.x % H, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const float *o = out_lat + (size_t)blockIdx.x * R;
+    const float *w_uv = kv_b + ((size_t)h * (nope + vd) + nope) * R;
+    for (int d = warp; d < vd; d += WARPS) {
+        float acc = 0.0f;
+        for (int r = lane; r < R; r += 32)
+            acc = fmaf(w_uv[(size_t)d * R + r], o[r], acc);
+        for (int off = 16; off > 0; off /= 2)
+            acc += __shfl_xor_sync(0xffffffffu, acc, off);
+        if (lane == 0)
+            out[(size_t)blockIdx.x * vd + d] = __float2bfloat16_rn(acc);
+    }
+}
+
+__global__ void scale_cols(float *x, size_t rows, int stride, int count, float f)
+{
+    size_t n = rows * (size_t)count;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x)
+        x[(i / count) * stride + i % count] *= f;
+}
+
+bool bad_dims(int n, int H, int R, int rope)
+{
+    return n < 0 || H <= 0 || R <= 0 || R > THREADS * MAX_PER_THREAD || rope < 0 ||
+           (size_t)(R + rope) * sizeof(float) > 48 * 1024;
+}
+
+} // namespace
+
+cudaError_t sl_k_mla_cache_entries(const float *kva, const float *norm_weight, int n, int R,
+                                   int rope, float eps, float rope_scale, sl_bf16 *entries,
+                                   cudaStream_t stream)
+{
+    if (bad_dims(n, 1, R, rope))
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        cache_entries<<<n, THREADS, 0, stream>>>(kva, norm_weight, R, rope, eps, rope_scale,
+                                                 reinterpret_cast<__nv_bfloat16 *>(entries));
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_absorb_q(const float *q, const float *kv_b, int n, int H, int nope, int rope,
+                              int vd, int R, float rope_scale, float *q_abs, cudaStream_t stream)
+{
+    if (bad_dims(n, H, R, rope) || nope < 0 || vd <= 0)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        absorb_q<<<n * H, THREADS, 0, stream>>>(q, kv_b, H, nope, rope, vd, R, rope_scale, q_abs);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_attention(const float *q_abs, const sl_bf16 *kv, const int32_t *indices,
+                               int topk, int n, int first_pos, int H, int R, int rope, float scale,
+                               float *out_lat, float *lse, cudaStream_t stream)
+{
+    if (bad_dims(n, H, R, rope) || first_pos < 0 || (indices && topk < 0))
+        return cudaErrorInvalidValue;
+    size_t smem = (size_t)(R + rope) * sizeof(float);
+    if (n > 0)
+        attention<<<n * H, THREADS, smem, stream>>>(q_abs,
+                                                    reinterpret_cast<const __nv_bfloat16 *>(kv),
+                                                    indices, topk, first_pos, H, R, rope, scale,
+                                                    out_lat, lse);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_head_mass(const float *q_abs, const sl_bf16 *kv, int n, int first_pos, int H,
+                               int R, int rope, float scale, float *mass, float *lse,
+                               float *out_lat, cudaStream_t stream)
+{
+    if (bad_dims(n, H, R, rope) || first_pos < 0)
+        return cudaErrorInvalidValue;
+    if (n == 0)
+        return cudaSuccess;
+    cudaError_t e = cudaMemsetAsync(mass, 0, (size_t)n * (size_t)(first_pos + n) * sizeof(float),
+                                    stream);
+    if (e == cudaSuccess)
+        e = sl_k_mla_attention(q_abs, kv, NULL, 0, n, first_pos, H, R, rope, scale, out_lat, lse,
+                               stream);
+    if (e != cudaSuccess)
+        return e;
+    size_t smem = (size_t)(R + rope) * sizeof(float);
+    head_mass<<<n * H, THREADS, smem, stream>>>(q_abs, reinterpret_cast<const __nv_bfloat16 *>(kv),
+                                                lse, first_pos, n, H, R, rope, scale, mass);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_unabsorb(const float *out_lat, const float *kv_b, int n, int H, int nope,
+                              int vd, int R, sl_bf16 *out, cudaStream_t stream)
+{
+    if (bad_dims(n, H, R, 0) || nope < 0 || vd <= 0)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        unabsorb<<<n * H, THREADS, 0, stream>>>(out_lat, kv_b, H, nope, vd, R,
+                                                reinterpret_cast<__nv_bfloat16 *>(out));
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_scale_cols(float *x, int rows, int stride, int count, float f,
+                            cudaStream_t stream)
+{
+    if (rows < 0 || count < 0 || stride < count)
+        return cudaErrorInvalidValue;
+    size_t n = (size_t)rows * (size_t)count;
+    if (n == 0 || f == 1.0f)
+        return cudaSuccess;
+    size_t blocks = (n + THREADS - 1) / THREADS;
+    scale_cols<<<blocks > 65535 ? 65535u : (unsigned)blocks, THREADS, 0, stream>>>(
+        x, (size_t)rows, stride, count, f);
+    return cudaGetLastError();
+}

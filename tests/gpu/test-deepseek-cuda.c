@@ -1,0 +1,249 @@
+/* DeepSeek-V3.2 on the GPU against the same checkpoint on the CPU (itself
+ * tested against transformers: tests/engine/deepseek). For each checkpoint
+ * given, the same prompt (over 256 tokens: prefill in two chunks), then
+ * single-token steps (the decode path), in four modes: dense attention, the
+ * lightning indexer with the model's top-k, the same with DeepSeek's FP8
+ * indexer numerics, and the oracle. Checked:
+ * - every row's logits within 3e-2 relative (‖gpu − cpu‖/‖cpu‖) of the
+ *   CPU's: the GPU holds weights, activations it multiplies and the latent
+ *   cache in BF16;
+ * - every recorded selection causal, of min(k, row length) distinct
+ *   positions; and equal to the CPU's as sets up to near-ties that BF16 may
+ *   decide otherwise: the sets overlap by at least 90% over all rows and
+ *   layers, and no row differs in more than a quarter of its positions (a
+ *   wrong score would move far more);
+ * - with top-k at least the length, the sparse path equals dense attention
+ *   on the GPU (≤ 1e-6), and the oracle keeps all of the mass;
+ * - in oracle mode, the share of the mass kept is in (0, 1]. */
+#include "../engine/test-util.h"
+
+#include <stdint.h>
+
+enum { PROMPT = 300, STEPS = 6, MAX_K = 256 };
+
+static const char *TEXT =
+    "The lighthouse keeper had kept the same routine for thirty-one years. Every evening, an hour "
+    "before sunset, he climbed the ninety-four iron steps with a can of paraffin in one hand and a "
+    "cloth in the other, polished the great lens until it threw his own face back at him a hundred "
+    "times, and trimmed the wick with a care that bordered on ceremony. The ships that passed the "
+    "point never saw him; they saw only the light, turning its slow circle over the water, and "
+    "trusted it the way one trusts the ground underfoot. When the letter came from the harbour "
+    "board announcing that the light would be automated in the spring, he read it twice, folded it "
+    "into quarters, and put it in the drawer with the tide tables. Then he went up the steps as "
+    "usual, and that night he stayed at the top until dawn. In the morning the fog came in early, "
+    "thick and grey, and the foghorn sounded its two long notes every half minute until noon; he "
+    "counted them without meaning to, as he had counted them for three decades, 1, 2, 3, 4, 5.";
+
+typedef struct {
+    const char *name;
+    sl_dsa_mode mode;
+    int top_k; /* 0: the model's */
+    bool fp8;
+} mode_case;
+
+static sl_session *session(sl_engine *e, size_t max, const mode_case *m, int top_k)
+{
+    sl_session *s = NULL;
+    sl_error err = {0};
+    sl_dsa_options o = sl_dsa_default();
+    o.mode = m->mode;
+    o.top_k = top_k;
+    o.record_question = (int)max;
+    o.record_raw = true;
+    o.indexer_fp8 = m->fp8;
+    CHECKF(sl_session_new(e, max, &s, &err) == SL_OK && sl_session_set_dsa(s, &o, &err) == SL_OK,
+           "%s", err.message);
+    return s;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The valid entries of a -1 padded row, sorted; their count. */
+static size_t sorted_set(const int32_t *row, int k, int32_t *out)
+{
+    size_t n = 0;
+    for (int j = 0; j < k; j++)
+        if (row[j] >= 0)
+            out[n++] = row[j];
+    qsort(out, n, 4, by_value);
+    return n;
+}
+
+static size_t common(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+    size_t same = 0;
+    for (size_t i = 0, j = 0; i < na && j < nb;)
+        a[i] == b[j] ? (same++, i++, j++) : a[i] < b[j] ? i++ : j++;
+    return same;
+}
+
+/* GPU records against CPU records: validity, and overlap up to near-ties. */
+static double compare_selections(sl_session *cpu, sl_session *gpu, const char *what)
+{
+    sl_selection_view vc, vg;
+    sl_error err = {0};
+    if (!(sl_session_selections(cpu, &vc, &err) == SL_OK &&
+          sl_session_selections(gpu, &vg, &err) == SL_OK)) {
+        CHECKF(false, "%s: %s", what, err.message);
+        return 0;
+    }
+    CHECKF(vc.n_records == vg.n_records && vg.n_records == PROMPT + STEPS, "%s: %zu and %zu records",
+           what, vc.n_records, vg.n_records);
+    int k = vg.top_k;
+    double same = 0, total = 0;
+    size_t worst_row = 0;
+    int32_t a[MAX_K], b[MAX_K];
+    for (size_t r = 0; r < vg.n_records && r < vc.n_records && k <= MAX_K; r++) {
+        const sl_selection_record *g = &vg.records[r], *c = &vc.records[r];
+        CHECK(g->query_pos == c->query_pos);
+        size_t want = (size_t)g->query_pos + 1 < (size_t)k ? (size_t)g->query_pos + 1 : (size_t)k;
+        for (int l = 0; l < vg.n_layers; l++) {
+            size_t na = sorted_set(g->raw + (size_t)l * k, k, a);
+            size_t nb = sorted_set(c->raw + (size_t)l * k, k, b);
+            bool distinct = true;
+            for (size_t i = 1; i < na; i++)
+                distinct &= a[i] != a[i - 1];
+            CHECKF(na == want && nb == want && distinct && (na == 0 || a[na - 1] <= g->query_pos),
+                   "%s: row %d layer %d: %zu positions selected (CPU %zu), %zu wanted", what,
+                   (int)g->query_pos, l, na, nb, want);
+            size_t s = common(a, na, b, nb), differ = na - s;
+            worst_row = differ > worst_row ? differ : worst_row;
+            CHECKF(4 * differ <= na, "%s: row %d layer %d: %zu of %zu positions differ", what,
+                   (int)g->query_pos, l, differ, na);
+            same += (double)s;
+            total += (double)na;
+        }
+    }
+    double overlap = total > 0 ? same / total : 0;
+    CHECKF(overlap >= 0.9, "%s: selections overlap %.3f", what, overlap);
+    fprintf(stderr, "  %s: selections overlap %.2f%% (at most %zu of %d differ in a row)\n", what,
+            100 * overlap, worst_row, k);
+    if (vg.mass_kept)
+        for (int l = 0; l < vg.n_layers; l++)
+            CHECKF(vg.mass_kept[l] > 0 && vg.mass_kept[l] <= 1.0 + 1e-6, "%s: layer %d keeps %g",
+                   what, l, vg.mass_kept[l]);
+    return overlap;
+}
+
+/* Prefill, then single steps, on both; the worst relative error of any row. */
+static double run_both(sl_session *cpu, sl_session *gpu, const int32_t *ids, size_t V,
+                       float *lc, float *lg)
+{
+    sl_error err = {0};
+    CHECKF(sl_session_prefill_all_logits(cpu, ids, PROMPT, lc, &err) == SL_OK, "%s", err.message);
+    CHECKF(sl_session_prefill_all_logits(gpu, ids, PROMPT, lg, &err) == SL_OK, "%s", err.message);
+    double worst = 0;
+    for (size_t t = 0; t < PROMPT; t++) {
+        double r = sl_rel_error(lg + t * V, lc + t * V, V);
+        worst = r > worst ? r : worst;
+    }
+    for (int i = 0; i < STEPS; i++) {
+        CHECK(sl_session_prefill(cpu, ids + PROMPT + i, 1, NULL, &err) == SL_OK);
+        CHECK(sl_session_prefill(gpu, ids + PROMPT + i, 1, NULL, &err) == SL_OK);
+        const float *c = sl_session_logits(cpu), *g = sl_session_logits(gpu);
+        double r = c && g ? sl_rel_error(g, c, V) : 1.0;
+        worst = r > worst ? r : worst;
+    }
+    return worst;
+}
+
+static void check_mode(sl_engine *cpu, sl_engine *gpu, const int32_t *ids, const mode_case *m,
+                       const char *name)
+{
+    const sl_model_info *info = sl_engine_model(cpu);
+    size_t V = (size_t)info->n_vocab, max = PROMPT + STEPS;
+    int k = m->top_k ? m->top_k : info->index_top_k;
+    float *lc = malloc(PROMPT * V * 4), *lg = malloc(PROMPT * V * 4);
+    sl_session *sc = session(cpu, max, m, k), *sg = session(gpu, max, m, k);
+    char what[96];
+    snprintf(what, sizeof what, "%s %s", name, m->name);
+    double worst = sc && sg ? run_both(sc, sg, ids, V, lc, lg) : 1.0;
+    CHECKF(worst <= 3e-2, "%s: logits: GPU against CPU %.3g", what, worst);
+    fprintf(stderr, "%s, top-k %d: logits within %.2e of the CPU's over %d rows and %d steps\n",
+            what, m->mode == SL_DSA_DENSE ? 0 : k, worst, PROMPT, STEPS);
+    if (sc && sg && m->mode != SL_DSA_DENSE)
+        compare_selections(sc, sg, what);
+    sl_session_free(sc), sl_session_free(sg);
+    free(lc), free(lg);
+}
+
+/* On the GPU, top-k ≥ the length through the selection path equals dense. */
+static void check_full_selection(sl_engine *gpu, const int32_t *ids, const char *name)
+{
+    size_t V = (size_t)sl_engine_model(gpu)->n_vocab;
+    float *ld = malloc(PROMPT * V * 4), *ls = malloc(PROMPT * V * 4);
+    static const mode_case dense = {"dense", SL_DSA_DENSE, 1, false};
+    static const mode_case modes[] = {{"indexer", SL_DSA_INDEXER, 0, false},
+                                      {"oracle", SL_DSA_ORACLE, 0, false}};
+    sl_session *sd = session(gpu, PROMPT, &dense, 1);
+    sl_error err = {0};
+    CHECK(sd && sl_session_prefill_all_logits(sd, ids, PROMPT, ld, &err) == SL_OK);
+    for (size_t i = 0; i < 2; i++) {
+        sl_dsa_options o = sl_dsa_default();
+        o.mode = modes[i].mode;
+        o.top_k = PROMPT;
+        o.sparse_always = true;
+        sl_session *s = NULL;
+        CHECK(sl_session_new(gpu, PROMPT, &s, &err) == SL_OK && sl_session_set_dsa(s, &o, &err) == SL_OK);
+        CHECK(s && sl_session_prefill_all_logits(s, ids, PROMPT, ls, &err) == SL_OK);
+        double e = sl_rel_error(ls, ld, PROMPT * V);
+        CHECKF(e <= 1e-6, "%s %s: top-k %d against dense: %.3g", name, modes[i].name, PROMPT, e);
+        sl_selection_view v;
+        if (s && sl_session_selections(s, &v, &err) == SL_OK && v.mass_kept)
+            for (int l = 0; l < v.n_layers; l++)
+                CHECKF(fabs(v.mass_kept[l] - 1.0) <= 1e-4, "%s: layer %d keeps %g of all", name, l,
+                       v.mass_kept[l]);
+        fprintf(stderr, "%s %s, top-k ≥ length: equals dense (%.1e)\n", name, modes[i].name, e);
+        sl_session_free(s);
+    }
+    sl_session_free(sd);
+    free(ld), free(ls);
+}
+
+static void check_checkpoint(const char *dir)
+{
+    const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    sl_engine *cpu = NULL, *gpu = NULL;
+    sl_error err = {0};
+    sl_engine_options oc = {.model_path = dir, .n_threads = 4};
+    sl_engine_options og = {.model_path = dir, .device = "cuda:0"};
+    CHECKF(sl_engine_open(&oc, &cpu, &err) == SL_OK, "%s", err.message);
+    CHECKF(sl_engine_open(&og, &gpu, &err) == SL_OK, "%s", err.message);
+    sl_tokens ids = {0};
+    CHECK(cpu && sl_tokenize(cpu, TEXT, strlen(TEXT), false, &ids, &err) == SL_OK);
+    CHECKF(ids.n >= PROMPT + STEPS, "%s: the text is %zu tokens", name, ids.n);
+    if (cpu && gpu && ids.n >= PROMPT + STEPS) {
+        CHECK(strncmp(sl_engine_device(gpu), "cuda:0", 6) == 0);
+        static const mode_case modes[] = {
+            {"dense", SL_DSA_DENSE, 1, false},
+            {"indexer", SL_DSA_INDEXER, 0, false},
+            {"indexer fp8", SL_DSA_INDEXER, 0, true},
+            {"oracle", SL_DSA_ORACLE, 16, false},
+        };
+        for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+            check_mode(cpu, gpu, ids.ids, &modes[i], name);
+        check_full_selection(gpu, ids.ids, name);
+    }
+    sl_tokens_free(&ids);
+    sl_engine_close(cpu);
+    sl_engine_close(gpu);
+}
+
+int main(int argc, char **argv)
+{
+    sl_device_info gpus[8];
+    int n_gpus = 0;
+    char why[256] = "";
+    sl_error err = {0};
+    if (sl_devices_list(gpus, 8, &n_gpus, why, sizeof why, &err) != SL_OK || n_gpus == 0) {
+        fprintf(stderr, "no GPU (%s): skipped\n", why[0] ? why : err.message);
+        return 77;
+    }
+    for (int i = 1; i < argc; i++)
+        check_checkpoint(argv[i]);
+    return sl_test_finish();
+}
