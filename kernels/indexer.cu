@@ -34,6 +34,12 @@
 
 #include <math.h>
 
+// indexer-wgmma.cu: the FP8 kernel on wgmma (sm_90a), H = 64, D = 128.
+cudaError_t sl_indexer_fp8_wgmma(const uint8_t *q, const float *w, const uint8_t *k,
+                                 const float *k_scale, const int32_t *ks, const int32_t *ke,
+                                 int rows, int L, float *scores, size_t score_stride,
+                                 int variant, cudaStream_t stream);
+
 namespace {
 
 constexpr int kWarps = 8;
@@ -345,6 +351,42 @@ size_t smem_bytes(int H, int D)
 }
 
 int g_keys_per_warp = 0; // sl_k_indexer_tune
+int g_wgmma_variant = 0;  // sl_k_indexer_tune_wgmma
+
+// Compute capability 9.0 (Hopper) of the current device, asked once a device.
+bool device_is_sm90()
+{
+    static int known[64]; // 0 unknown, 1 yes, 2 no
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0)
+        return false;
+    if (dev < 64 && known[dev])
+        return known[dev] == 1;
+    int major = 0, minor = 0;
+    bool yes = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) ==
+                   cudaSuccess &&
+               cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) ==
+                   cudaSuccess &&
+               major == 9 && minor == 0;
+    if (dev < 64)
+        known[dev] = yes ? 1 : 2;
+    return yes;
+}
+
+// The wgmma kernel (indexer-wgmma.cu) takes FP8 at H = 64, D = 128 on sm_90
+// with 16-byte aligned q and 4-byte aligned k. Off by default until it is
+// measured correct on a GPU; then from 64 rows (one group of rows a CTA).
+constexpr bool kWgmmaByDefault = false;
+
+int wgmma_variant(const Params &p, int D)
+{
+    if (g_wgmma_variant < 0 || p.H != 64 || D != 128 || (uintptr_t)p.q % 16 ||
+        (uintptr_t)p.k % 4 || !device_is_sm90())
+        return 0;
+    if (g_wgmma_variant > 0)
+        return g_wgmma_variant;
+    return kWgmmaByDefault && p.rows >= 64 ? 1 : 0;
+}
 
 template <int D, Src S, int HMAX, int MT>
 cudaError_t launch_h(const Params &p, cudaStream_t stream)
@@ -387,6 +429,12 @@ template <Src S> cudaError_t launch(Params p, int D, cudaStream_t stream)
         return cudaSuccess;
     if ((p.rows + p.rows_per_cta - 1) / p.rows_per_cta > 65535)
         return cudaErrorInvalidValue;
+    if (S == Src::fp8) {
+        int variant = wgmma_variant(p, D);
+        if (variant)
+            return sl_indexer_fp8_wgmma(p.q, p.w, p.k, p.k_scale, p.ks, p.ke, p.rows, p.L,
+                                        p.scores, p.stride, variant, stream);
+    }
     return D == 64 ? launch_d<64, S>(p, stream) : launch_d<128, S>(p, stream);
 }
 
@@ -441,4 +489,9 @@ extern "C" cudaError_t sl_k_indexer_fp8_paged(const uint8_t *q, const float *w,
 extern "C" void sl_k_indexer_tune(int keys_per_warp)
 {
     g_keys_per_warp = keys_per_warp;
+}
+
+extern "C" void sl_k_indexer_tune_wgmma(int variant)
+{
+    g_wgmma_variant = variant;
 }

@@ -117,6 +117,14 @@ cudaError_t sl_k_indexer_fp8_paged(const uint8_t *q, const float *w, const uint8
 /* Tuning, for benchmarks: keys per warp of the later launches with H <= 64
  * (32 or 64; 0 chooses). Not thread-safe; leave it alone elsewhere. */
 void sl_k_indexer_tune(int keys_per_warp);
+/* Tuning, for tests and benchmarks: the FP8 kernel on Hopper's wgmma
+ * (indexer-wgmma.cu), for sm_90 devices at H = 64, D = 128; not chosen by
+ * default yet. variant -1: never (the mma.sync kernel); 0: the default;
+ * 1: 256 keys a CTA, one q row a step;
+ * 2: 128 keys a CTA, two rows a step; 3: 128 keys, one row a step. 1 to 3
+ * run at any number of rows where the device and shape allow. Not
+ * thread-safe; leave it alone elsewhere. */
+void sl_k_indexer_tune_wgmma(int variant);
 
 /* ---- sparse-mla.cu: DeepSeek sparse attention in MLA's MQA mode ----------
  *

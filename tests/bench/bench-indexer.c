@@ -8,7 +8,9 @@
  * range. Decode: one row over L = 32K and 128K, µs and GB/s of key bytes
  * read (keys rotate among copies larger than L2 together; fp8 counts the
  * scales), and a batch of 64 rows, each its own 32K keys in the paged
- * cache. Each at 32 and 64 keys a warp. Timed with CUDA events after
+ * cache. Each at 32 and 64 keys a warp of the mma.sync kernel; FP8 prefill
+ * also on the wgmma kernel (sm_90 only; variants 1-3, see
+ * sl_k_indexer_tune_wgmma), in the same run. Timed with CUDA events after
  * warm-up; the median of the repeats. */
 #include "sightline-kernels.h"
 
@@ -231,11 +233,12 @@ static cudaError_t run_ix(void *c, int rep)
 
 typedef struct {
     const char *mode, *kind;
-    int rows, L, keys_per_warp;
+    int rows, L, keys_per_warp, wgmma;
     double ms, tflops, gbps;
 } ix_result;
 
-static ix_result bench_ix(int mode, int rows, int L, int keys_per_warp, size_t l2)
+/* wgmma: 0 the mma.sync kernel at keys_per_warp; 1-3 that wgmma variant. */
+static ix_result bench_ix(int mode, int rows, int L, int keys_per_warp, int wgmma, size_t l2)
 {
     const int H = 64, D = 128;
     ix_ctx x = {.mode = mode, .rows = rows, .H = H, .D = D, .L = L};
@@ -292,11 +295,14 @@ static ix_result bench_ix(int mode, int rows, int L, int keys_per_warp, size_t l
     free(ks), free(ke);
     CK(cudaMalloc((void **)&x.out, (size_t)rows * L * sizeof(float)));
     int reps = !decode ? (L > 65536 ? 5 : 10) : rows > 1 ? 20 : 50;
-    sl_k_indexer_tune(keys_per_warp);
+    sl_k_indexer_tune(wgmma ? 0 : keys_per_warp);
+    sl_k_indexer_tune_wgmma(wgmma ? wgmma : -1);
     double ms = time_ms(run_ix, &x, decode ? 2 * x.copies : 2, reps);
     ix_result r = {.mode = mode_name[mode], .kind = decode ? "decode" : "prefill",
-                   .rows = rows, .L = L, .keys_per_warp = keys_per_warp, .ms = ms};
+                   .rows = rows, .L = L, .keys_per_warp = wgmma ? 0 : keys_per_warp,
+                   .wgmma = wgmma, .ms = ms};
     sl_k_indexer_tune(0);
+    sl_k_indexer_tune_wgmma(0);
     r.tflops = 2.0 * H * D * pairs / (ms * 1e-3) / 1e12;
     r.gbps = (double)read_bytes / (ms * 1e-3) / 1e9;
     cudaFree(x.q), cudaFree(x.w), cudaFree(x.k), cudaFree(x.kscale), cudaFree(x.ks);
@@ -347,28 +353,38 @@ int main(int argc, char **argv)
            "fp8 %.0f TFLOP/s\n",
            copy_gbps, bf16_tf, fp8_tf);
 
-    ix_result res[48];
+    ix_result res[64];
     int nr = 0;
+    int hopper = prop.major == 9 && prop.minor == 0;
     static const int prefill_L[] = {8192, 32768, 131072};
     static const int decode_L[] = {32768, 131072};
     /* Both tilings (32 and 64 keys a warp) of each. */
     for (int mode = BF16; mode <= FP8; mode++)
         for (int i = 0; i < (quick ? 1 : 3); i++)
             for (int kpw = 32; kpw <= 64; kpw *= 2)
-                res[nr++] = bench_ix(mode, 4096, prefill_L[i], kpw, l2);
+                res[nr++] = bench_ix(mode, 4096, prefill_L[i], kpw, 0, l2);
+    for (int i = 0; hopper && i < (quick ? 1 : 3); i++)
+        for (int v = 1; v <= 3; v++)
+            res[nr++] = bench_ix(FP8, 4096, prefill_L[i], 0, v, l2);
     for (int mode = BF16; mode <= FP8_PAGED; mode++)
         for (int i = 0; i < 2; i++)
             for (int kpw = 32; kpw <= 64; kpw *= 2)
-                res[nr++] = bench_ix(mode, 1, decode_L[i], kpw, l2);
+                res[nr++] = bench_ix(mode, 1, decode_L[i], kpw, 0, l2);
     /* A decode batch: 64 sequences of 32K keys each in the paged cache. */
     for (int kpw = 32; kpw <= 64; kpw *= 2)
-        res[nr++] = bench_ix(FP8_PAGED, 64, 32768, kpw, l2);
-    printf("%-10s %-8s %4s %5s %7s %11s %8s %9s\n", "indexer", "kind", "kpw", "rows", "L", "time",
-           "TFLOP/s", "key GB/s");
-    for (int i = 0; i < nr; i++)
-        printf("%-10s %-8s %4d %5d %7d %8.1f us %8.1f %9.0f\n", res[i].mode, res[i].kind,
-               res[i].keys_per_warp, res[i].rows, res[i].L, res[i].ms * 1e3, res[i].tflops,
-               res[i].gbps);
+        res[nr++] = bench_ix(FP8_PAGED, 64, 32768, kpw, 0, l2);
+    printf("%-10s %-8s %-9s %5s %7s %11s %8s %8s %9s\n", "indexer", "kind", "kernel", "rows", "L",
+           "time", "TFLOP/s", "of fp8", "key GB/s");
+    for (int i = 0; i < nr; i++) {
+        char kernel[16];
+        if (res[i].wgmma)
+            snprintf(kernel, sizeof kernel, "wgmma-%d", res[i].wgmma);
+        else
+            snprintf(kernel, sizeof kernel, "mma-%d", res[i].keys_per_warp);
+        printf("%-10s %-8s %-9s %5d %7d %8.1f us %8.1f %7.1f%% %9.0f\n", res[i].mode, res[i].kind,
+               kernel, res[i].rows, res[i].L, res[i].ms * 1e3, res[i].tflops,
+               fp8_tf > 0 ? 100.0 * res[i].tflops / fp8_tf : 0.0, res[i].gbps);
+    }
 
     if (json) {
         FILE *f = fopen(json, "w");
@@ -384,9 +400,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < nr; i++)
             fprintf(f,
                     "    {\"mode\": \"%s\", \"kind\": \"%s\", \"keys_per_warp\": %d, "
-                    "\"rows\": %d, \"L\": %d, \"us\": %.2f, \"tflops\": %.2f, "
-                    "\"key_gbps\": %.1f}%s\n",
-                    res[i].mode, res[i].kind, res[i].keys_per_warp, res[i].rows, res[i].L,
+                    "\"wgmma_variant\": %d, \"rows\": %d, \"L\": %d, \"us\": %.2f, "
+                    "\"tflops\": %.2f, \"key_gbps\": %.1f}%s\n",
+                    res[i].mode, res[i].kind, res[i].keys_per_warp, res[i].wgmma, res[i].rows,
+                    res[i].L,
                     res[i].ms * 1e3,
                     res[i].tflops, res[i].gbps, i + 1 < nr ? "," : "");
         fprintf(f, "  ]}\n}\n");

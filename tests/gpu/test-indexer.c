@@ -1,14 +1,17 @@
 /* indexer.cu against the CPU's sl_lightning_scores (engine/dsa/indexer.c)
  * on float copies of the same bf16 or e4m3 values: fresh random inputs of
- * odd sizes, causal and ragged ranges, outputs poisoned first. In range:
+ * odd sizes, causal, ragged and tile-edge ranges, outputs poisoned first;
+ * every tiling, and for FP8 at H = 64, D = 128 each variant of the wgmma
+ * kernel (indexer-wgmma.cu; on a GPU other than sm_90 these run the
+ * mma.sync kernel again). In range:
  * ‖gpu − cpu‖ / ‖cpu‖ within 1e-5 (the products are exact in fp32, only the
  * order of the sums differs); outside: exactly -inf; past L: untouched. */
 #include "gpu-util.h"
 #include "dsa/indexer.h"
 #include "sightline-kernels.h"
 
-enum { KIND_BF16, KIND_FP8, KIND_PAGED };
-static const char *kind_name[] = {"bf16", "fp8", "fp8-paged"};
+enum { KIND_BF16, KIND_FP8, KIND_PAGED, KIND_WGMMA };
+static const char *kind_name[] = {"bf16", "fp8", "fp8-paged", "fp8-wgmma"};
 
 static uint64_t rng = 0x5eed1234abcdull;
 
@@ -32,16 +35,24 @@ static uint8_t random_e4m3(void)
     return b;
 }
 
-static double worst[3];
-static int cases[3];
+static double worst[4];
+static int cases[4];
+
+enum { CAUSAL, RAGGED, EDGES };
+static const char *range_name[] = {"causal", "ragged", "edges"};
 
 /* Ranges: causal rows at the last positions (pos = L − rows + r, so rows
- * past the start are empty), or ragged: random starts and ends, some empty,
- * some past either edge. */
+ * past the start are empty); ragged: random starts and ends, some empty,
+ * some past either edge; edges: starts and ends at multiples of 64 (the
+ * kernels' key tiles are 128 to 512) and one either side. */
 static void make_ranges(int rows, int L, int ragged, int32_t *ks, int32_t *ke)
 {
     for (int r = 0; r < rows; r++) {
-        if (!ragged) {
+        if (ragged == EDGES) {
+            int tiles = L / 64 + 2;
+            ks[r] = 64 * (int32_t)(next_u32() % (uint32_t)tiles) + (int32_t)(next_u32() % 3) - 1;
+            ke[r] = 64 * (int32_t)(next_u32() % (uint32_t)tiles) + (int32_t)(next_u32() % 3) - 1;
+        } else if (!ragged) {
             ks[r] = 0;
             ke[r] = L - rows + r + 1;
         } else {
@@ -148,10 +159,15 @@ static void check(int kind, int rows, int H, int D, int L, int ragged)
         }
     }
 
-    /* Both tilings: 32 and 64 keys a warp. */
+    /* Both tilings of the mma.sync kernel (32 and 64 keys a warp), then for
+     * FP8 at its shape each variant of the wgmma kernel. */
     float *dout = sl_gpu_poisoned((size_t)rows * stride * sizeof(float));
-    for (int variant = 32; variant <= 64; variant *= 2) {
-        sl_k_indexer_tune(variant);
+    int n_variants = kind == KIND_FP8 && H == 64 && D == 128 ? 5 : 2;
+    for (int vi = 0; vi < n_variants; vi++) {
+        int variant = vi < 2 ? 32 << vi : vi - 1, wgmma = vi >= 2;
+        int tally = wgmma ? KIND_WGMMA : kind;
+        sl_k_indexer_tune(wgmma ? 0 : variant);
+        sl_k_indexer_tune_wgmma(wgmma ? variant : -1);
         CUDA_CHECK(cudaMemset(dout, 0xFF, (size_t)rows * stride * sizeof(float)));
         if (kind == KIND_BF16)
             CUDA_CHECK(sl_k_indexer_bf16(dq, dw, dk, dks_, dke, rows, H, D, L, dout, stride, 0));
@@ -186,15 +202,16 @@ static void check(int kind, int rows, int H, int D, int L, int ragged)
         if (!(err <= 1e-5) || nan_in || bad_outside || !out)
             fprintf(stderr, "%s/%d rows %d H %d D %d L %d %s: rel err %.3g, %zu non-finite in "
                             "range, %zu wrong outside\n",
-                    kind_name[kind], variant, rows, H, D, L, ragged ? "ragged" : "causal", err,
-                    nan_in, bad_outside);
+                    kind_name[tally], variant, rows, H, D, L, range_name[ragged], err, nan_in,
+                    bad_outside);
         CHECK(out && err <= 1e-5 && nan_in == 0 && bad_outside == 0);
-        if (err > worst[kind] || err != err)
-            worst[kind] = err;
-        cases[kind]++;
+        if (err > worst[tally] || err != err)
+            worst[tally] = err;
+        cases[tally]++;
         free(out);
     }
     sl_k_indexer_tune(0);
+    sl_k_indexer_tune_wgmma(0);
 
     free(q), free(k), free(qf), free(kf), free(w), free(ksc), free(ks), free(ke), free(cache),
         free(bt), free(ref), free(got);
@@ -223,8 +240,15 @@ int main(void)
     for (int kind = KIND_BF16; kind <= KIND_FP8; kind++)
         for (int ri = 0; ri < 3; ri++)
             for (int li = 0; li < 4; li++)
-                for (int ragged = 0; ragged < 2; ragged++)
+                for (int ragged = CAUSAL; ragged <= RAGGED; ragged++)
                     check(kind, row_sizes[ri], 64, 128, key_sizes[li], ragged);
+    /* The wgmma kernel's groups of 64 rows (two a step in one variant):
+     * odd counts past one group, keys past one tile, ranges on tile edges. */
+    static const int wg_rows[] = {67, 129}, wg_keys[] = {255, 257, 2049};
+    for (int ri = 0; ri < 2; ri++)
+        for (int li = 0; li < 3; li++)
+            for (int ragged = CAUSAL; ragged <= EDGES; ragged++)
+                check(KIND_FP8, wg_rows[ri], 64, 128, wg_keys[li], ragged);
     /* Other shapes: few and many heads, D = 64. */
     for (int kind = KIND_BF16; kind <= KIND_FP8; kind++) {
         check(kind, 37, 8, 64, 777, 1);
@@ -239,7 +263,7 @@ int main(void)
     check(KIND_PAGED, 5, 64, 128, 1000, 1);
     check(KIND_PAGED, 3, 64, 128, 63, 0);
     check(KIND_PAGED, 7, 16, 64, 700, 1);
-    for (int kind = 0; kind < 3; kind++)
+    for (int kind = 0; kind < 4; kind++)
         fprintf(stderr, "indexer %s: %d cases, worst ||gpu - cpu|| / ||cpu|| = %.3g\n",
                 kind_name[kind], cases[kind], worst[kind]);
     return sl_test_finish();
