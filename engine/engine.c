@@ -174,21 +174,21 @@ static int cuda_device(const char *device)
 }
 
 /* Moves a llama model onto GPU `device`. */
-static sl_status to_gpu(sl_engine *e, int device, sl_error *err)
+static sl_status to_gpu(sl_engine *e, int device, bool graphs, sl_error *err)
 {
 #ifdef SL_HAVE_CUDA
     if (e->arch != &sl_llama_ops)
         return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: the GPU runs llama-family models so far; "
                        "%s runs on the CPU", e->name, e->info.architecture);
     void *gpu = NULL;
-    sl_status st = sl_llama_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err);
+    sl_status st = sl_llama_cuda_new(e->model, device, graphs, &gpu, e->device, sizeof e->device, err);
     if (st == SL_OK) {
         e->arch = &sl_llama_cuda_ops;
         e->model = gpu;
     }
     return st;
 #else
-    (void)e;
+    (void)e, (void)graphs;
     return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: this build has no CUDA backend (it was "
                    "built where nvcc was not found)", device);
 #endif
@@ -228,7 +228,7 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
         st = sl_fail(err, SL_ERR_INVALID_ARGUMENT, "engine: device '%.40s' is not cpu, cuda or "
                      "cuda:N", opt->device);
     if (!st && gpu >= 0)
-        st = to_gpu(e, gpu, err);
+        st = to_gpu(e, gpu, !opt->no_graphs, err);
     if (!st)
         st = sl_pool_new(opt->n_threads, &e->pool, err);
     if (!st && gpu < 0)

@@ -43,6 +43,7 @@ typedef struct {
     bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
     const char *device;     /* "cpu" (NULL: the same), or "cuda" / "cuda:N" for GPU N:
                                llama-family models, dense or the DSA oracle */
+    bool no_graphs;         /* GPU: decode steps launch by launch, not as CUDA graphs (to measure) */
 } sl_engine_options;
 
 typedef enum {

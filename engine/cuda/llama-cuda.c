@@ -22,6 +22,7 @@ typedef struct {
 typedef struct {
     sl_llama *cpu; /* hyper-parameters, and freed with us */
     int device, n_layers;
+    bool graphs_off; /* decode steps launch by launch (to measure what graphs give) */
     cublasHandle_t blas;
     cudaStream_t stream;
     void *blas_ws; /* cuBLAS's workspace, given so that it allocates nothing in a graph */
@@ -176,8 +177,8 @@ static sl_status upload_model(gpu_llama *g, sl_error *err)
     return SL_OK;
 }
 
-sl_status sl_llama_cuda_new(sl_llama *llama, int device, void **out, char *desc, size_t desc_cap,
-                            sl_error *err)
+sl_status sl_llama_cuda_new(sl_llama *llama, int device, bool graphs, void **out, char *desc,
+                            size_t desc_cap, sl_error *err)
 {
     if (llama->head_dim != 64 && llama->head_dim != 128)
         return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: attention heads of %d dims are not "
@@ -207,6 +208,7 @@ sl_status sl_llama_cuda_new(sl_llama *llama, int device, void **out, char *desc,
     g->cpu = llama;
     g->device = device;
     g->n_layers = llama->n_layers;
+    g->graphs_off = !graphs;
     snprintf(g->desc, sizeof g->desc, "%s", name);
     if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess ||
         cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS ||
@@ -548,7 +550,7 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     sl_status st = SL_ERR_IO;
     CK(cudaSetDevice(g->device), "choosing the device");
     CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
-    if (n == 1 && !s->no_graphs && !dsa) { /* the oracle copies selections back: no graph */
+    if (n == 1 && !s->no_graphs && !g->graphs_off && !dsa) { /* the oracle copies selections back: no graph */
         sl_error ignored = {0};
         st = launch_as_graph(g, s, pos, first, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */

@@ -18,10 +18,11 @@
 extern const sl_arch_ops sl_llama_cuda_ops;
 
 /* Uploads llama's weights to GPU `device` and takes llama over (freed with
- * the result). desc gets "cuda:N (name, X GiB)". SL_ERR_NO_MEMORY, naming
- * the sizes, when the weights do not fit in the GPU's free memory;
- * SL_ERR_UNSUPPORTED when there is no such device. */
-sl_status sl_llama_cuda_new(sl_llama *llama, int device, void **out, char *desc, size_t desc_cap,
-                            sl_error *err);
+ * the result). graphs: decode steps as CUDA graphs (false: launch by launch,
+ * to measure what graphs give). desc gets "cuda:N (name, X GiB)".
+ * SL_ERR_NO_MEMORY, naming the sizes, when the weights do not fit in the
+ * GPU's free memory; SL_ERR_UNSUPPORTED when there is no such device. */
+sl_status sl_llama_cuda_new(sl_llama *llama, int device, bool graphs, void **out, char *desc,
+                            size_t desc_cap, sl_error *err);
 
 #endif
