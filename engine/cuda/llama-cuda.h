@@ -4,9 +4,11 @@
  * BF16 and uploaded once; the KV cache is BF16 on the device. Matrix
  * products run through cuBLAS (BF16 in, float32 accumulation); norms, RoPE,
  * SwiGLU and attention through the kernels of kernels/; the residual stream
- * stays float32. DSA's oracle runs on the device too: the heads' attention
- * mass, its exact top-k, sparse attention (lightning indexer files stay on
- * the CPU). Compiled only where CUDA is
+ * stays float32. DSA runs on the device too: the selection's scores (the
+ * heads' attention mass for the oracle, or a lightning indexer file's,
+ * llama-cuda-indexer.h), their exact top-k, sparse attention; the records
+ * come back once per forward call. Decode steps without DSA run as CUDA
+ * graphs. Compiled only where CUDA is
  * (SL_HAVE_CUDA); the CPU llama (arch/llama.c) is the reference it is tested
  * against (tests/gpu). */
 #ifndef SL_LLAMA_CUDA_H
