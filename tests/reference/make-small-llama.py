@@ -2,7 +2,7 @@
 """A small random llama GGUF the GPU runs (head dim 64), and two lightning indexers for it.
 
 The tiny llama (make-tiny-llama.py) has heads of 16 dims, which the GPU does not take, and the
-default model is too large to carry around; this one is small enough to commit.
+default model is too large for the repository; this one is small enough to commit.
 
 Writes into tests/data/llama/:
   small-llama.gguf              3 layers, hidden 128, 2 query / 1 KV heads of 64 dims, ff 256,
@@ -14,10 +14,10 @@ Writes into tests/data/llama/:
                                 indexer kernel takes. BF16 weights.
   small-indexer-odd.safetensors 3 heads of 24 dims, RoPE on the first 8, top-k 16, layers 0 and
                                 1: a shape only the GPU's generic scoring kernel takes. F32.
-Both indexers carry the model file's SHA-256. Random weights: the tests compare the GPU with
+Both indexers hold the model file's SHA-256. Random weights: the tests compare the GPU with
 the CPU on them, and the CPU with transformers elsewhere.
 
-Usage: make-small-llama.py tests/data/llama    (deterministic; needs gguf numpy safetensors)
+Usage: make-small-llama.py tests/data/llama    (deterministic; needs gguf numpy)
 """
 import hashlib
 import importlib.util
