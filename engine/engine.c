@@ -178,14 +178,16 @@ static int cuda_device(const char *device)
     return n >= 0 && n < 1024 && device[5] && !*end ? (int)n : BAD_DEVICE;
 }
 
-/* Moves a llama or DeepSeek-V3.2 model onto GPU `device`. */
-static sl_status to_gpu(sl_engine *e, int device, sl_error *err)
+/* Moves a llama or DeepSeek-V3.2 model onto GPU `device`; graphs: decode steps as CUDA
+ * graphs where the backend has them. */
+static sl_status to_gpu(sl_engine *e, int device, bool graphs, sl_error *err)
 {
 #ifdef SL_HAVE_CUDA
     void *gpu = NULL;
     sl_status st;
     if (e->arch == &sl_llama_ops) {
-        if ((st = sl_llama_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err)))
+        if ((st = sl_llama_cuda_new(e->model, device, graphs, &gpu, e->device, sizeof e->device,
+                                    err)))
             return st;
         e->arch = &sl_llama_cuda_ops;
     } else if (e->arch == &sl_deepseek_ops) {
@@ -199,7 +201,7 @@ static sl_status to_gpu(sl_engine *e, int device, sl_error *err)
     e->model = gpu;
     return SL_OK;
 #else
-    (void)e;
+    (void)e, (void)graphs;
     return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: this build has no CUDA backend (it was "
                    "built where nvcc was not found)", device);
 #endif
@@ -258,12 +260,12 @@ static int pick_gpu(const char *want, char *why, size_t cap)
 /* device "auto" or "auto:GPU": the GPU when one takes the model, else the CPU
  * with e->notice saying why. to_gpu leaves the CPU model as it was when it
  * fails, so the engine goes on with it. Returns the GPU used, or ON_CPU. */
-static int place_auto(sl_engine *e, const char *device)
+static int place_auto(sl_engine *e, const char *device, bool graphs)
 {
     char why[sizeof e->notice - 32];
     int gpu = pick_gpu(device[4] == ':' ? device + 5 : NULL, why, sizeof why);
     sl_error gpu_err = {0};
-    if (gpu >= 0 && to_gpu(e, gpu, &gpu_err) == SL_OK)
+    if (gpu >= 0 && to_gpu(e, gpu, graphs, &gpu_err) == SL_OK)
         return gpu;
     if (gpu >= 0)
         snprintf(why, sizeof why, "%s", gpu_err.message);
@@ -311,9 +313,9 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
     if (!st)
         find_turn_ends(e);
     if (!st && gpu == AUTO)
-        gpu = place_auto(e, opt->device);
+        gpu = place_auto(e, opt->device, !opt->no_graphs);
     else if (!st && gpu >= 0)
-        st = to_gpu(e, gpu, err);
+        st = to_gpu(e, gpu, !opt->no_graphs, err);
     if (!st)
         st = sl_pool_new(opt->n_threads, &e->pool, err);
     if (!st && gpu < 0)

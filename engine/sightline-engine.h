@@ -42,6 +42,7 @@ typedef struct {
     size_t memory_limit;    /* bytes the engine may use; 0: what the machine has */
     bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
     const char *device;     /* where the model runs (see below); NULL: "cpu" */
+    bool no_graphs;         /* GPU: decode steps launch by launch, not as CUDA graphs (to measure) */
 } sl_engine_options;
 
 /* Devices:

@@ -1,8 +1,10 @@
 #include "cuda/llama-cuda.h"
 
 #include "arch/llama-private.h"
+#include "cuda/llama-cuda-indexer.h"
 #include "cuda/memory-plan.h"
 #include "error.h"
+#include "llama-indexer.h"
 #include "sightline-kernels.h"
 
 #include <cublas_v2.h>
@@ -22,6 +24,7 @@ typedef struct {
 typedef struct {
     sl_llama *cpu; /* hyper-parameters, and freed with us */
     int device, n_layers;
+    bool graphs_off; /* decode steps launch by launch (to measure what graphs give) */
     cublasHandle_t blas;
     cudaStream_t stream;
     void *blas_ws; /* cuBLAS's workspace, given so that it allocates nothing in a graph */
@@ -41,13 +44,18 @@ typedef struct {
     size_t att_ws_bytes;
     cudaGraphExec_t decode; /* the last decode step's graph, updated for the next */
     bool no_graphs;         /* capture failed once: decode steps run launch by launch */
-    /* the oracle (DSA): the heads' attention mass, the selection, row lengths */
+    /* DSA: the selection's scores (the heads' attention mass, or the indexer's
+     * scores), the selection, row lengths */
     float *mass;            /* chunk × max_tokens */
     int32_t *row_len, *sel; /* chunk; chunk × sel_k (allocated for the session's k) */
     void *mass_ws, *sparse_ws, *topk_ws;
     size_t mass_ws_bytes, sparse_ws_bytes, topk_ws_bytes, sel_k;
-    float *host_mass;       /* the recorded rows' mass, for the share each keeps */
-    size_t host_mass_cap;   /* floats */
+    sl_cuda_indexer *indexer; /* SL_DSA_INDEXER: the session's indexer file on the device */
+    /* the records of one forward call, gathered on the device and copied once */
+    int32_t *rec_sel, *host_sel; /* n_layers × recorded rows × sel_k */
+    size_t rec_sel_cap;          /* int32 values each holds */
+    double *kept, *host_kept;    /* n_layers × chunk: the mass each oracle row's selection kept */
+    size_t *dense_rows;          /* n_layers: rows that selected everything; SIZE_MAX: no DSA */
 } gpu_state;
 
 static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
@@ -176,8 +184,8 @@ static sl_status upload_model(gpu_llama *g, sl_error *err)
     return SL_OK;
 }
 
-sl_status sl_llama_cuda_new(sl_llama *llama, int device, void **out, char *desc, size_t desc_cap,
-                            sl_error *err)
+sl_status sl_llama_cuda_new(sl_llama *llama, int device, bool graphs, void **out, char *desc,
+                            size_t desc_cap, sl_error *err)
 {
     if (llama->head_dim != 64 && llama->head_dim != 128)
         return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: attention heads of %d dims are not "
@@ -207,6 +215,7 @@ sl_status sl_llama_cuda_new(sl_llama *llama, int device, void **out, char *desc,
     g->cpu = llama;
     g->device = device;
     g->n_layers = llama->n_layers;
+    g->graphs_off = !graphs;
     snprintf(g->desc, sizeof g->desc, "%s", name);
     if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess ||
         cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS ||
@@ -243,12 +252,15 @@ static void state_free(void *p)
         return;
     void *all[] = {s->k_cache, s->v_cache, s->x, s->q, s->k, s->v, s->tmp, s->gate, s->up,
                    s->logits, s->xn, s->qb, s->att, s->h, s->ids, s->att_ws, s->mass, s->row_len,
-                   s->sel, s->mass_ws, s->sparse_ws, s->topk_ws};
+                   s->sel, s->mass_ws, s->sparse_ws, s->topk_ws, s->rec_sel, s->kept};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
     if (s->decode)
         cudaGraphExecDestroy(s->decode);
-    free(s->host_mass);
+    sl_cuda_indexer_free(s->indexer);
+    free(s->host_sel);
+    free(s->host_kept);
+    free(s->dense_rows);
     free(s);
 }
 
@@ -305,6 +317,10 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     if (!s)
         return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     s->max_tokens = max_tokens;
+    if (!(s->dense_rows = malloc((size_t)g->n_layers * sizeof *s->dense_rows))) {
+        free(s);
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    }
     size_t free_bytes = 0, total = 0;
     uint64_t cache = 0;
     CK(cudaSetDevice(g->device), "choosing the device");
@@ -348,85 +364,142 @@ static sl_status dsa_buffers(const gpu_llama *g, gpu_state *s, size_t k, sl_erro
     if (s->sel_k == k)
         return SL_OK;
     size_t n = chunk_for(s->max_tokens);
-    cudaFree(s->sel), cudaFree(s->sparse_ws), cudaFree(s->topk_ws);
-    s->sel = NULL, s->sparse_ws = NULL, s->topk_ws = NULL, s->sel_k = 0;
+    cudaFree(s->sel), cudaFree(s->sparse_ws), cudaFree(s->topk_ws), cudaFree(s->kept);
+    s->sel = NULL, s->sparse_ws = NULL, s->topk_ws = NULL, s->kept = NULL, s->sel_k = 0;
     size_t a = sl_k_gqa_sparse_attention_workspace((int)n, (int)k, m->n_heads, m->n_kv_heads, m->head_dim);
     size_t b = sl_k_gqa_sparse_attention_workspace(1, (int)k, m->n_heads, m->n_kv_heads, m->head_dim);
     size_t c = sl_k_topk_workspace((int)n, (int)s->max_tokens, (int)k);
     size_t d = sl_k_topk_workspace(1, (int)s->max_tokens, (int)k);
     s->sparse_ws_bytes = a > b ? a : b;
     s->topk_ws_bytes = c > d ? c : d;
+    size_t kept = (size_t)g->n_layers * n;
     CK(cudaMalloc((void **)&s->sel, n * k * 4), "the selections");
     if (s->sparse_ws_bytes)
         CK(cudaMalloc(&s->sparse_ws, s->sparse_ws_bytes), "the sparse attention's workspace");
     if (s->topk_ws_bytes)
         CK(cudaMalloc(&s->topk_ws, s->topk_ws_bytes), "the top-k's workspace");
+    CK(cudaMalloc((void **)&s->kept, kept * sizeof(double)), "the kept mass");
+    double *host = realloc(s->host_kept, kept * sizeof(double));
+    if (!host)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory for the kept mass");
+    s->host_kept = host;
     s->sel_k = k;
     return SL_OK;
 }
 
-/* The oracle on the device: the heads' attention mass, its exact top-k, and
- * attention over the selection only; the recorded rows' selections are
- * copied back for the session's records, and the share of the mass each
- * keeps is noted (over the recorded rows: the others' mass stays on the
- * device). Rows that see at most k positions select them all. */
-static sl_status oracle_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int il, int n,
-                                  int pos, const sl_bf16 *k_cache, const sl_bf16 *v_cache,
-                                  float scale, sl_error *err)
+/* Before a forward call under DSA: room for every layer's selections of the
+ * recorded rows, on the device and on the host; no layer has selected yet. */
+static sl_status records_begin(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int n, sl_error *err)
 {
-    const sl_llama *m = g->cpu;
-    size_t k = sl_dsa_k(dsa), L = (size_t)pos + (size_t)n, stride, *count;
-    int32_t *rows = sl_dsa_rows(dsa, &stride, &count);
-    size_t dense_rows = 0;
-    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
-        dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
-    if (dense_rows == (size_t)n) { /* every row sees at most k positions: dense */
-        CK(sl_k_gqa_attention(s->qb, k_cache, v_cache, n, pos, m->n_heads, m->n_kv_heads,
-                              m->head_dim, scale, s->att, s->att_ws, s->att_ws_bytes, g->stream),
-           "attention");
-        sl_dsa_rows_done(dsa, il, dense_rows);
-        return SL_OK;
-    }
+    size_t k = sl_dsa_k(dsa), first = sl_dsa_first_recorded(dsa);
+    size_t need = (size_t)g->n_layers * (first < (size_t)n ? (size_t)n - first : 0) * k;
     sl_status st = dsa_buffers(g, s, k, err);
     if (st)
         return st;
+    for (int il = 0; il < g->n_layers; il++)
+        s->dense_rows[il] = SIZE_MAX;
+    if (need <= s->rec_sel_cap)
+        return SL_OK;
+    cudaFree(s->rec_sel);
+    s->rec_sel = NULL, s->rec_sel_cap = 0;
+    CK(cudaMalloc((void **)&s->rec_sel, need * 4), "the recorded selections");
+    int32_t *host = realloc(s->host_sel, need * 4);
+    if (!host)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory for the selections");
+    s->host_sel = host;
+    s->rec_sel_cap = need;
+    return SL_OK;
+}
+
+/* After the call's launches: the recorded selections and the kept mass come
+ * back in one copy each, and become the session's records layer by layer. */
+static sl_status records_end(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int n, int pos,
+                             sl_error *err)
+{
+    size_t k = sl_dsa_k(dsa), first = sl_dsa_first_recorded(dsa), stride, *count;
+    size_t recorded = first < (size_t)n ? (size_t)n - first : 0, chunk = chunk_for(s->max_tokens);
+    bool oracle = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE;
+    if (recorded)
+        CK(cudaMemcpyAsync(s->host_sel, s->rec_sel, (size_t)g->n_layers * recorded * k * 4,
+                           cudaMemcpyDeviceToHost, g->stream), "the selections");
+    if (oracle)
+        CK(cudaMemcpyAsync(s->host_kept, s->kept, (size_t)g->n_layers * chunk * sizeof(double),
+                           cudaMemcpyDeviceToHost, g->stream), "the kept mass");
+    CK(cudaStreamSynchronize(g->stream), "the selections");
+    int32_t *rows = sl_dsa_rows(dsa, &stride, &count);
+    for (int il = 0; il < g->n_layers; il++) {
+        size_t dense = s->dense_rows[il];
+        if (dense == SIZE_MAX)
+            continue; /* the layer kept dense attention */
+        if (dense < (size_t)n && recorded)
+            memcpy(rows + first * stride, s->host_sel + (size_t)il * recorded * k,
+                   recorded * k * 4);
+        for (size_t t = first; t < (size_t)n; t++)
+            count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
+        for (size_t t = dense; oracle && t < (size_t)n; t++)
+            sl_dsa_note_kept(dsa, 0, il, s->host_kept[(size_t)il * chunk + t] / g->cpu->n_heads);
+        sl_dsa_rows_done(dsa, il, dense);
+    }
+    return SL_OK;
+}
+
+/* The selection's scores of n rows: the heads' attention mass (the oracle)
+ * or the indexer file's scores, rows of pos + n into s->mass. */
+static sl_status selection_scores(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int il, int n,
+                                  int pos, const sl_bf16 *k_cache, float scale, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    if (sl_dsa_mode_of(dsa) == SL_DSA_INDEXER)
+        return sl_cuda_indexer_scores(s->indexer, g->stream, il, n, pos, s->row_len, s->mass, err);
+    CK(sl_k_gqa_head_mass(s->qb, k_cache, n, pos, m->n_heads, m->n_kv_heads, m->head_dim, scale,
+                          s->mass, s->mass_ws, s->mass_ws_bytes, g->stream), "the oracle's mass");
+    return SL_OK;
+}
+
+/* DSA on the device: the selection's scores, their exact top-k, and
+ * attention over the selection only; the recorded rows' selections and, for
+ * the oracle, the share of the mass each row keeps are gathered on the
+ * device for records_end. Rows that see at most k positions select them
+ * all: where every row does, dense attention runs. */
+static sl_status dsa_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int il, int n,
+                               int pos, const sl_bf16 *k_cache, const sl_bf16 *v_cache,
+                               float scale, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    size_t k = sl_dsa_k(dsa), L = (size_t)pos + (size_t)n, first = sl_dsa_first_recorded(dsa);
+    size_t dense_rows = 0, recorded = first < (size_t)n ? (size_t)n - first : 0;
+    sl_status st;
+    if (sl_dsa_mode_of(dsa) == SL_DSA_INDEXER && /* every row's keys are cached */
+        (st = sl_cuda_indexer_project(s->indexer, g->blas, g->stream, il, s->xn, n, pos, err)))
+        return st;
+    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
+        dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
+    s->dense_rows[il] = dense_rows;
+    if (dense_rows == (size_t)n) {
+        CK(sl_k_gqa_attention(s->qb, k_cache, v_cache, n, pos, m->n_heads, m->n_kv_heads,
+                              m->head_dim, scale, s->att, s->att_ws, s->att_ws_bytes, g->stream),
+           "attention");
+        return SL_OK;
+    }
     int32_t len[CHUNK];
     for (int t = 0; t < n; t++)
         len[t] = pos + t + 1;
     CK(cudaMemcpyAsync(s->row_len, len, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "row lengths");
-    CK(sl_k_gqa_head_mass(s->qb, k_cache, n, pos, m->n_heads, m->n_kv_heads, m->head_dim, scale,
-                          s->mass, s->mass_ws, s->mass_ws_bytes, g->stream), "the oracle's mass");
+    if ((st = selection_scores(g, s, dsa, il, n, pos, k_cache, scale, err)))
+        return st;
     CK(sl_k_topk(s->mass, L, s->row_len, n, (int)L, (int)k, s->sel, s->topk_ws, s->topk_ws_bytes,
-                 g->stream), "the oracle's top-k");
+                 g->stream), "the top-k");
     CK(sl_k_gqa_sparse_attention(s->qb, k_cache, v_cache, s->sel, n, (int)k, pos, m->n_heads,
                                  m->n_kv_heads, m->head_dim, scale, s->att, s->sparse_ws,
                                  s->sparse_ws_bytes, g->stream), "sparse attention");
-    size_t first = sl_dsa_first_recorded(dsa), recorded = first < (size_t)n ? (size_t)n - first : 0;
-    if (recorded * L > s->host_mass_cap) {
-        float *grown = realloc(s->host_mass, recorded * L * sizeof(float));
-        if (!grown)
-            return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory for the oracle's mass");
-        s->host_mass = grown;
-        s->host_mass_cap = recorded * L;
-    }
-    if (recorded) { /* the recorded rows' selections and mass, in one copy each */
-        CK(cudaMemcpyAsync(rows + first * stride, s->sel + first * k, recorded * k * 4,
-                           cudaMemcpyDeviceToHost, g->stream), "the selections");
-        CK(cudaMemcpyAsync(s->host_mass, s->mass + first * L, recorded * L * 4,
-                           cudaMemcpyDeviceToHost, g->stream), "the oracle's mass");
-        CK(cudaStreamSynchronize(g->stream), "the selections");
-    }
-    for (size_t t = first; t < (size_t)n; t++) {
-        count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
-        if (t < dense_rows)
-            continue;
-        const float *mass = s->host_mass + (t - first) * L;
-        double kept = 0;
-        for (size_t j = 0; j < count[t]; j++)
-            kept += mass[rows[t * stride + j]];
-        sl_dsa_note_kept(dsa, 0, il, kept / m->n_heads);
-    }
-    sl_dsa_rows_done(dsa, il, dense_rows);
+    if (recorded)
+        CK(cudaMemcpyAsync(s->rec_sel + (size_t)il * recorded * k, s->sel + first * k,
+                           recorded * k * 4, cudaMemcpyDeviceToDevice, g->stream), "the selections");
+    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE)
+        CK(sl_k_selected_sum(s->mass + dense_rows * L, L, s->sel + dense_rows * k,
+                             n - (int)dense_rows, (int)k,
+                             s->kept + (size_t)il * chunk_for(s->max_tokens) + dense_rows,
+                             g->stream), "the kept mass");
     return SL_OK;
 }
 
@@ -454,8 +527,8 @@ static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n
        "the value cache");
     float scale = 1.0f / sqrtf((float)m->head_dim);
     if (dsa && sl_dsa_layer_active(dsa, il)) {
-        if ((st = oracle_attention(g, s, dsa, il, n, pos, s->k_cache + layer, s->v_cache + layer,
-                                   scale, err)))
+        if ((st = dsa_attention(g, s, dsa, il, n, pos, s->k_cache + layer, s->v_cache + layer,
+                                scale, err)))
             return st;
     } else {
         CK(sl_k_gqa_attention(s->qb, s->k_cache + layer, s->v_cache + layer, n, pos, m->n_heads,
@@ -536,6 +609,20 @@ static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int pos, int 
     return e == cudaSuccess ? SL_OK : cuda_failed(e, "launching a step", err);
 }
 
+/* The session's indexer file on the device, uploaded on its first forward
+ * call in indexer mode (and again if the session's indexer changes). */
+static sl_status indexer_on_device(const gpu_llama *g, gpu_state *s, const sl_indexer *ix,
+                                   sl_error *err)
+{
+    if (s->indexer && sl_cuda_indexer_source(s->indexer) == ix)
+        return SL_OK;
+    sl_cuda_indexer_free(s->indexer);
+    s->indexer = NULL;
+    const sl_llama *m = g->cpu;
+    return sl_cuda_indexer_new(ix, m->n_layers, m->n_embd, m->rope_theta, s->max_tokens,
+                               chunk_for(s->max_tokens), &s->indexer, err);
+}
+
 static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
                          size_t n_tokens, size_t position, float *logits, bool all_logits,
                          sl_dsa *dsa, sl_error *err)
@@ -547,8 +634,14 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     (void)pool;
     sl_status st = SL_ERR_IO;
     CK(cudaSetDevice(g->device), "choosing the device");
+    if (dsa && sl_dsa_indexer(dsa) && (st = indexer_on_device(g, s, sl_dsa_indexer(dsa), err)))
+        return st;
+    if (dsa && (st = records_begin(g, s, dsa, n, err)))
+        return st;
+    st = SL_ERR_IO;
     CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
-    if (n == 1 && !s->no_graphs && !dsa) { /* the oracle copies selections back: no graph */
+    /* DSA copies its records back after the launches: no graph */
+    if (n == 1 && !s->no_graphs && !g->graphs_off && !dsa) {
         sl_error ignored = {0};
         st = launch_as_graph(g, s, pos, first, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
@@ -558,6 +651,8 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * V * 4, cudaMemcpyDeviceToHost,
                            g->stream), "the logits");
+    if (dsa && (st = records_end(g, s, dsa, n, pos, err)))
+        return st;
     CK(cudaStreamSynchronize(g->stream), "the forward pass");
     return SL_OK;
 }
@@ -572,5 +667,5 @@ const sl_arch_ops sl_llama_cuda_ops = {
     .own_indexer = false,
     .dsa = true,
     .selects = true,
-    .indexer_files = false,
+    .indexer_files = true,
 };

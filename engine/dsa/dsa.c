@@ -354,6 +354,10 @@ void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_ar
 /* ---- a model that selects itself ------------------------------------------ */
 
 sl_dsa_mode sl_dsa_mode_of(const sl_dsa *d) { return d->opt.mode; }
+const sl_indexer *sl_dsa_indexer(const sl_dsa *d)
+{
+    return d->opt.mode == SL_DSA_INDEXER ? d->shape.indexer : NULL;
+}
 size_t sl_dsa_k(const sl_dsa *d) { return d->k; }
 size_t sl_dsa_first_recorded(const sl_dsa *d) { return d->record_from; }
 bool sl_dsa_sparse_always(const sl_dsa *d) { return d->opt.sparse_always; }

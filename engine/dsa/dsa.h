@@ -51,6 +51,8 @@ void sl_dsa_view(sl_dsa *dsa, size_t n_positions, sl_selection_view *out);
  * below dense_rows selected everything. The per-thread selectors hold
  * max(k, record_top_m) positions. */
 sl_dsa_mode sl_dsa_mode_of(const sl_dsa *dsa);
+/* SL_DSA_INDEXER with an indexer file: that indexer (else NULL). */
+const sl_indexer *sl_dsa_indexer(const sl_dsa *dsa);
 size_t sl_dsa_k(const sl_dsa *dsa);
 bool sl_dsa_sparse_always(const sl_dsa *dsa);
 bool sl_dsa_indexer_fp8(const sl_dsa *dsa);

@@ -35,6 +35,8 @@ void sl_indexer_free(sl_indexer *ix)
 int sl_indexer_heads(const sl_indexer *ix) { return ix->n_heads; }
 int sl_indexer_head_dim(const sl_indexer *ix) { return ix->head_dim; }
 int sl_indexer_top_k(const sl_indexer *ix) { return ix->top_k; }
+int sl_indexer_rope_dims(const sl_indexer *ix) { return ix->rope_dims; }
+float sl_indexer_norm_eps(const sl_indexer *ix) { return ix->eps; }
 
 const sl_indexer_layer *sl_indexer_layer_at(const sl_indexer *ix, int layer)
 {

@@ -30,6 +30,8 @@ void sl_indexer_free(sl_indexer *indexer);
 int sl_indexer_heads(const sl_indexer *indexer);
 int sl_indexer_head_dim(const sl_indexer *indexer);
 int sl_indexer_top_k(const sl_indexer *indexer); /* the top-k it was trained for */
+int sl_indexer_rope_dims(const sl_indexer *indexer);
+float sl_indexer_norm_eps(const sl_indexer *indexer);
 /* The layer's weights, or NULL where the layer keeps dense attention. */
 const sl_indexer_layer *sl_indexer_layer_at(const sl_indexer *indexer, int layer);
 

@@ -6,7 +6,9 @@
  * speed does not depend on what the text says.
  *
  * usage: bench-engine --model M|default [--blas] [--threads N] [--contexts 512,2048,8192]
- *                     [--decode N] [--json OUT] */
+ *                     [--decode N] [--device cpu|cuda:N] [--no-graphs] [--json OUT]
+ * --no-graphs: on a GPU, decode steps launch by launch instead of as CUDA
+ * graphs, to measure what the graphs give. */
 #include "sightline-engine.h"
 
 #include <stdio.h>
@@ -97,13 +99,14 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *json = NULL, *contexts = "512,2048,8192";
     int threads = 0, n_decode = 64;
-    bool blas = false;
+    bool blas = false, no_graphs = false;
     const char *device = NULL;
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--blas")) {
-            blas = true;
+        if (!strcmp(argv[i], "--blas") || !strcmp(argv[i], "--no-graphs")) {
+            *(!strcmp(argv[i], "--blas") ? &blas : &no_graphs) = true;
             memmove(argv + i, argv + i + 1, (size_t)(argc - i - 1) * sizeof *argv);
             argc--;
+            i--;
         }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
@@ -115,14 +118,14 @@ int main(int argc, char **argv)
     }
     if (!model) {
         fprintf(stderr, "usage: bench-engine --model M [--threads N] [--contexts 512,2048] "
-                        "[--decode N] [--device cpu|cuda:N] [--json OUT]\n");
+                        "[--decode N] [--device cpu|cuda:N] [--no-graphs] [--json OUT]\n");
         return 2;
     }
     char path[4096];
     if (!sl_model_path(model, path, sizeof path))
         return 2;
     sl_engine_options opt = {.model_path = path, .n_threads = threads, .use_blas = blas,
-                             .device = device};
+                             .device = device, .no_graphs = no_graphs};
     sl_engine *e = NULL;
     sl_error err = {0};
     double t0 = now();
@@ -135,8 +138,9 @@ int main(int argc, char **argv)
     struct utsname un;
     uname(&un);
     cpu_name(cpu, sizeof cpu);
-    printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s\n",
-           sl_engine_model(e)->name, sl_engine_device(e), blas ? "BLAS" : "own kernels", cpu, load_s);
+    printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s%s\n",
+           sl_engine_model(e)->name, sl_engine_device(e), blas ? "BLAS" : "own kernels", cpu, load_s,
+           no_graphs ? "   decode: no CUDA graphs" : "");
     printf("%8s %14s %14s %12s\n", "context", "prefill tok/s", "decode tok/s", "peak MiB");
     result res[16];
     int n = 0, rc = 0;
@@ -152,10 +156,10 @@ int main(int argc, char **argv)
         if (f) {
             fprintf(f, "{\"model\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"cpu\": \"%s\", "
                        "\"kernel\": \"%s %s\", \"matmul\": \"%s\", \"decode_tokens\": %d, "
-                       "\"load_seconds\": %.3f, \"results\": [",
+                       "\"load_seconds\": %.3f, \"cuda_graphs\": %s, \"results\": [",
                     sl_engine_model(e)->name, sl_engine_device(e), sl_engine_threads(e), cpu,
                     un.sysname, un.release,
-                    blas ? "blas" : "own", n_decode, load_s);
+                    blas ? "blas" : "own", n_decode, load_s, no_graphs ? "false" : "true");
             for (int i = 0; i < n; i++)
                 fprintf(f, "%s{\"context\": %d, \"prefill_tokens_per_s\": %.2f, "
                            "\"decode_tokens_per_s\": %.2f, \"peak_rss_mib\": %.1f}",

@@ -1,0 +1,213 @@
+#include "cuda/llama-cuda-indexer.h"
+
+#include "cpu/ops.h"
+#include "error.h"
+#include "llama-indexer.h"
+
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    sl_bf16 *wq, *wk, *wp;      /* [H·D × E], [D × E], [H × E] */
+    float *norm_weight, *norm_bias;
+    sl_bf16 *keys;              /* max_tokens × D */
+} cuda_indexer_layer;
+
+struct sl_cuda_indexer {
+    const sl_indexer *source;
+    int n_layers, n_embd, H, D, rope_dims;
+    float eps;
+    size_t max_tokens;
+    cuda_indexer_layer *layers; /* n_layers; wq NULL where the layer keeps dense attention */
+    float *inv_freq;            /* rope_dims / 2 */
+    float *q, *w, *k;           /* chunk × H·D, chunk × H, chunk × D (float32) */
+    sl_bf16 *qb;                /* chunk × H·D */
+    int32_t *zeros;             /* chunk: each row's first key */
+};
+
+static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
+{
+    return sl_fail(err, e == cudaErrorMemoryAllocation ? SL_ERR_NO_MEMORY : SL_ERR_IO,
+                   "GPU: the indexer's %s: %s", what, cudaGetErrorString(e));
+}
+
+#define CK(call, what)                                                                     \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess)                                                             \
+            return cuda_failed(e_, what, err);                                             \
+    } while (0)
+
+static uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* An indexer matrix (float32 on the host) as BF16 on the device. */
+static sl_status upload_bf16(const sl_matrix *m, sl_bf16 **out, sl_error *err)
+{
+    size_t n = (size_t)m->rows * (size_t)m->cols;
+    uint16_t *host = malloc(n * sizeof *host);
+    if (!host)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory for the indexer's weights");
+    const float *data = m->data;
+    for (size_t i = 0; i < n; i++)
+        host[i] = to_bf16(data[i]);
+    cudaError_t e = cudaMalloc((void **)out, n * 2);
+    if (e == cudaSuccess)
+        e = cudaMemcpy(*out, host, n * 2, cudaMemcpyHostToDevice);
+    free(host);
+    return e == cudaSuccess ? SL_OK : cuda_failed(e, "weights", err);
+}
+
+static sl_status upload_f32(const float *v, size_t n, float **out, sl_error *err)
+{
+    CK(cudaMalloc((void **)out, n * sizeof(float)), "norm");
+    CK(cudaMemcpy(*out, v, n * sizeof(float), cudaMemcpyHostToDevice), "norm");
+    return SL_OK;
+}
+
+static sl_status upload_layer(sl_cuda_indexer *c, const sl_indexer_layer *l, cuda_indexer_layer *g,
+                              sl_error *err)
+{
+    sl_status st;
+    if ((st = upload_bf16(&l->wq, &g->wq, err)) || (st = upload_bf16(&l->wk, &g->wk, err)) ||
+        (st = upload_bf16(&l->wp, &g->wp, err)) ||
+        (st = upload_f32(l->norm_weight, (size_t)c->D, &g->norm_weight, err)) ||
+        (st = upload_f32(l->norm_bias, (size_t)c->D, &g->norm_bias, err)))
+        return st;
+    CK(cudaMalloc((void **)&g->keys, c->max_tokens * (size_t)c->D * 2), "key cache");
+    return SL_OK;
+}
+
+/* The working buffers of one forward call, and the rotary frequencies. */
+static sl_status upload_buffers(sl_cuda_indexer *c, float rope_theta, size_t chunk, sl_error *err)
+{
+    size_t HD = (size_t)c->H * (size_t)c->D, half = (size_t)c->rope_dims / 2;
+    CK(cudaMalloc((void **)&c->q, chunk * HD * 4), "queries");
+    CK(cudaMalloc((void **)&c->qb, chunk * HD * 2), "queries");
+    CK(cudaMalloc((void **)&c->w, chunk * (size_t)c->H * 4), "head weights");
+    CK(cudaMalloc((void **)&c->k, chunk * (size_t)c->D * 4), "keys");
+    CK(cudaMalloc((void **)&c->zeros, chunk * 4), "row starts");
+    CK(cudaMemset(c->zeros, 0, chunk * 4), "row starts");
+    float *freq = malloc((half + 1) * sizeof *freq);
+    if (!freq)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory for the indexer");
+    sl_rope_inv_freq(freq, c->rope_dims, rope_theta); /* as dsa/indexer.c makes them */
+    sl_status st = upload_f32(freq, half + 1, &c->inv_freq, err);
+    free(freq);
+    return st;
+}
+
+void sl_cuda_indexer_free(sl_cuda_indexer *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; c->layers && i < c->n_layers; i++) {
+        cuda_indexer_layer *l = &c->layers[i];
+        void *all[] = {l->wq, l->wk, l->wp, l->norm_weight, l->norm_bias, l->keys};
+        for (size_t j = 0; j < sizeof all / sizeof *all; j++)
+            cudaFree(all[j]);
+    }
+    free(c->layers);
+    void *all[] = {c->inv_freq, c->q, c->w, c->k, c->qb, c->zeros};
+    for (size_t j = 0; j < sizeof all / sizeof *all; j++)
+        cudaFree(all[j]);
+    free(c);
+}
+
+sl_status sl_cuda_indexer_new(const sl_indexer *ix, int n_layers, int n_embd, float rope_theta,
+                              size_t max_tokens, size_t chunk, sl_cuda_indexer **out,
+                              sl_error *err)
+{
+    int H = sl_indexer_heads(ix), D = sl_indexer_head_dim(ix);
+    if ((long)H * D > 12288)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "GPU: an indexer of %d heads of %d dims is larger "
+                       "than the GPU's indexer takes (12288 values a query); it runs on the CPU",
+                       H, D);
+    sl_cuda_indexer *c = calloc(1, sizeof *c);
+    if (!c || !(c->layers = calloc((size_t)n_layers, sizeof *c->layers))) {
+        free(c);
+        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory for the indexer");
+    }
+    c->source = ix;
+    c->n_layers = n_layers;
+    c->n_embd = n_embd;
+    c->H = H;
+    c->D = D;
+    c->rope_dims = sl_indexer_rope_dims(ix);
+    c->eps = sl_indexer_norm_eps(ix);
+    c->max_tokens = max_tokens;
+    sl_status st = upload_buffers(c, rope_theta, chunk, err);
+    for (int l = 0; !st && l < n_layers; l++)
+        if (sl_indexer_layer_at(ix, l))
+            st = upload_layer(c, sl_indexer_layer_at(ix, l), &c->layers[l], err);
+    if (st) {
+        sl_cuda_indexer_free(c);
+        return st;
+    }
+    *out = c;
+    return SL_OK;
+}
+
+const sl_indexer *sl_cuda_indexer_source(const sl_cuda_indexer *c) { return c->source; }
+
+/* y [n × out] float32 = alpha · x [n × in] · Wᵀ, BF16 in, float32 sums. */
+static sl_status product(cublasHandle_t blas, const sl_bf16 *w, int out, int in, const sl_bf16 *x,
+                         int n, float alpha, float *y, sl_error *err)
+{
+    float zero = 0.0f;
+    cublasStatus_t st = cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &alpha, w,
+                                     CUDA_R_16BF, in, x, CUDA_R_16BF, in, &zero, y, CUDA_R_32F,
+                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    return st == CUBLAS_STATUS_SUCCESS
+               ? SL_OK
+               : sl_fail(err, SL_ERR_IO, "GPU: the indexer's product failed (cuBLAS status %d)",
+                         (int)st);
+}
+
+sl_status sl_cuda_indexer_project(sl_cuda_indexer *c, cublasHandle_t blas, cudaStream_t stream,
+                                  int layer, const sl_bf16 *x, int n, int pos, sl_error *err)
+{
+    const cuda_indexer_layer *l = &c->layers[layer];
+    int H = c->H, D = c->D, E = c->n_embd;
+    sl_status st;
+    if ((st = product(blas, l->wq, H * D, E, x, n, 1.0f, c->q, err)) ||
+        (st = product(blas, l->wk, D, E, x, n, 1.0f, c->k, err)) ||
+        (st = product(blas, l->wp, H, E, x, n, 1.0f / sqrtf((float)(H * D)), c->w, err)))
+        return st;
+    CK(sl_k_layernorm(c->k, l->norm_weight, l->norm_bias, n, D, c->eps, stream), "key norm");
+    if (c->rope_dims > 0) {
+        CK(sl_k_rope_neox(c->q, n, H, D, c->rope_dims, pos, c->inv_freq, stream), "rope");
+        CK(sl_k_rope_neox(c->k, n, 1, D, c->rope_dims, pos, c->inv_freq, stream), "rope");
+    }
+    CK(sl_k_f32_to_bf16(c->q, c->qb, (size_t)n * H * D, stream), "queries");
+    CK(sl_k_f32_to_bf16(c->k, l->keys + (size_t)pos * D, (size_t)n * D, stream), "key cache");
+    return SL_OK;
+}
+
+static bool tensor_core_shape(int H, int D)
+{
+    return H % 8 == 0 && H >= 8 && H <= 128 && (D == 64 || D == 128);
+}
+
+sl_status sl_cuda_indexer_scores(sl_cuda_indexer *c, cudaStream_t stream, int layer, int n,
+                                 int pos, const int32_t *row_len, float *scores, sl_error *err)
+{
+    const cuda_indexer_layer *l = &c->layers[layer];
+    int L = pos + n;
+    cudaError_t e = tensor_core_shape(c->H, c->D)
+                        ? sl_k_indexer_bf16(c->qb, c->w, l->keys, c->zeros, row_len, n, c->H,
+                                            c->D, L, scores, (size_t)L, stream)
+                        : sl_k_indexer_bf16_any(c->qb, c->w, l->keys, c->zeros, row_len, n, c->H,
+                                                c->D, L, scores, (size_t)L, stream);
+    CK(e, "scores");
+    return SL_OK;
+}

@@ -1,0 +1,41 @@
+/* llama-cuda-indexer.h: a llama-family model's lightning indexer file
+ * (dsa/indexer.h) on the GPU, for one session.
+ *
+ * The indexer's weights are uploaded in BF16 and its key cache kept in BF16
+ * on the device (max_tokens × D for each layer that selects). Queries,
+ * weights and keys are computed as sl_indexer_project computes them (cuBLAS
+ * products of BF16 with float32 results, RoPE with NeoX pairs on the first
+ * rope_dims, the key's LayerNorm with bias), and scored by the tensor-core
+ * kernel where it takes the shape (H a multiple of 8 up to 128, D 64 or 128)
+ * or by the generic one (kernels/llama-indexer.h). */
+#ifndef SL_LLAMA_CUDA_INDEXER_H
+#define SL_LLAMA_CUDA_INDEXER_H
+
+#include "dsa/indexer.h"
+#include "sightline-kernels.h"
+
+#include <cublas_v2.h>
+
+typedef struct sl_cuda_indexer sl_cuda_indexer;
+
+/* Uploads ix for sessions of max_tokens positions and forward calls of at
+ * most chunk rows. rope_theta: the model's. On the current device. */
+sl_status sl_cuda_indexer_new(const sl_indexer *ix, int n_layers, int n_embd, float rope_theta,
+                              size_t max_tokens, size_t chunk, sl_cuda_indexer **out,
+                              sl_error *err);
+void sl_cuda_indexer_free(sl_cuda_indexer *cix);
+/* The indexer it was made from. */
+const sl_indexer *sl_cuda_indexer_source(const sl_cuda_indexer *cix);
+
+/* For n rows of the layer's attention input x (BF16, n × n_embd) at
+ * positions pos …: the rows' queries and head weights, and their keys into
+ * the layer's cache. Enqueued on stream (which blas runs on). */
+sl_status sl_cuda_indexer_project(sl_cuda_indexer *cix, cublasHandle_t blas, cudaStream_t stream,
+                                  int layer, const sl_bf16 *x, int n, int pos, sl_error *err);
+/* After sl_cuda_indexer_project of the same rows: I[t, s] for s < pos + n
+ * into scores[t·(pos + n) + s], -inf past row t's length row_len[t] (device,
+ * n values, pos + t + 1). */
+sl_status sl_cuda_indexer_scores(sl_cuda_indexer *cix, cudaStream_t stream, int layer, int n,
+                                 int pos, const int32_t *row_len, float *scores, sl_error *err);
+
+#endif
