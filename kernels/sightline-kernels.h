@@ -323,6 +323,13 @@ cudaError_t sl_k_indexer_any(const sl_bf16 *q, const float *w, const sl_bf16 *k,
                              const int32_t *ke, int rows, int H, int D, int L, float *scores,
                              size_t score_stride, cudaStream_t stream);
 
+/* ---- kept-mass.cu: what a selection keeps ----------------------------------- */
+
+/* out[r] = Σ_j scores[r·score_stride + sel[r·k + j]] over the entries of
+ * sel's row r that are ≥ 0 (in double): the mass a row's selection keeps. */
+cudaError_t sl_k_selected_sum(const float *scores, size_t score_stride, const int32_t *sel,
+                              int rows, int k, double *out, cudaStream_t stream);
+
 /* ---- moe.cu: DeepSeek-V3's routed experts around their GEMMs --------------- */
 
 /* sl_moe_route for n tokens, one CTA each: logits [n][n_experts] float32,

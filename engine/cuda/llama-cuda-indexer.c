@@ -2,7 +2,7 @@
 
 #include "cpu/ops.h"
 #include "error.h"
-#include "llama-indexer.h"
+#include "sightline-kernels.h"
 
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -193,21 +193,13 @@ sl_status sl_cuda_indexer_project(sl_cuda_indexer *c, cublasHandle_t blas, cudaS
     return SL_OK;
 }
 
-static bool tensor_core_shape(int H, int D)
-{
-    return H % 8 == 0 && H >= 8 && H <= 128 && (D == 64 || D == 128);
-}
-
 sl_status sl_cuda_indexer_scores(sl_cuda_indexer *c, cudaStream_t stream, int layer, int n,
                                  int pos, const int32_t *row_len, float *scores, sl_error *err)
 {
     const cuda_indexer_layer *l = &c->layers[layer];
     int L = pos + n;
-    cudaError_t e = tensor_core_shape(c->H, c->D)
-                        ? sl_k_indexer_bf16(c->qb, c->w, l->keys, c->zeros, row_len, n, c->H,
-                                            c->D, L, scores, (size_t)L, stream)
-                        : sl_k_indexer_bf16_any(c->qb, c->w, l->keys, c->zeros, row_len, n, c->H,
-                                                c->D, L, scores, (size_t)L, stream);
+    cudaError_t e = sl_k_indexer_any(c->qb, c->w, l->keys, c->zeros, row_len, n, c->H, c->D, L,
+                                     scores, (size_t)L, stream);
     CK(e, "scores");
     return SL_OK;
 }

@@ -5,9 +5,8 @@
  * on the device (max_tokens × D for each layer that selects). Queries,
  * weights and keys are computed as sl_indexer_project computes them (cuBLAS
  * products of BF16 with float32 results, RoPE with NeoX pairs on the first
- * rope_dims, the key's LayerNorm with bias), and scored by the tensor-core
- * kernel where it takes the shape (H a multiple of 8 up to 128, D 64 or 128)
- * or by the generic one (kernels/llama-indexer.h). */
+ * rope_dims, the key's LayerNorm with bias), and scored by sl_k_indexer_any
+ * (the tensor-core kernel where it takes the shape, else a generic one). */
 #ifndef SL_LLAMA_CUDA_INDEXER_H
 #define SL_LLAMA_CUDA_INDEXER_H
 

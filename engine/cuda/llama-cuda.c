@@ -4,7 +4,6 @@
 #include "cuda/llama-cuda-indexer.h"
 #include "cuda/memory-plan.h"
 #include "error.h"
-#include "llama-indexer.h"
 #include "sightline-kernels.h"
 
 #include <cublas_v2.h>
