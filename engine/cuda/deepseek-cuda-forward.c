@@ -162,26 +162,14 @@ static size_t chunk_of(const void *p) { return ((const gpu_state *)p)->chunk; }
 static sl_status linear(const gpu_ds *g, const sl_bf16 *w, int out, int in, const sl_bf16 *x,
                         int n, float *y, sl_error *err)
 {
-    float one = 1.0f, zero = 0.0f;
-    cublasStatus_t st = cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w,
-                                     CUDA_R_16BF, in, x, CUDA_R_16BF, in, &zero, y, CUDA_R_32F,
-                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    return st == CUBLAS_STATUS_SUCCESS
-               ? SL_OK
-               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", g->desc, (int)st);
+    return sl_cuda_linear(g->blas, CUDA_R_16BF, w, out, in, x, n, 1.0f, y, g->desc, err);
 }
 
 /* The same in float32 throughout (the router). */
 static sl_status linear_f32(const gpu_ds *g, const float *w, int out, int in, const float *x,
                             int n, float *y, sl_error *err)
 {
-    float one = 1.0f, zero = 0.0f;
-    cublasStatus_t st = cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w,
-                                     CUDA_R_32F, in, x, CUDA_R_32F, in, &zero, y, CUDA_R_32F,
-                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    return st == CUBLAS_STATUS_SUCCESS
-               ? SL_OK
-               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", g->desc, (int)st);
+    return sl_cuda_linear(g->blas, CUDA_R_32F, w, out, in, x, n, 1.0f, y, g->desc, err);
 }
 
 /* ---- attention ------------------------------------------------------------------ */
@@ -466,7 +454,7 @@ static sl_status moe_block(const gpu_ds *g, gpu_state *s, const gpu_layer *l, in
     if (e == cudaSuccess)
         e = sl_k_moe_combine(s->y, s->moe_map + n * K, s->moe_map + 2 * n * K, s->weights, n, K,
                              H, s->x, g->stream);
-    return e == cudaSuccess ? SL_OK : cuda_failed(e, "the experts", err);
+    return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, "the experts", err);
 }
 
 static sl_status ffn_block(const gpu_ds *g, gpu_state *s, int il, int n, sl_error *err)

@@ -1,15 +1,11 @@
 /* deepseek-cuda-private.h: what the two halves of the DeepSeek-V3.2 GPU
  * backend share: the model on the device (deepseek-cuda.c uploads it) and
- * the CUDA error check (deepseek-cuda-forward.c runs it). */
+ * deepseek-cuda-forward.c runs it). */
 #ifndef SL_DEEPSEEK_CUDA_PRIVATE_H
 #define SL_DEEPSEEK_CUDA_PRIVATE_H
 
 #include "arch/deepseek-private.h"
-#include "error.h"
-#include "sightline-kernels.h"
-
-#include <cublas_v2.h>
-#include <cuda_runtime_api.h>
+#include "cuda/cuda-common.h"
 
 enum { SL_DS_BLAS_WORKSPACE = 32 << 20 };
 
@@ -35,19 +31,6 @@ typedef struct {
     bool fast_mla; /* V3.2's 512 + 64 dims: sparse-mla.cu's kernel */
     char desc[160];
 } gpu_ds;
-
-static inline sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
-{
-    return sl_fail(err, e == cudaErrorMemoryAllocation ? SL_ERR_NO_MEMORY : SL_ERR_IO,
-                   "GPU: %s: %s", what, cudaGetErrorString(e));
-}
-
-#define CK(call, what)                                                                     \
-    do {                                                                                   \
-        cudaError_t e_ = (call);                                                           \
-        if (e_ != cudaSuccess)                                                             \
-            return cuda_failed(e_, what, err);                                             \
-    } while (0)
 
 /* Frees the device buffers and the CPU model taken over. */
 void sl_deepseek_cuda_free(void *model);

@@ -1,23 +1,12 @@
 #include "cuda/deepseek-cuda.h"
 
 #include "cuda/deepseek-cuda-private.h"
-#include "cuda/memory-plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- weights ---------------------------------------------------------------- */
-
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 static sl_status device_alloc(gpu_ds *g, size_t bytes, void **out, const char *what, sl_error *err)
 {
@@ -34,32 +23,10 @@ static sl_status device_alloc(gpu_ds *g, size_t bytes, void **out, const char *w
     return SL_OK;
 }
 
-/* w as BF16 into dst (device), row by row through the host. */
-static sl_status matrix_to(const sl_matrix *w, sl_bf16 *dst, sl_error *err)
-{
-    size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
-    float *row = malloc(cols * sizeof *row);
-    uint16_t *host = malloc(rows * cols * sizeof *host);
-    cudaError_t e = cudaSuccess;
-    if (row && host) {
-        for (size_t r = 0; r < rows; r++) {
-            sl_matrix_row(w, (int64_t)r, row);
-            for (size_t c = 0; c < cols; c++)
-                host[r * cols + c] = to_bf16(row[c]);
-        }
-        e = cudaMemcpy(dst, host, rows * cols * 2, cudaMemcpyHostToDevice);
-    }
-    free(row);
-    free(host);
-    if (!row || !host)
-        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory converting '%s'", w->name);
-    return e == cudaSuccess ? SL_OK : cuda_failed(e, w->name, err);
-}
-
 static sl_status upload_matrix(gpu_ds *g, const sl_matrix *w, sl_bf16 **out, sl_error *err)
 {
     sl_status st = device_alloc(g, (size_t)w->rows * (size_t)w->cols * 2, (void **)out, w->name, err);
-    return st ? st : matrix_to(w, *out, err);
+    return st ? st : sl_cuda_matrix_to(w, *out, err);
 }
 
 /* n_experts matrices of one shape, back to back. */
@@ -68,7 +35,7 @@ static sl_status upload_experts(gpu_ds *g, const sl_matrix *w, int n, sl_bf16 **
     size_t each = (size_t)w[0].rows * (size_t)w[0].cols;
     sl_status st = device_alloc(g, each * (size_t)n * 2, (void **)out, "the experts", err);
     for (int e = 0; !st && e < n; e++)
-        st = matrix_to(&w[e], *out + (size_t)e * each, err);
+        st = sl_cuda_matrix_to(&w[e], *out + (size_t)e * each, err);
     return st;
 }
 
@@ -214,22 +181,8 @@ sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, void **out, char 
     sl_status st = check_dims(&model->c, device, err);
     if (st)
         return st;
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || device < 0 || device >= count)
-        return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: no such GPU (%s)", device,
-                       e != cudaSuccess ? cudaGetErrorString(e)
-                                        : count ? "fewer GPUs" : "the driver found none");
-    struct cudaDeviceProp prop;
-    size_t free_bytes = 0, total = 0;
-    CK(cudaSetDevice(device), "choosing the device");
-    CK(cudaGetDeviceProperties(&prop, device), "reading the device's properties");
-    CK(cudaMemGetInfo(&free_bytes, &total), "reading the device's free memory");
     char name[160];
-    snprintf(name, sizeof name, "cuda:%d (%.100s, %.1f GiB)", device, prop.name,
-             (double)total / (double)(1ull << 30));
-    sl_memory_plan plan = {.weights = weight_bytes(model), .total = weight_bytes(model)};
-    st = sl_memory_plan_check(&plan, free_bytes, name, 0, err);
+    st = sl_cuda_open(device, weight_bytes(model), name, sizeof name, err);
     gpu_ds *g = st ? NULL : calloc(1, sizeof *g);
     if (!st && !g)
         st = sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory");
@@ -239,12 +192,7 @@ sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, void **out, char 
     g->device = device;
     g->fast_mla = model->c.kv_lora == 512 && model->c.qk_rope == 64;
     snprintf(g->desc, sizeof g->desc, "%s", name);
-    if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess ||
-        cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS ||
-        cublasSetStream(g->blas, g->stream) != CUBLAS_STATUS_SUCCESS ||
-        cudaMalloc(&g->blas_ws, SL_DS_BLAS_WORKSPACE) != cudaSuccess ||
-        cublasSetWorkspace(g->blas, g->blas_ws, SL_DS_BLAS_WORKSPACE) != CUBLAS_STATUS_SUCCESS)
-        st = sl_fail(err, SL_ERR_IO, "%s: cannot create a stream and a cuBLAS handle", name);
+    st = sl_cuda_blas_new(&g->stream, &g->blas, &g->blas_ws, SL_DS_BLAS_WORKSPACE, name, err);
     if (!st)
         st = upload_model(g, err);
     if (st) {

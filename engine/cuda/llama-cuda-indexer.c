@@ -1,8 +1,7 @@
 #include "cuda/llama-cuda-indexer.h"
 
 #include "cpu/ops.h"
-#include "error.h"
-#include "sightline-kernels.h"
+#include "cuda/cuda-common.h"
 
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -27,51 +26,11 @@ struct sl_cuda_indexer {
     int32_t *zeros;             /* chunk: each row's first key */
 };
 
-static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
-{
-    return sl_fail(err, e == cudaErrorMemoryAllocation ? SL_ERR_NO_MEMORY : SL_ERR_IO,
-                   "GPU: the indexer's %s: %s", what, cudaGetErrorString(e));
-}
-
-#define CK(call, what)                                                                     \
-    do {                                                                                   \
-        cudaError_t e_ = (call);                                                           \
-        if (e_ != cudaSuccess)                                                             \
-            return cuda_failed(e_, what, err);                                             \
-    } while (0)
-
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 /* An indexer matrix (float32 on the host) as BF16 on the device. */
 static sl_status upload_bf16(const sl_matrix *m, sl_bf16 **out, sl_error *err)
 {
-    size_t n = (size_t)m->rows * (size_t)m->cols;
-    uint16_t *host = malloc(n * sizeof *host);
-    if (!host)
-        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory for the indexer's weights");
-    const float *data = m->data;
-    for (size_t i = 0; i < n; i++)
-        host[i] = to_bf16(data[i]);
-    cudaError_t e = cudaMalloc((void **)out, n * 2);
-    if (e == cudaSuccess)
-        e = cudaMemcpy(*out, host, n * 2, cudaMemcpyHostToDevice);
-    free(host);
-    return e == cudaSuccess ? SL_OK : cuda_failed(e, "weights", err);
-}
-
-static sl_status upload_f32(const float *v, size_t n, float **out, sl_error *err)
-{
-    CK(cudaMalloc((void **)out, n * sizeof(float)), "norm");
-    CK(cudaMemcpy(*out, v, n * sizeof(float), cudaMemcpyHostToDevice), "norm");
-    return SL_OK;
+    CK(cudaMalloc((void **)out, (size_t)m->rows * (size_t)m->cols * 2), "the indexer's weights");
+    return sl_cuda_matrix_to(m, *out, err);
 }
 
 static sl_status upload_layer(sl_cuda_indexer *c, const sl_indexer_layer *l, cuda_indexer_layer *g,
@@ -80,8 +39,8 @@ static sl_status upload_layer(sl_cuda_indexer *c, const sl_indexer_layer *l, cud
     sl_status st;
     if ((st = upload_bf16(&l->wq, &g->wq, err)) || (st = upload_bf16(&l->wk, &g->wk, err)) ||
         (st = upload_bf16(&l->wp, &g->wp, err)) ||
-        (st = upload_f32(l->norm_weight, (size_t)c->D, &g->norm_weight, err)) ||
-        (st = upload_f32(l->norm_bias, (size_t)c->D, &g->norm_bias, err)))
+        (st = sl_cuda_upload_floats(l->norm_weight, (size_t)c->D, &g->norm_weight, err)) ||
+        (st = sl_cuda_upload_floats(l->norm_bias, (size_t)c->D, &g->norm_bias, err)))
         return st;
     CK(cudaMalloc((void **)&g->keys, c->max_tokens * (size_t)c->D * 2), "key cache");
     return SL_OK;
@@ -101,7 +60,7 @@ static sl_status upload_buffers(sl_cuda_indexer *c, float rope_theta, size_t chu
     if (!freq)
         return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory for the indexer");
     sl_rope_inv_freq(freq, c->rope_dims, rope_theta); /* as dsa/indexer.c makes them */
-    sl_status st = upload_f32(freq, half + 1, &c->inv_freq, err);
+    sl_status st = sl_cuda_upload_floats(freq, half + 1, &c->inv_freq, err);
     free(freq);
     return st;
 }
@@ -163,14 +122,8 @@ const sl_indexer *sl_cuda_indexer_source(const sl_cuda_indexer *c) { return c->s
 static sl_status product(cublasHandle_t blas, const sl_bf16 *w, int out, int in, const sl_bf16 *x,
                          int n, float alpha, float *y, sl_error *err)
 {
-    float zero = 0.0f;
-    cublasStatus_t st = cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &alpha, w,
-                                     CUDA_R_16BF, in, x, CUDA_R_16BF, in, &zero, y, CUDA_R_32F,
-                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    return st == CUBLAS_STATUS_SUCCESS
-               ? SL_OK
-               : sl_fail(err, SL_ERR_IO, "GPU: the indexer's product failed (cuBLAS status %d)",
-                         (int)st);
+    return sl_cuda_linear(blas, CUDA_R_16BF, w, out, in, x, n, alpha, y, "GPU: the indexer",
+                          err);
 }
 
 sl_status sl_cuda_indexer_project(sl_cuda_indexer *c, cublasHandle_t blas, cudaStream_t stream,

@@ -1,6 +1,7 @@
 #include "cuda/llama-cuda.h"
 
 #include "arch/llama-private.h"
+#include "cuda/cuda-common.h"
 #include "cuda/llama-cuda-indexer.h"
 #include "cuda/memory-plan.h"
 #include "error.h"
@@ -57,65 +58,20 @@ typedef struct {
     size_t *dense_rows;          /* n_layers: rows that selected everything; SIZE_MAX: no DSA */
 } gpu_state;
 
-static sl_status cuda_failed(cudaError_t e, const char *what, sl_error *err)
-{
-    return sl_fail(err, e == cudaErrorMemoryAllocation ? SL_ERR_NO_MEMORY : SL_ERR_IO,
-                   "GPU: %s: %s", what, cudaGetErrorString(e));
-}
-
-#define CK(call, what)                                                                     \
-    do {                                                                                   \
-        cudaError_t e_ = (call);                                                           \
-        if (e_ != cudaSuccess)                                                             \
-            return cuda_failed(e_, what, err);                                             \
-    } while (0)
-
 /* ---- weights ---------------------------------------------------------------- */
 
-static uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((u >> 16) | 0x40);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-/* Dequantises w row by row to BF16 and copies it to the device. */
+/* w dequantised to BF16 in a new device buffer. */
 static sl_status upload_matrix(const sl_matrix *w, sl_bf16 **out, sl_error *err)
 {
-    size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
-    float *row = malloc(cols * sizeof *row);
-    uint16_t *host = malloc(rows * cols * sizeof *host);
-    cudaError_t e = cudaMalloc((void **)out, rows * cols * 2);
-    if (row && host && e == cudaSuccess) {
-        for (size_t r = 0; r < rows; r++) {
-            sl_matrix_row(w, (int64_t)r, row);
-            for (size_t c = 0; c < cols; c++)
-                host[r * cols + c] = to_bf16(row[c]);
-        }
-        e = cudaMemcpy(*out, host, rows * cols * 2, cudaMemcpyHostToDevice);
-    }
-    free(row);
-    free(host);
-    if (!row || !host)
-        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory converting '%s'", w->name);
-    return e == cudaSuccess ? SL_OK : cuda_failed(e, w->name, err);
-}
-
-static sl_status upload_floats(const float *v, size_t n, float **out, sl_error *err)
-{
-    CK(cudaMalloc((void **)out, n * sizeof(float)), "a norm's weights");
-    CK(cudaMemcpy(*out, v, n * sizeof(float), cudaMemcpyHostToDevice), "a norm's weights");
-    return SL_OK;
+    CK(cudaMalloc((void **)out, (size_t)w->rows * (size_t)w->cols * 2), w->name);
+    return sl_cuda_matrix_to(w, *out, err);
 }
 
 static sl_status upload_layer(const llama_layer *l, int n_embd, gpu_layer *g, sl_error *err)
 {
     sl_status st;
-    if ((st = upload_floats(l->attn_norm, (size_t)n_embd, &g->attn_norm, err)) ||
-        (st = upload_floats(l->ffn_norm, (size_t)n_embd, &g->ffn_norm, err)) ||
+    if ((st = sl_cuda_upload_floats(l->attn_norm, (size_t)n_embd, &g->attn_norm, err)) ||
+        (st = sl_cuda_upload_floats(l->ffn_norm, (size_t)n_embd, &g->ffn_norm, err)) ||
         (st = upload_matrix(&l->wq, &g->wq, err)) || (st = upload_matrix(&l->wk, &g->wk, err)) ||
         (st = upload_matrix(&l->wv, &g->wv, err)) || (st = upload_matrix(&l->wo, &g->wo, err)) ||
         (st = upload_matrix(&l->gate, &g->gate, err)) || (st = upload_matrix(&l->up, &g->up, err)) ||
@@ -172,8 +128,8 @@ static sl_status upload_model(gpu_llama *g, sl_error *err)
         g->output = g->embd;
     else if ((st = upload_matrix(&m->output, &g->output, err)))
         return st;
-    if ((st = upload_floats(m->output_norm, (size_t)m->n_embd, &g->output_norm, err)) ||
-        (st = upload_floats(m->inv_freq, (size_t)m->rope_dims / 2, &g->inv_freq, err)))
+    if ((st = sl_cuda_upload_floats(m->output_norm, (size_t)m->n_embd, &g->output_norm, err)) ||
+        (st = sl_cuda_upload_floats(m->inv_freq, (size_t)m->rope_dims / 2, &g->inv_freq, err)))
         return st;
     if (!(g->layers = calloc((size_t)m->n_layers, sizeof *g->layers)))
         return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory");
@@ -190,22 +146,8 @@ sl_status sl_llama_cuda_new(sl_llama *llama, int device, bool graphs, void **out
         return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: attention heads of %d dims are not "
                        "supported on the GPU yet (64 or 128); this model runs on the CPU",
                        device, llama->head_dim);
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || device < 0 || device >= count)
-        return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: no such GPU (%s)", device,
-                       e != cudaSuccess ? cudaGetErrorString(e)
-                                        : count ? "fewer GPUs" : "the driver found none");
-    struct cudaDeviceProp prop;
-    size_t free_bytes = 0, total = 0;
-    CK(cudaSetDevice(device), "choosing the device");
-    CK(cudaGetDeviceProperties(&prop, device), "reading the device's properties");
-    CK(cudaMemGetInfo(&free_bytes, &total), "reading the device's free memory");
     char name[160];
-    snprintf(name, sizeof name, "cuda:%d (%.100s, %.1f GiB)", device, prop.name,
-             (double)total / (double)(1ull << 30));
-    sl_memory_plan plan = {.weights = weight_bytes(llama), .total = weight_bytes(llama)};
-    sl_status st = sl_memory_plan_check(&plan, free_bytes, name, 0, err);
+    sl_status st = sl_cuda_open(device, weight_bytes(llama), name, sizeof name, err);
     gpu_llama *g = st ? NULL : calloc(1, sizeof *g);
     if (!st && !g)
         st = sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory");
@@ -216,12 +158,7 @@ sl_status sl_llama_cuda_new(sl_llama *llama, int device, bool graphs, void **out
     g->n_layers = llama->n_layers;
     g->graphs_off = !graphs;
     snprintf(g->desc, sizeof g->desc, "%s", name);
-    if (cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking) != cudaSuccess ||
-        cublasCreate(&g->blas) != CUBLAS_STATUS_SUCCESS ||
-        cublasSetStream(g->blas, g->stream) != CUBLAS_STATUS_SUCCESS ||
-        cudaMalloc(&g->blas_ws, BLAS_WORKSPACE) != cudaSuccess ||
-        cublasSetWorkspace(g->blas, g->blas_ws, BLAS_WORKSPACE) != CUBLAS_STATUS_SUCCESS)
-        st = sl_fail(err, SL_ERR_IO, "%s: cannot create a stream and a cuBLAS handle", name);
+    st = sl_cuda_blas_new(&g->stream, &g->blas, &g->blas_ws, BLAS_WORKSPACE, name, err);
     if (!st)
         st = upload_model(g, err);
     if (st) {
@@ -346,13 +283,7 @@ static size_t chunk_of(const void *p) { return chunk_for(((const gpu_state *)p)-
 static sl_status linear(const gpu_llama *g, const sl_bf16 *w, int out, int in, const sl_bf16 *x,
                         int n, float *y, sl_error *err)
 {
-    float one = 1.0f, zero = 0.0f;
-    cublasStatus_t st = cublasGemmEx(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w,
-                                     CUDA_R_16BF, in, x, CUDA_R_16BF, in, &zero, y, CUDA_R_32F,
-                                     out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    return st == CUBLAS_STATUS_SUCCESS
-               ? SL_OK
-               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", g->desc, (int)st);
+    return sl_cuda_linear(g->blas, CUDA_R_16BF, w, out, in, x, n, 1.0f, y, g->desc, err);
 }
 
 /* The selection buffers for the session's top-k, made on its first DSA call
@@ -592,7 +523,7 @@ static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int pos, int 
         if (graph)
             cudaGraphDestroy(graph);
         cudaGetLastError();
-        return st ? st : cuda_failed(e, "capturing a step", err);
+        return st ? st : sl_cuda_failed(e, "capturing a step", err);
     }
     cudaGraphExecUpdateResultInfo info;
     if (s->decode && cudaGraphExecUpdate(s->decode, graph, &info) != cudaSuccess) {
@@ -605,7 +536,7 @@ static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int pos, int 
     cudaGraphDestroy(graph);
     if (e == cudaSuccess)
         e = cudaGraphLaunch(s->decode, g->stream);
-    return e == cudaSuccess ? SL_OK : cuda_failed(e, "launching a step", err);
+    return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, "launching a step", err);
 }
 
 /* The session's indexer file on the device, uploaded on its first forward

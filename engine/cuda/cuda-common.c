@@ -1,0 +1,96 @@
+#include "cuda/cuda-common.h"
+
+#include "cuda/memory-plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+sl_status sl_cuda_failed(cudaError_t e, const char *what, sl_error *err)
+{
+    return sl_fail(err, e == cudaErrorMemoryAllocation ? SL_ERR_NO_MEMORY : SL_ERR_IO,
+                   "GPU: %s: %s", what, cudaGetErrorString(e));
+}
+
+uint16_t sl_bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+sl_status sl_cuda_matrix_to(const sl_matrix *w, sl_bf16 *dst, sl_error *err)
+{
+    size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
+    float *row = malloc(cols * sizeof *row);
+    uint16_t *host = malloc(rows * cols * sizeof *host);
+    cudaError_t e = cudaSuccess;
+    if (row && host) {
+        for (size_t r = 0; r < rows; r++) {
+            sl_matrix_row(w, (int64_t)r, row);
+            for (size_t c = 0; c < cols; c++)
+                host[r * cols + c] = sl_bf16_round(row[c]);
+        }
+        e = cudaMemcpy(dst, host, rows * cols * 2, cudaMemcpyHostToDevice);
+    }
+    free(row);
+    free(host);
+    if (!row || !host)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory converting '%s'", w->name);
+    return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, w->name, err);
+}
+
+sl_status sl_cuda_upload_floats(const float *v, size_t n, float **out, sl_error *err)
+{
+    CK(cudaMalloc((void **)out, n ? n * sizeof(float) : 1), "weights");
+    CK(cudaMemcpy(*out, v, n * sizeof(float), cudaMemcpyHostToDevice), "weights");
+    return SL_OK;
+}
+
+sl_status sl_cuda_linear(cublasHandle_t blas, cudaDataType type, const void *w, int out, int in,
+                         const void *x, int n, float alpha, float *y, const char *what,
+                         sl_error *err)
+{
+    float zero = 0.0f;
+    cublasStatus_t st = cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &alpha, w, type,
+                                     in, x, type, in, &zero, y, CUDA_R_32F, out,
+                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    return st == CUBLAS_STATUS_SUCCESS
+               ? SL_OK
+               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", what, (int)st);
+}
+
+sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,
+                       sl_error *err)
+{
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || device < 0 || device >= count)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "cuda:%d: no such GPU (%s)", device,
+                       e != cudaSuccess ? cudaGetErrorString(e)
+                                        : count ? "fewer GPUs" : "the driver found none");
+    struct cudaDeviceProp prop;
+    size_t free_bytes = 0, total = 0;
+    CK(cudaSetDevice(device), "choosing the device");
+    CK(cudaGetDeviceProperties(&prop, device), "reading the device's properties");
+    CK(cudaMemGetInfo(&free_bytes, &total), "reading the device's free memory");
+    snprintf(name, name_cap, "cuda:%d (%.100s, %.1f GiB)", device, prop.name,
+             (double)total / (double)(1ull << 30));
+    sl_memory_plan plan = {.weights = weight_bytes, .total = weight_bytes};
+    return sl_memory_plan_check(&plan, free_bytes, name, 0, err);
+}
+
+sl_status sl_cuda_blas_new(cudaStream_t *stream, cublasHandle_t *blas, void **ws,
+                           size_t ws_bytes, const char *name, sl_error *err)
+{
+    if (cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking) != cudaSuccess ||
+        cublasCreate(blas) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetStream(*blas, *stream) != CUBLAS_STATUS_SUCCESS ||
+        cudaMalloc(ws, ws_bytes) != cudaSuccess ||
+        cublasSetWorkspace(*blas, *ws, ws_bytes) != CUBLAS_STATUS_SUCCESS)
+        return sl_fail(err, SL_ERR_IO, "%s: cannot create a stream and a cuBLAS handle", name);
+    return SL_OK;
+}

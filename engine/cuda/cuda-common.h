@@ -1,0 +1,57 @@
+/* cuda-common.h: what the GPU backends (llama-cuda.c, deepseek-cuda.c, and
+ * the llama indexer's llama-cuda-indexer.c) share: CUDA errors as sl_status,
+ * weights converted to BF16 on their way to the device, and opening a GPU
+ * for a model with its stream and cuBLAS handle. */
+#ifndef SL_CUDA_COMMON_H
+#define SL_CUDA_COMMON_H
+
+#include "cpu/matmul.h"
+#include "error.h"
+#include "sightline-kernels.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+/* SL_ERR_NO_MEMORY for an allocation, SL_ERR_IO for any other failure:
+ * "GPU: what: CUDA's message". */
+sl_status sl_cuda_failed(cudaError_t e, const char *what, sl_error *err);
+
+/* Returns from the calling function (which has an sl_error *err) when a CUDA
+ * call fails. */
+#define CK(call, what)                                                                     \
+    do {                                                                                   \
+        cudaError_t e_ = (call);                                                           \
+        if (e_ != cudaSuccess)                                                             \
+            return sl_cuda_failed(e_, what, err);                                          \
+    } while (0)
+
+/* f rounded to the nearest BF16, ties to even; NaN stays NaN. */
+uint16_t sl_bf16_round(float f);
+
+/* w (any type the CPU reads) dequantised row by row to BF16 into dst, device
+ * memory of w->rows × w->cols. */
+sl_status sl_cuda_matrix_to(const sl_matrix *w, sl_bf16 *dst, sl_error *err);
+
+/* n floats of host memory into a new device buffer. */
+sl_status sl_cuda_upload_floats(const float *v, size_t n, float **out, sl_error *err);
+
+/* y [n × out] float32 = alpha · x [n × in] · Wᵀ, W [out × in], x and W both
+ * of `type` (CUDA_R_16BF or CUDA_R_32F), float32 accumulation. what names the
+ * product in the error. */
+sl_status sl_cuda_linear(cublasHandle_t blas, cudaDataType type, const void *w, int out, int in,
+                         const void *x, int n, float alpha, float *y, const char *what,
+                         sl_error *err);
+
+/* Makes GPU `device` current, checks that weight_bytes fit in its free
+ * memory (sl_memory_plan_check: SL_ERR_NO_MEMORY naming the sizes) and names
+ * it in name: "cuda:N (model, X GiB)". SL_ERR_UNSUPPORTED when there is no
+ * such GPU. */
+sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,
+                       sl_error *err);
+
+/* A non-blocking stream and a cuBLAS handle on it with a workspace of
+ * ws_bytes given to cuBLAS, so that it allocates nothing inside a graph. */
+sl_status sl_cuda_blas_new(cudaStream_t *stream, cublasHandle_t *blas, void **ws,
+                           size_t ws_bytes, const char *name, sl_error *err);
+
+#endif
