@@ -30,6 +30,8 @@ typedef struct {
     bool selects;
     /* Whether a lightning indexer file (llama family) runs on this backend. */
     bool indexer_files;
+    /* Whether it runs there as a preview only (sl_gpu_preview). */
+    bool indexer_files_preview;
 } sl_arch_ops;
 
 #endif

@@ -597,5 +597,6 @@ const sl_arch_ops sl_llama_cuda_ops = {
     .own_indexer = false,
     .dsa = true,
     .selects = true,
-    .indexer_files = true,
+    .indexer_files = false, /* its logits do not match the CPU's yet */
+    .indexer_files_preview = true,
 };
