@@ -426,7 +426,7 @@ static SlWorker *load_model(const cli_options *eng)
         return NULL;
     }
     SlWorker *w = sl_worker_new();
-    SlModelOptions mo = {path, eng->threads, 0, eng->indexer, eng->device ? eng->device : "auto"};
+    SlModelOptions mo = {path, eng->threads, 0, eng->indexer, eng->device};
     GError *error = NULL;
     if (!sl_worker_load_model(w, &mo, &error)) {
         gboolean missing = !g_file_test(path, G_FILE_TEST_EXISTS);

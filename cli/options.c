@@ -56,6 +56,7 @@ bool cli_parse(int argc, char **argv, cli_options *o)
     o->sampling = sl_sampling_default();
     o->dsa = sl_dsa_default();
     o->max_tokens = 256;
+    o->device = "auto";
     o->args = calloc((size_t)argc + 1, sizeof *o->args);
     if (!o->args)
         return false;
@@ -158,7 +159,7 @@ sl_engine *cli_open_engine(const cli_options *o)
         return NULL;
     }
     sl_engine_options eo = {.model_path = path, .n_threads = o->threads, .use_blas = o->blas,
-                            .device = o->device ? o->device : "auto"};
+                            .device = o->device};
     sl_engine *e = NULL;
     sl_error err = {0};
     if (sl_engine_open(&eo, &e, &err) != SL_OK) {

@@ -7,7 +7,7 @@
 typedef struct {
     const char *model;      /* path, or "default" */
     int threads;
-    const char *device;     /* --device auto|auto:GPU|cpu|cuda|cuda:N; NULL: auto */
+    const char *device;     /* --device auto|auto:GPU|cpu|cuda|cuda:N (default auto) */
     size_t ctx;             /* session size in tokens; 0: the model's */
     int max_tokens;         /* tokens to generate */
     sl_sampling sampling;

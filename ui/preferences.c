@@ -122,43 +122,37 @@ static GVariant *gpu_set(const GValue *value, const GVariantType *type, gpointer
     return g_variant_new_strv((const char *const *)next, -1);
 }
 
-static GtkWidget *gpu_row(GSettings *s, const sl_device_info *d)
+/* A row named name with a switch at its end, which the row's activation flips; *sw gets the
+ * switch, for the caller to bind. */
+static GtkWidget *switch_row(const char *name, const char *title, const char *subtitle,
+                             GtkWidget **sw)
 {
     GtkWidget *row = adw_action_row_new();
-    gtk_widget_set_name(row, "gpu");
-    adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE); /* the driver's text */
-    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), d->name);
+    gtk_widget_set_name(row, name);
+    adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE); /* a driver's text */
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
+    *sw = gtk_switch_new();
+    gtk_widget_set_valign(*sw, GTK_ALIGN_CENTER);
+    gtk_accessible_update_property(GTK_ACCESSIBLE(*sw), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), *sw);
+    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), *sw);
+    return row;
+}
+
+static GtkWidget *gpu_row(GSettings *s, const sl_device_info *d)
+{
     g_autofree char *size = g_format_size_full(d->total_bytes, G_FORMAT_SIZE_IEC_UNITS);
     /* Translators: a GPU's memory ("79.2 GiB"), then its CUDA compute capability ("9.0"). */
     g_autofree char *sub = g_strdup_printf(_("%s of memory, compute capability %d.%d"), size,
                                            d->cc_major, d->cc_minor);
-    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), sub);
+    GtkWidget *sw, *row = switch_row("gpu", d->name, sub, &sw);
     gtk_widget_set_tooltip_text(row, d->id);
-    GtkWidget *sw = gtk_switch_new();
-    gtk_widget_set_valign(sw, GTK_ALIGN_CENTER);
-    gtk_accessible_update_property(GTK_ACCESSIBLE(sw), GTK_ACCESSIBLE_PROPERTY_LABEL, d->name, -1);
     GpuBinding *b = g_new0(GpuBinding, 1);
     b->settings = g_object_ref(s);
     b->id = g_strdup(d->id);
     g_settings_bind_with_mapping(s, "gpus", sw, "active", G_SETTINGS_BIND_DEFAULT, gpu_get,
                                  gpu_set, b, gpu_binding_free);
-    adw_action_row_add_suffix(ADW_ACTION_ROW(row), sw);
-    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), sw);
-    return row;
-}
-
-static GtkWidget *switch_row(GSettings *s, const char *key, const char *title, const char *subtitle)
-{
-    GtkWidget *row = adw_action_row_new();
-    gtk_widget_set_name(row, key);
-    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
-    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), subtitle);
-    GtkWidget *sw = gtk_switch_new();
-    gtk_widget_set_valign(sw, GTK_ALIGN_CENTER);
-    gtk_accessible_update_property(GTK_ACCESSIBLE(sw), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
-    g_settings_bind(s, key, sw, "active", G_SETTINGS_BIND_DEFAULT);
-    adw_action_row_add_suffix(ADW_ACTION_ROW(row), sw);
-    adw_action_row_set_activatable_widget(ADW_ACTION_ROW(row), sw);
     return row;
 }
 
@@ -205,8 +199,10 @@ static void gpu_group(AdwPreferencesPage *page, GSettings *s, GCancellable *canc
                                    _("The model runs on the first GPU switched on here that can take it, or on the first GPU when none is; otherwise on the CPU, and the window says why. A change loads the model again."));
     gtk_widget_set_name(GTK_WIDGET(g), "gpus");
     g_object_set_data_full(G_OBJECT(g), "sl-settings", g_object_ref(s), g_object_unref);
-    adw_preferences_group_add(g, switch_row(s, "use-gpu", _("Run the model on a GPU"),
-                                            _("Off keeps it on the CPU")));
+    GtkWidget *use_gpu, *row = switch_row("use-gpu", _("Run the model on a GPU"),
+                                          _("Off keeps it on the CPU"), &use_gpu);
+    g_settings_bind(s, "use-gpu", use_gpu, "active", G_SETTINGS_BIND_DEFAULT);
+    adw_preferences_group_add(g, row);
     GtkWidget *looking = message_row("gpu-looking", _("Looking for GPUs…"), _("Asking the NVIDIA driver"));
     GtkWidget *spinner = gtk_spinner_new();
     gtk_spinner_start(GTK_SPINNER(spinner));
