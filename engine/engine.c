@@ -184,8 +184,8 @@ bool sl_gpu_preview(void)
     return v && strcmp(v, "1") == 0;
 }
 
-/* Moves a llama model (or, as a preview, DeepSeek-V3.2) onto GPU `device`; graphs: decode steps as CUDA
- * graphs where the backend has them. */
+/* Moves a llama model (or, as a preview, DeepSeek-V3.2) onto GPU `device`;
+ * graphs: decode steps as CUDA graphs where the backend has them. */
 static sl_status to_gpu(sl_engine *e, int device, bool graphs, sl_error *err)
 {
 #ifdef SL_HAVE_CUDA
@@ -221,10 +221,9 @@ static int find_gpu(const sl_device_info *d, int n, int n_found, const char *nam
     for (int i = 0; i < n; i++)
         if (strlen(d[i].id) == len && strncmp(d[i].id, name, len) == 0)
             return d[i].index;
-    int ordinal = 0;
-    for (size_t i = 0; i < len && ordinal < n_found; i++)
-        ordinal = name[i] >= '0' && name[i] <= '9' ? ordinal * 10 + (name[i] - '0') : n_found;
-    return len && ordinal < n_found ? ordinal : -1;
+    char *end;
+    long ordinal = len && name[0] >= '0' && name[0] <= '9' ? strtol(name, &end, 10) : -1;
+    return ordinal >= 0 && end == name + len && ordinal < n_found ? (int)ordinal : -1;
 }
 #endif
 
