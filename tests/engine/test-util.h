@@ -70,6 +70,29 @@ static inline const char *sl_test_model_path(void)
     return path;
 }
 
+/* DSA options that record the question's first `record` rows with their raw
+ * selections, in mode with top-k k (0: the default). */
+static inline sl_dsa_options sl_test_dsa_options(sl_dsa_mode mode, int k, int record)
+{
+    sl_dsa_options o = sl_dsa_default();
+    o.mode = mode;
+    o.top_k = k;
+    o.record_question = record;
+    o.record_raw = true;
+    return o;
+}
+
+/* A session of max positions with DSA options o; NULL (a failed check)
+ * when either step fails. */
+static inline sl_session *sl_test_dsa_session(sl_engine *e, size_t max, const sl_dsa_options *o)
+{
+    sl_session *s = NULL;
+    sl_error err = {0};
+    CHECKF(sl_session_new(e, max, &s, &err) == SL_OK && sl_session_set_dsa(s, o, &err) == SL_OK,
+           "%s", err.message);
+    return s;
+}
+
 /* Reads a whole file; NULL on failure. */
 static inline void *sl_test_read_file(const char *path, size_t *len)
 {

@@ -43,17 +43,9 @@ typedef struct {
 
 static sl_session *session(sl_engine *e, size_t max, const mode_case *m, int top_k)
 {
-    sl_session *s = NULL;
-    sl_error err = {0};
-    sl_dsa_options o = sl_dsa_default();
-    o.mode = m->mode;
-    o.top_k = top_k;
-    o.record_question = (int)max;
-    o.record_raw = true;
+    sl_dsa_options o = sl_test_dsa_options(m->mode, top_k, (int)max);
     o.indexer_fp8 = m->fp8;
-    CHECKF(sl_session_new(e, max, &s, &err) == SL_OK && sl_session_set_dsa(s, &o, &err) == SL_OK,
-           "%s", err.message);
-    return s;
+    return sl_test_dsa_session(e, max, &o);
 }
 
 static int by_value(const void *a, const void *b)

@@ -23,16 +23,8 @@ static const char *TEXT =
 
 static sl_session *oracle_session(sl_engine *e, size_t max, int k)
 {
-    sl_session *s = NULL;
-    sl_error err = {0};
-    sl_dsa_options o = sl_dsa_default();
-    o.mode = SL_DSA_ORACLE;
-    o.top_k = k;
-    o.record_question = RECORD;
-    o.record_raw = true;
-    CHECKF(sl_session_new(e, max, &s, &err) == SL_OK && sl_session_set_dsa(s, &o, &err) == SL_OK,
-           "%s", err.message);
-    return s;
+    sl_dsa_options o = sl_test_dsa_options(SL_DSA_ORACLE, k, RECORD);
+    return sl_test_dsa_session(e, max, &o);
 }
 
 static int by_value(const void *a, const void *b)

@@ -48,17 +48,9 @@ static sl_engine *open_engine(const char *device, const char *indexer)
 
 static sl_session *indexer_session(sl_engine *e, size_t max, int k, bool sparse_always)
 {
-    sl_session *s = NULL;
-    sl_error err = {0};
-    sl_dsa_options o = sl_dsa_default();
-    o.mode = SL_DSA_INDEXER;
-    o.top_k = k;
-    o.record_question = RECORD;
-    o.record_raw = true;
+    sl_dsa_options o = sl_test_dsa_options(SL_DSA_INDEXER, k, RECORD);
     o.sparse_always = sparse_always;
-    CHECKF(sl_session_new(e, max, &s, &err) == SL_OK && sl_session_set_dsa(s, &o, &err) == SL_OK,
-           "%s", err.message);
-    return s;
+    return sl_test_dsa_session(e, max, &o);
 }
 
 static bool contains(const int32_t *list, size_t n, int32_t p)
