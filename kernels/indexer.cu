@@ -380,12 +380,14 @@ constexpr bool kWgmmaByDefault = false;
 
 int wgmma_variant(const Params &p, int D)
 {
-    if (g_wgmma_variant < 0 || p.H != 64 || D != 128 || (uintptr_t)p.q % 16 ||
-        (uintptr_t)p.k % 4 || !device_is_sm90())
+    int wanted = g_wgmma_variant > 0 ? g_wgmma_variant
+                 : g_wgmma_variant == 0 && kWgmmaByDefault && p.rows >= 64 ? 1
+                                                                          : 0;
+    // the device is asked last: nothing is asked on the launches that do not want the kernel
+    if (!wanted || p.H != 64 || D != 128 || (uintptr_t)p.q % 16 || (uintptr_t)p.k % 4 ||
+        !device_is_sm90())
         return 0;
-    if (g_wgmma_variant > 0)
-        return g_wgmma_variant;
-    return kWgmmaByDefault && p.rows >= 64 ? 1 : 0;
+    return wanted;
 }
 
 template <int D, Src S, int HMAX, int MT>
