@@ -5,6 +5,8 @@
 // its CPU reference (engine/cpu/ops.c, engine/cpu/fp8.c, engine/dsa/indexer.c).
 #include "sightline-kernels.h"
 
+#include "block-sum.cuh"
+
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 #include <math.h>
@@ -12,20 +14,6 @@
 namespace {
 
 constexpr int THREADS = 256, KEYS_PER_CTA = 128;
-
-__device__ double block_sum(double v, double *red)
-{
-    for (int off = 16; off > 0; off /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, off);
-    if (threadIdx.x % 32 == 0)
-        red[threadIdx.x / 32] = v;
-    __syncthreads();
-    double s = 0.0;
-    for (int w = 0; w < (int)blockDim.x / 32; w++)
-        s += red[w];
-    __syncthreads();
-    return s;
-}
 
 // One CTA per row, in place; mean and variance in double, as sl_layernorm.
 __global__ void layernorm(float *x, const float *w, const float *b, int dim, float eps)

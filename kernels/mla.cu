@@ -7,26 +7,14 @@
 // Simple and correct rather than fast: one CTA per (row, head).
 #include "sightline-kernels.h"
 
+#include "block-sum.cuh"
+
 #include <cuda_bf16.h>
 #include <math.h>
 
 namespace {
 
 constexpr int THREADS = 256, WARPS = THREADS / 32, TILE = 64, MAX_PER_THREAD = 4;
-
-__device__ float block_sum(float v, float *red)
-{
-    for (int off = 16; off > 0; off /= 2)
-        v += __shfl_xor_sync(0xffffffffu, v, off);
-    if (threadIdx.x % 32 == 0)
-        red[threadIdx.x / 32] = v;
-    __syncthreads();
-    float s = 0.0f;
-    for (int w = 0; w < (int)blockDim.x / 32; w++)
-        s += red[w];
-    __syncthreads();
-    return s;
-}
 
 // One CTA per row: RMSNorm of the latent (as sl_rmsnorm), the rope part
 // scaled, both rounded to bf16 into the cache entry.
