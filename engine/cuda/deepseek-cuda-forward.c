@@ -21,6 +21,7 @@ typedef struct {
     sl_bf16 *xn, *qr_b, *q_abs_b, *o_lat_b, *att, *iq_b, *h, *xg;
     int32_t *ids, *ks, *row_len, *experts, *moe_map;
     int32_t *host_experts, *host_map; /* the routing, to size each expert's GEMMs */
+    int32_t *host_first;              /* n_experts + 1: each expert's first grouped row */
     /* DSA: selections for the session's k, made on its first DSA call */
     int32_t *sel;
     void *topk_ws, *sparse_ws;
@@ -66,6 +67,7 @@ static void state_free(void *p)
         cudaFree(all[i]);
     free(s->host_experts);
     free(s->host_map);
+    free(s->host_first);
     free(s->host_mass);
     free(s);
 }
@@ -128,9 +130,10 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     size_t pairs = ffn_rows(c, s->chunk);
     s->host_experts = malloc(pairs * sizeof(int32_t));
     s->host_map = malloc(3 * pairs * sizeof(int32_t));
+    s->host_first = malloc(((size_t)c->n_experts + 1) * sizeof(int32_t));
     size_t free_bytes = 0, total = 0;
     uint64_t caches[2];
-    sl_status st = s->host_experts && s->host_map
+    sl_status st = s->host_experts && s->host_map && s->host_first
                        ? SL_OK : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     if (!st && (cudaSetDevice(g->device) != cudaSuccess ||
                 cudaMemGetInfo(&free_bytes, &total) != cudaSuccess))
@@ -424,9 +427,7 @@ static sl_status moe_block(const gpu_ds *g, gpu_state *s, const gpu_layer *l, in
     CK(cudaMemcpyAsync(s->host_experts, s->experts, (size_t)n * K * 4, cudaMemcpyDeviceToHost,
                        g->stream), "the experts chosen");
     CK(cudaStreamSynchronize(g->stream), "the experts chosen");
-    int32_t *first = malloc(((size_t)E + 1) * sizeof *first);
-    if (!first)
-        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    int32_t *first = s->host_first;
     group_by_expert(s->host_experts, n, K, E, s->host_map, first);
     cudaError_t e = cudaMemcpyAsync(s->moe_map, s->host_map, 3 * (size_t)n * K * 4,
                                     cudaMemcpyHostToDevice, g->stream);
@@ -448,7 +449,6 @@ static sl_status moe_block(const gpu_ds *g, gpu_state *s, const gpu_layer *l, in
             st = linear(g, l->e_down + x * each, H, I, s->h + (size_t)first[x] * I, rows,
                         s->y + (size_t)first[x] * H, err);
     }
-    free(first);
     if (st)
         return st;
     if (e == cudaSuccess)
