@@ -225,6 +225,16 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
     return sl_dsa_new(options, &shape, s->engine->pool, &s->dsa, err);
 }
 
+sl_status sl_session_replay(sl_session *s, const sl_selection_view *from, sl_error *err)
+{
+    if (!s->dsa)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: the session uses dense attention");
+    if (!s->engine->arch->replays)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "replay: %s does not replay selections; the "
+                       "CPU does", sl_engine_device(s->engine));
+    return sl_dsa_set_replay(s->dsa, from, err);
+}
+
 sl_status sl_session_selections(const sl_session *s, sl_selection_view *out, sl_error *err)
 {
     if (!s->dsa)

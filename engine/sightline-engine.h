@@ -289,6 +289,17 @@ typedef struct {
  * for a dense session, which selects nothing. */
 sl_status sl_session_selections(const sl_session *session, sl_selection_view *out, sl_error *err);
 
+/* Makes each sparse row of the session attend to the selection that `from`
+ * recorded for its position (another session's view, with record_raw, the
+ * same layers and top-k), while the session still makes and records its own
+ * choice. A test oracle: the CPU, given the GPU's selections, computes what
+ * the GPU should have, without near-ties that BF16 decides otherwise
+ * changing the attended sets; and its own choices show which selections
+ * differ on the same inputs. The records are copied; positions without one
+ * keep their own selection. Call after sl_session_set_dsa, which forgets it.
+ * The CPU only (SL_ERR_UNSUPPORTED elsewhere). */
+sl_status sl_session_replay(sl_session *session, const sl_selection_view *from, sl_error *err);
+
 /* The compact serialised form of a selection view, for storing with an
  * answer (format: engine/README.md). Per-layer counts are summed into at
  * most SL_SELECTION_BINS bins of equal width; records keep their top

@@ -32,6 +32,8 @@ typedef struct {
     bool indexer_files;
     /* Whether it runs there as a preview only (sl_gpu_preview). */
     bool indexer_files_preview;
+    /* Whether sessions may replay another's selections (sl_session_replay). */
+    bool replays;
 } sl_arch_ops;
 
 #endif

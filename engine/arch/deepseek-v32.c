@@ -619,6 +619,7 @@ static void select_rows(const sl_deepseek *m, ds_state *s, sl_pool *pool, sl_dsa
     select_job job = {m, s, dsa, mla, il, pos, dense_rows, sel, count, stride};
     sl_pool_for(pool, n - dense_rows, select_row, &job);
     sl_dsa_rows_done(dsa, il, dense_rows);
+    sel = sl_dsa_attend_rows(dsa, il, dense_rows, &stride, &count);
     *out = (sl_mla_selection){sel, count, stride};
 }
 
@@ -748,4 +749,5 @@ const sl_arch_ops sl_deepseek_ops = {
     .dsa = true,
     .selects = true,
     .indexer_files = false,
+    .replays = true,
 };

@@ -423,4 +423,5 @@ const sl_arch_ops sl_llama_ops = {
     .dsa = true,
     .selects = false,
     .indexer_files = true,
+    .replays = true,
 };

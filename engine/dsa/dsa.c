@@ -6,7 +6,9 @@
 #include "error.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     int32_t query_pos;
@@ -58,6 +60,14 @@ struct sl_dsa {
     /* a model that selects itself */
     int32_t *rows_sel; /* max_chunk × k */
     size_t *rows_n;    /* max_chunk */
+
+    /* replay (sl_dsa_set_replay) */
+    int32_t *replay;       /* n_replay × n_layers × k positions, -1 padded */
+    uint8_t *replay_have;  /* n_replay: whether the view recorded that position */
+    size_t n_replay;
+    int32_t *replay_sel;   /* per thread: k positions */
+    int32_t *replay_rows;  /* max_chunk × k: a model that selects, the rows it attends with */
+    size_t *replay_n;      /* max_chunk */
 
     /* indexer mode */
     float **ikeys;     /* n_layers: max_tokens × D indexer keys, NULL for dense layers */
@@ -178,6 +188,11 @@ void sl_dsa_free(sl_dsa *d)
     free(d->kept);
     free(d->kept_rows);
     free(d->kept_mean);
+    free(d->replay);
+    free(d->replay_have);
+    free(d->replay_sel);
+    free(d->replay_rows);
+    free(d->replay_n);
     for (int l = 0; d->ikeys && l < d->shape.n_layers; l++)
         free(d->ikeys[l]);
     free(d->ikeys);
@@ -260,6 +275,20 @@ static size_t indexer_select(const sl_dsa *d, int layer, size_t row, size_t n_ke
     return sl_topk_end(topk, sel, NULL);
 }
 
+/* The replayed selection of the row at position pos in a layer, its valid
+ * entries copied into out; SIZE_MAX where nothing is replayed there. */
+static size_t replayed(const sl_dsa *d, int layer, size_t pos, int32_t *out)
+{
+    if (!d->replay || pos >= d->n_replay || !d->replay_have[pos])
+        return SIZE_MAX;
+    const int32_t *row = d->replay + (pos * (size_t)d->shape.n_layers + (size_t)layer) * d->k;
+    size_t n = 0;
+    for (size_t j = 0; j < d->k; j++)
+        if (row[j] >= 0)
+            out[n++] = row[j];
+    return n > 0 ? n : SIZE_MAX; /* a layer that selected nothing there */
+}
+
 typedef struct {
     sl_dsa *d;
     const sl_attention_args *a;
@@ -289,7 +318,12 @@ static void sparse_row_task(void *p, size_t i, int thread)
         d->kept[slot] += kept / job->a->n_heads;
         d->kept_rows[slot] += 1;
     }
-    attend_selected(job->a, row, sel, k, logits, keys);
+    int32_t *replayed_sel = d->replay_sel + (size_t)thread * d->k;
+    size_t replayed_k = replayed(d, job->layer, job->a->first_pos + row, replayed_sel);
+    if (replayed_k != SIZE_MAX) /* attend as the table says; the row's own choice is recorded */
+        attend_selected(job->a, row, replayed_sel, replayed_k, logits, keys);
+    else
+        attend_selected(job->a, row, sel, k, logits, keys);
     if (row >= d->record_from) {
         size_t r = row - d->record_from;
         memcpy(d->rec_sel + r * d->k, sel, k * sizeof *sel);
@@ -381,6 +415,75 @@ void sl_dsa_rows_done(sl_dsa *d, int layer, size_t dense_rows)
     d->kept[layer] += (double)dense_rows;
     d->kept_rows[layer] += (double)dense_rows;
     record_layer(d, layer, dense_rows);
+}
+
+int32_t *sl_dsa_attend_rows(sl_dsa *d, int layer, size_t dense_rows, size_t *stride,
+                           size_t **count)
+{
+    *stride = d->k;
+    if (!d->replay) {
+        *count = d->rows_n;
+        return d->rows_sel;
+    }
+    for (size_t row = 0; row < d->n; row++) {
+        int32_t *out = d->replay_rows + row * d->k;
+        size_t n = row < dense_rows ? SIZE_MAX : replayed(d, layer, d->pos + row, out);
+        if (n == SIZE_MAX) { /* its own selection */
+            n = d->rows_n[row];
+            memcpy(out, d->rows_sel + row * d->k, n * sizeof *out);
+        }
+        d->replay_n[row] = n;
+    }
+    *count = d->replay_n;
+    return d->replay_rows;
+}
+
+/* One record's raw rows into the table, each entry checked: -1, or a
+ * position the record's query could see. */
+static sl_status replay_record(sl_dsa *d, const sl_selection_record *r, sl_error *err)
+{
+    size_t L = (size_t)d->shape.n_layers, pos = (size_t)r->query_pos;
+    if (!r->raw)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: the record of position %zu has no "
+                       "raw selections (record_raw)", pos);
+    for (size_t i = 0; i < L * d->k; i++)
+        if (r->raw[i] < -1 || (r->raw[i] >= 0 && (size_t)r->raw[i] > pos))
+            return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: the record of position %zu "
+                           "selects position %d in layer %zu", pos, (int)r->raw[i], i / d->k);
+    memcpy(d->replay + pos * L * d->k, r->raw, L * d->k * sizeof(int32_t));
+    d->replay_have[pos] = 1;
+    return SL_OK;
+}
+
+sl_status sl_dsa_set_replay(sl_dsa *d, const sl_selection_view *from, sl_error *err)
+{
+    size_t L = (size_t)d->shape.n_layers, max = d->shape.max_tokens, T = (size_t)d->n_threads;
+    if (from->n_layers != d->shape.n_layers || (size_t)from->top_k != d->k)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: the selections have %d layers and "
+                       "top-k %d; the session %d and %zu", from->n_layers, from->top_k,
+                       d->shape.n_layers, d->k);
+    free(d->replay), free(d->replay_have), free(d->replay_sel), free(d->replay_rows), free(d->replay_n);
+    d->replay = malloc(max * L * d->k * sizeof(int32_t));
+    d->replay_have = calloc(max, 1);
+    d->replay_sel = malloc(T * d->k * sizeof(int32_t));
+    d->replay_rows = malloc(d->shape.max_chunk * d->k * sizeof(int32_t));
+    d->replay_n = malloc(d->shape.max_chunk * sizeof(size_t));
+    d->n_replay = max;
+    sl_status st = d->replay && d->replay_have && d->replay_sel && d->replay_rows && d->replay_n
+                       ? SL_OK : sl_fail(err, SL_ERR_NO_MEMORY, "replay: out of memory");
+    for (size_t i = 0; !st && i < from->n_records; i++) {
+        if ((size_t)from->records[i].query_pos >= max)
+            st = sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: a record of position %d is past "
+                         "the session's %zu", (int)from->records[i].query_pos, max);
+        else
+            st = replay_record(d, &from->records[i], err);
+    }
+    if (st) { /* nothing half set: the session keeps choosing for itself */
+        free(d->replay), free(d->replay_have), free(d->replay_sel), free(d->replay_rows), free(d->replay_n);
+        d->replay = NULL, d->replay_have = NULL, d->replay_sel = NULL, d->replay_rows = NULL;
+        d->replay_n = NULL, d->n_replay = 0;
+    }
+    return st;
 }
 
 void sl_dsa_note_kept(sl_dsa *d, int thread, int layer, double kept)

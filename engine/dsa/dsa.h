@@ -62,6 +62,15 @@ int32_t *sl_dsa_rows(sl_dsa *dsa, size_t *stride, size_t **count);
  * not be copied back from a device). */
 size_t sl_dsa_first_recorded(const sl_dsa *dsa);
 void sl_dsa_rows_done(sl_dsa *dsa, int layer, size_t dense_rows);
+/* The rows to attend with, after sl_dsa_rows_done: the rows it selected, or
+ * where the session replays selections (sl_dsa_set_replay), the replayed
+ * ones for rows from dense_rows on (stride k, count[t] each). */
+int32_t *sl_dsa_attend_rows(sl_dsa *dsa, int layer, size_t dense_rows, size_t *stride,
+                           size_t **count);
+/* Replay (sl_session_replay): each sparse row attends to what `from` recorded
+ * for its position, where it did; its own choice is still made and recorded.
+ * On failure nothing changes. */
+sl_status sl_dsa_set_replay(sl_dsa *dsa, const sl_selection_view *from, sl_error *err);
 /* The oracle: the share of the dense mass that one sparse row's selection kept. */
 void sl_dsa_note_kept(sl_dsa *dsa, int thread, int layer, double kept);
 
