@@ -64,6 +64,28 @@ static void make_ranges(int rows, int L, int ragged, int32_t *ks, int32_t *ke)
     }
 }
 
+/* Where a failed case is worst: its row and key, and how many rows are off. */
+static void print_worst(const float *out, const float *ref, const int32_t *ks, const int32_t *ke,
+                        int rows, int L, size_t stride)
+{
+    double most = 0;
+    int wr = -1, wk = -1, rows_off = 0;
+    float wg = 0, wc = 0;
+    for (int r = 0, at = 0; out && r < rows; r++) {
+        int lo = ks[r] > 0 ? ks[r] : 0, hi = ke[r] < L ? ke[r] : L;
+        bool off = false;
+        for (int s = lo; s < hi; s++, at++) {
+            double d = fabs((double)out[(size_t)r * stride + (size_t)s] - ref[at]);
+            off |= d > 1e-4 * (fabs(ref[at]) + 1e-3);
+            if (d > most)
+                most = d, wr = r, wk = s, wg = out[(size_t)r * stride + (size_t)s], wc = ref[at];
+        }
+        rows_off += off;
+    }
+    fprintf(stderr, "  worst at row %d key %d: %.6g against %.6g; %d rows off\n", wr, wk, wg, wc,
+            rows_off);
+}
+
 static void check(int kind, int rows, int H, int D, int L, int ragged)
 {
     size_t nq = (size_t)rows * H * D, nk = (size_t)L * D, stride = (size_t)L + 3;
@@ -199,11 +221,13 @@ static void check(int kind, int rows, int H, int D, int L, int ragged)
         for (size_t i = 0; i < at; i++)
             nan_in += !isfinite(got[i]);
         double err = out ? sl_rel_error(got, ref, at) : 1.0;
-        if (!(err <= 1e-5) || nan_in || bad_outside || !out)
+        if (!(err <= 1e-5) || nan_in || bad_outside || !out) {
             fprintf(stderr, "%s/%d rows %d H %d D %d L %d %s: rel err %.3g, %zu non-finite in "
                             "range, %zu wrong outside\n",
                     kind_name[tally], variant, rows, H, D, L, range_name[ragged], err, nan_in,
                     bad_outside);
+            print_worst(out, ref, ks, ke, rows, L, stride);
+        }
         CHECK(out && err <= 1e-5 && nan_in == 0 && bad_outside == 0);
         if (err > worst[tally] || err != err)
             worst[tally] = err;
