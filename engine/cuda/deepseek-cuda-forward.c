@@ -26,8 +26,7 @@ typedef struct {
     int32_t *sel;
     void *topk_ws, *sparse_ws;
     size_t sel_k, topk_ws_bytes, sparse_ws_bytes;
-    float *host_mass; /* the oracle's recorded rows, for the share each keeps */
-    size_t host_mass_cap;
+    double *kept, *host_kept; /* chunk: the oracle's mass each sparse row's selection kept */
 } gpu_state;
 
 static size_t ffn_width(const sl_ds_config *c)
@@ -62,13 +61,13 @@ static void state_free(void *p)
                    s->o_lat, s->lse, s->tmp, s->iq, s->iw, s->ik, s->scores, s->router,
                    s->weights, s->gate, s->up, s->y, s->logits, s->xn, s->qr_b, s->q_abs_b,
                    s->o_lat_b, s->att, s->iq_b, s->h, s->xg, s->ids, s->ks, s->row_len,
-                   s->experts, s->moe_map, s->sel, s->topk_ws, s->sparse_ws};
+                   s->experts, s->moe_map, s->sel, s->topk_ws, s->sparse_ws, s->kept};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
     free(s->host_experts);
     free(s->host_map);
     free(s->host_first);
-    free(s->host_mass);
+    free(s->host_kept);
     free(s);
 }
 
@@ -102,6 +101,7 @@ static size_t state_layout(const sl_ds_config *c, size_t max_tokens, gpu_state *
         {(void **)&s->xg, n * K * H * 2},    {(void **)&s->ids, n * 4},
         {(void **)&s->ks, n * 4},            {(void **)&s->row_len, n * 4},
         {(void **)&s->experts, n * K * 4},   {(void **)&s->moe_map, 3 * n * K * 4},
+        {(void **)&s->kept, n * sizeof(double)},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
@@ -131,9 +131,10 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     s->host_experts = malloc(pairs * sizeof(int32_t));
     s->host_map = malloc(3 * pairs * sizeof(int32_t));
     s->host_first = malloc(((size_t)c->n_experts + 1) * sizeof(int32_t));
+    s->host_kept = malloc(s->chunk * sizeof(double));
     size_t free_bytes = 0, total = 0;
     uint64_t caches[2];
-    sl_status st = s->host_experts && s->host_map && s->host_first
+    sl_status st = s->host_experts && s->host_map && s->host_first && s->host_kept
                        ? SL_OK : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     if (!st && (cudaSetDevice(g->device) != cudaSuccess ||
                 cudaMemGetInfo(&free_bytes, &total) != cudaSuccess))
@@ -262,8 +263,9 @@ static sl_status dsa_buffers(const gpu_ds *g, gpu_state *s, size_t k, sl_error *
 }
 
 /* The recorded rows' selections back to the session, and for the oracle the
- * share of the mass each sparse one keeps. Rows that see at most k
- * positions selected them all (dense_rows of them, counted as the CPU does). */
+ * share of the mass each sparse row kept, summed on the device (the CPU
+ * counts every sparse row). Rows that see at most k positions selected them
+ * all (dense_rows of them, counted as the CPU does). */
 static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il, int n, int pos,
                              sl_error *err)
 {
@@ -272,32 +274,23 @@ static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il,
     size_t dense_rows = 0;
     if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
         dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
-    bool oracle = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE;
+    size_t sparse = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE ? (size_t)n - dense_rows : 0;
     size_t first = sl_dsa_first_recorded(dsa), recorded = first < (size_t)n ? (size_t)n - first : 0;
-    if (oracle && recorded * L > s->host_mass_cap) {
-        float *grown = realloc(s->host_mass, recorded * L * sizeof(float));
-        if (!grown)
-            return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory for the oracle's mass");
-        s->host_mass = grown;
-        s->host_mass_cap = recorded * L;
-    }
-    if (recorded) {
+    if (sparse)
+        CK(sl_k_selected_sum(s->scores + dense_rows * L, L, s->sel + dense_rows * k, (int)sparse,
+                             (int)k, s->kept, g->stream), "the kept mass");
+    if (recorded)
         CK(cudaMemcpyAsync(rows + first * stride, s->sel + first * k, recorded * k * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the selections");
-        if (oracle)
-            CK(cudaMemcpyAsync(s->host_mass, s->scores + first * L, recorded * L * 4,
-                               cudaMemcpyDeviceToHost, g->stream), "the oracle's mass");
+    if (sparse)
+        CK(cudaMemcpyAsync(s->host_kept, s->kept, sparse * sizeof(double),
+                           cudaMemcpyDeviceToHost, g->stream), "the kept mass");
+    if (recorded || sparse)
         CK(cudaStreamSynchronize(g->stream), "the selections");
-    }
     for (size_t t = 0; t < (size_t)n; t++)
         count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
-    for (size_t t = first > dense_rows ? first : dense_rows; oracle && t < (size_t)n; t++) {
-        const float *mass = s->host_mass + (t - first) * L;
-        double kept = 0;
-        for (size_t j = 0; j < count[t]; j++)
-            kept += mass[rows[t * stride + j]];
-        sl_dsa_note_kept(dsa, 0, il, kept / g->cpu->c.n_heads);
-    }
+    for (size_t t = 0; t < sparse; t++)
+        sl_dsa_note_kept(dsa, 0, il, s->host_kept[t] / g->cpu->c.n_heads);
     sl_dsa_rows_done(dsa, il, dense_rows);
     return SL_OK;
 }
