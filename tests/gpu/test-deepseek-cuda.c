@@ -1,25 +1,36 @@
 /* DeepSeek-V3.2 on the GPU against the same checkpoint on the CPU (itself
- * tested against transformers: tests/engine/deepseek). For each checkpoint
- * given, the same prompt (over 256 tokens: prefill in two chunks), then
- * single-token steps (the decode path), in four modes: dense attention, the
- * lightning indexer with the model's top-k, the same with DeepSeek's FP8
- * indexer numerics, and the oracle. Checked:
+ * tested against transformers: tests/engine/deepseek).
+ *
+ * These random checkpoints are ill-conditioned over long contexts: BF16
+ * alone moves transformers' own logits by up to 1.3 (relative) over 300
+ * tokens, against 2e-2 over the first 16, as expert choices and the
+ * indexer's near-ties flip and later rows attend to the flipped ones
+ * (measured on an H100, with our CPU within 2e-6 of transformers in float32
+ * at every one of those rows). So the comparison runs over a short prompt,
+ * where a BF16 implementation must be close, and the CPU replays the GPU's
+ * selections (sl_session_replay) so that both attend to the same sets:
+ * - a prompt of 48 tokens fed in pieces of 20, 17 and 11 (each a forward
+ *   call at a later position), then 6 single-token steps (the decode path),
+ *   in four modes: dense attention, the lightning indexer with the model's
+ *   top-k (at most 24, so that rows select), the same with DeepSeek's FP8 indexer numerics, and the oracle;
  * - every row's logits within 3e-2 relative (‖gpu − cpu‖/‖cpu‖) of the
  *   CPU's: the GPU holds weights, activations it multiplies and the latent
- *   cache in BF16;
+ *   cache in BF16 (measured: 1.4e-2 at most);
  * - every recorded selection causal, of min(k, row length) distinct
- *   positions; and equal to the CPU's as sets up to near-ties that BF16 may
- *   decide otherwise: the sets overlap by at least 90% over all rows and
- *   layers, and no row differs in more than a quarter of its positions (a
- *   wrong score would move far more);
- * - with top-k at least the length, the sparse path equals dense attention
- *   on the GPU (≤ 1e-6), and the oracle keeps all of the mass;
+ *   positions; and equal to the CPU's own choice on the same inputs as sets
+ *   up to near-ties that BF16 may decide otherwise: the sets overlap by at
+ *   least 90% over all rows and layers, and no row differs in more than a
+ *   quarter of its positions (a wrong score would move far more);
+ * - over 300 tokens (two prefill chunks), with top-k at least the length,
+ *   the sparse path equals dense attention on the GPU (≤ 1e-6), and the
+ *   oracle keeps all of the mass;
  * - in oracle mode, the share of the mass kept is in (0, 1]. */
 #include "../engine/test-util.h"
 
 #include <stdint.h>
 
-enum { PROMPT = 300, STEPS = 6, MAX_K = 256 };
+enum { PROMPT = 300, SHORT = 48, STEPS = 6, MAX_K = 256 };
+static const size_t PIECES[] = {20, 17, 11}; /* SHORT */
 
 static const char *TEXT =
     "The lighthouse keeper had kept the same routine for thirty-one years. Every evening, an hour "
@@ -83,7 +94,7 @@ static double compare_selections(sl_session *cpu, sl_session *gpu, const char *w
         CHECKF(false, "%s: %s", what, err.message);
         return 0;
     }
-    CHECKF(vc.n_records == vg.n_records && vg.n_records == PROMPT + STEPS, "%s: %zu and %zu records",
+    CHECKF(vc.n_records == vg.n_records && vg.n_records == SHORT + STEPS, "%s: %zu and %zu records",
            what, vc.n_records, vg.n_records);
     int k = vg.top_k;
     double same = 0, total = 0;
@@ -121,24 +132,37 @@ static double compare_selections(sl_session *cpu, sl_session *gpu, const char *w
     return overlap;
 }
 
-/* Prefill, then single steps, on both; the worst relative error of any row. */
+/* The short prompt in pieces, then single steps: every row's logits. */
+static void run(sl_session *s, const int32_t *ids, size_t V, float *logits)
+{
+    sl_error err = {0};
+    size_t done = 0;
+    for (size_t i = 0; i < sizeof PIECES / sizeof *PIECES; done += PIECES[i++])
+        CHECKF(s && sl_session_prefill_all_logits(s, ids + done, PIECES[i], logits + done * V,
+                                                  &err) == SL_OK, "%s", err.message);
+    for (int i = 0; i < STEPS; i++) {
+        CHECKF(s && sl_session_prefill(s, ids + SHORT + i, 1, NULL, &err) == SL_OK, "%s",
+               err.message);
+        const float *l = s ? sl_session_logits(s) : NULL;
+        if (l)
+            memcpy(logits + (SHORT + (size_t)i) * V, l, V * sizeof(float));
+    }
+}
+
+/* The GPU first; the CPU replays its selections; the worst row's error. */
 static double run_both(sl_session *cpu, sl_session *gpu, const int32_t *ids, size_t V,
                        float *lc, float *lg)
 {
+    sl_selection_view vg;
     sl_error err = {0};
-    CHECKF(sl_session_prefill_all_logits(cpu, ids, PROMPT, lc, &err) == SL_OK, "%s", err.message);
-    CHECKF(sl_session_prefill_all_logits(gpu, ids, PROMPT, lg, &err) == SL_OK, "%s", err.message);
+    run(gpu, ids, V, lg);
+    if (gpu && sl_session_selections(gpu, &vg, &err) == SL_OK) /* else dense */
+        CHECKF(sl_session_replay(cpu, &vg, &err) == SL_OK, "%s", err.message);
+    run(cpu, ids, V, lc);
     double worst = 0;
-    for (size_t t = 0; t < PROMPT; t++) {
+    for (size_t t = 0; t < SHORT + STEPS; t++) {
         double r = sl_rel_error(lg + t * V, lc + t * V, V);
-        worst = r > worst ? r : worst;
-    }
-    for (int i = 0; i < STEPS; i++) {
-        CHECK(sl_session_prefill(cpu, ids + PROMPT + i, 1, NULL, &err) == SL_OK);
-        CHECK(sl_session_prefill(gpu, ids + PROMPT + i, 1, NULL, &err) == SL_OK);
-        const float *c = sl_session_logits(cpu), *g = sl_session_logits(gpu);
-        double r = c && g ? sl_rel_error(g, c, V) : 1.0;
-        worst = r > worst ? r : worst;
+        worst = r > worst || isnan(r) ? r : worst;
     }
     return worst;
 }
@@ -147,16 +171,17 @@ static void check_mode(sl_engine *cpu, sl_engine *gpu, const int32_t *ids, const
                        const char *name)
 {
     const sl_model_info *info = sl_engine_model(cpu);
-    size_t V = (size_t)info->n_vocab, max = PROMPT + STEPS;
-    int k = m->top_k ? m->top_k : info->index_top_k;
-    float *lc = malloc(PROMPT * V * 4), *lg = malloc(PROMPT * V * 4);
+    size_t V = (size_t)info->n_vocab, max = SHORT + STEPS;
+    /* the model's top-k, or 24 where that would cover the whole short prompt */
+    int k = m->top_k ? m->top_k : info->index_top_k < 24 ? info->index_top_k : 24;
+    float *lc = calloc(max * V, 4), *lg = calloc(max * V, 4);
     sl_session *sc = session(cpu, max, m, k), *sg = session(gpu, max, m, k);
     char what[96];
     snprintf(what, sizeof what, "%s %s", name, m->name);
     double worst = sc && sg ? run_both(sc, sg, ids, V, lc, lg) : 1.0;
     CHECKF(worst <= 3e-2, "%s: logits: GPU against CPU %.3g", what, worst);
     fprintf(stderr, "%s, top-k %d: logits within %.2e of the CPU's over %d rows and %d steps\n",
-            what, m->mode == SL_DSA_DENSE ? 0 : k, worst, PROMPT, STEPS);
+            what, m->mode == SL_DSA_DENSE ? 0 : k, worst, SHORT, STEPS);
     if (sc && sg && m->mode != SL_DSA_DENSE)
         compare_selections(sc, sg, what);
     sl_session_free(sc), sl_session_free(sg);

@@ -1,19 +1,27 @@
 /* A lightning indexer file (llama family) on the GPU against the same model
  * and file on the CPU, for an indexer of the tensor-core kernel's shape and
  * one of a shape only the generic kernel takes (tests/data/llama,
- * make-small-llama.py). The GPU computes in BF16, so near-ties may choose
- * differently: the selected sets must overlap by at least 90% on average
- * (recorded prefill rows and decoded rows, every selecting layer), and at
- * the first layer, whose input no selection has touched, every position the
- * GPU selects must be among the CPU's best 2k there. The logits stay within
- * 5e-2 of the CPU's. Also: every selection is causal, of min(k, t + 1)
- * distinct positions; layers without an indexer select nothing; decoding
- * records each answer token; with top-k at least the length, indexer mode
- * equals dense attention, and the sparse path forced over every position
- * stays within 2e-2 of it. */
+ * make-small-llama.py).
+ *
+ * The GPU computes in BF16, so near-ties among the indexer's scores may
+ * choose differently, and on this random model with peaked attention one
+ * other position among 16 moves a row's output far: BF16 weights alone, on
+ * the CPU, move its logits by up to 1.2 (relative) in indexer mode, against
+ * 3e-2 in dense mode. So the CPU replays the GPU's selections
+ * (sl_session_replay) and the logits are compared on the same attended sets:
+ * every prefill row and every decoded step within 8e-2 of the CPU's (dense,
+ * the GPU measured 5.1e-2 on an H100, where BF16 weights alone give 2.9e-2).
+ * The CPU still makes its own choices on those inputs: the selected sets must
+ * overlap the GPU's by at least 95% over every row and selecting layer, and
+ * at the first layer, whose input no selection has touched, every position
+ * the GPU selects must be among the CPU's best 2k there. Also: every
+ * selection is causal, of min(k, t + 1) distinct positions; layers without
+ * an indexer select nothing; decoding records each answer token; with top-k
+ * at least the length, indexer mode equals dense attention, and the sparse
+ * path forced over every position stays within 2e-2 of it. */
 #include "../engine/test-util.h"
 
-enum { K = 16, RECORD = 24, DECODE = 4 };
+enum { K = 16, DECODE = 4 };
 
 static const char *TEXT =
     "The lighthouse keeper had kept the same routine for thirty-one years. Every evening, an hour "
@@ -48,7 +56,7 @@ static sl_engine *open_engine(const char *device, const char *indexer)
 
 static sl_session *indexer_session(sl_engine *e, size_t max, int k, bool sparse_always)
 {
-    sl_dsa_options o = sl_test_dsa_options(SL_DSA_INDEXER, k, RECORD);
+    sl_dsa_options o = sl_test_dsa_options(SL_DSA_INDEXER, k, (int)max); /* every row */
     o.sparse_always = sparse_always;
     return sl_test_dsa_session(e, max, &o);
 }
@@ -108,34 +116,42 @@ static void check_indexer(const char *indexer)
         return;
     }
     size_t n = ids.n, vocab = (size_t)sl_engine_model(cpu)->n_vocab, max = n + DECODE;
-    float *lc = malloc(n * vocab * 4), *lg = malloc(n * vocab * 4), *ld = malloc(n * vocab * 4);
-    sl_session *sc = indexer_session(cpu, max, K, false);
+    float *lc = malloc(max * vocab * 4), *lg = malloc(max * vocab * 4), *ld = malloc(n * vocab * 4);
     sl_session *sg = indexer_session(gpu, max, K, false);
+    sl_session *sc = indexer_session(cpu, max, K, false);
     sl_session *wide = indexer_session(cpu, max, 2 * K, false);
-    CHECKF(sl_session_prefill_all_logits(sc, ids.ids, n, lc, &err) == SL_OK, "%s", err.message);
     CHECKF(sl_session_prefill_all_logits(sg, ids.ids, n, lg, &err) == SL_OK, "%s", err.message);
-    CHECKF(sl_session_prefill(wide, ids.ids, n, NULL, &err) == SL_OK, "%s", err.message);
-    double worst = 0;
-    for (size_t t = 0; t < n; t++) {
-        double r = sl_rel_error(lg + t * vocab, lc + t * vocab, vocab);
-        worst = r > worst ? r : worst;
-    }
-    CHECKF(worst <= 5e-2, "%s: logits, GPU against CPU %.3g", indexer, worst);
-
     /* decoding on the GPU; the CPU reads the same tokens */
     sl_sampling greedy = sl_sampling_default();
     greedy.temperature = 0;
     int32_t answer[DECODE];
-    for (int i = 0; i < DECODE; i++)
+    for (int i = 0; i < DECODE; i++) {
         CHECKF(sl_session_next(sg, &greedy, &answer[i], &err) == SL_OK, "%s", err.message);
-    CHECKF(sl_session_prefill(sc, answer, DECODE, NULL, &err) == SL_OK, "%s", err.message);
-    CHECKF(sl_session_prefill(wide, answer, DECODE, NULL, &err) == SL_OK, "%s", err.message);
-
+        if (sl_session_logits(sg))
+            memcpy(lg + (n + (size_t)i) * vocab, sl_session_logits(sg), vocab * 4);
+    }
     sl_selection_view vc, vg, vw;
+    CHECK(sl_session_selections(sg, &vg, &err) == SL_OK);
+    CHECKF(sl_session_replay(sc, &vg, &err) == SL_OK, "%s", err.message);
+    CHECKF(sl_session_prefill_all_logits(sc, ids.ids, n, lc, &err) == SL_OK, "%s", err.message);
+    for (int i = 0; i < DECODE; i++) {
+        CHECKF(sl_session_prefill(sc, &answer[i], 1, NULL, &err) == SL_OK, "%s", err.message);
+        if (sl_session_logits(sc))
+            memcpy(lc + (n + (size_t)i) * vocab, sl_session_logits(sc), vocab * 4);
+    }
+    CHECKF(sl_session_prefill(wide, ids.ids, n, NULL, &err) == SL_OK, "%s", err.message);
+    CHECKF(sl_session_prefill(wide, answer, DECODE, NULL, &err) == SL_OK, "%s", err.message);
+    double worst = 0;
+    for (size_t t = 0; t < max; t++) {
+        double r = sl_rel_error(lg + t * vocab, lc + t * vocab, vocab);
+        worst = r > worst || isnan(r) ? r : worst;
+    }
+    CHECKF(worst <= 8e-2, "%s: logits, GPU against the CPU on its selections %.3g", indexer, worst);
+
     CHECK(sl_session_selections(sc, &vc, &err) == SL_OK && sl_session_selections(sg, &vg, &err) == SL_OK &&
           sl_session_selections(wide, &vw, &err) == SL_OK);
-    CHECK(vg.n_records == RECORD + DECODE && vc.n_records == RECORD + DECODE &&
-          vw.n_records == RECORD + DECODE && vg.records[vg.n_records - 1].answer);
+    CHECK(vg.n_records == max && vc.n_records == max && vw.n_records == max &&
+          vg.records[vg.n_records - 1].answer);
     CHECK(vg.mass_kept == NULL); /* as the CPU: only the oracle knows the dense mass */
     agreement a = {0};
     for (size_t r = 0; r < vg.n_records && r < vc.n_records && r < vw.n_records; r++) {
@@ -144,7 +160,7 @@ static void check_indexer(const char *indexer)
         compare(&vg.records[r], &vc.records[r], &vw.records[r], vg.n_layers, &a);
     }
     double overlap = a.total > 0 ? a.same / a.total : 0;
-    CHECKF(overlap >= 0.9, "%s: selections overlap %.3f", indexer, overlap);
+    CHECKF(overlap >= 0.95, "%s: selections overlap %.3f", indexer, overlap);
     CHECKF(a.far == 0, "%s: %zu first-layer positions outside the CPU's best %d", indexer, a.far,
            2 * K);
     CHECKF(a.bad == 0, "%s: %zu selections not causal, distinct and of the right size", indexer,
@@ -164,9 +180,10 @@ static void check_indexer(const char *indexer)
     double sparse_dense = sl_rel_error(lg, ld, n * vocab);
     CHECKF(sparse_dense <= 2e-2, "%s: sparse over everything against dense: %.3g", indexer,
            sparse_dense);
-    fprintf(stderr, "%s: %zu tokens + %d decoded, top-k %d: logits within %.2e of the CPU's, "
-            "selections overlap %.1f%%, top-k ≥ length equals dense (%.1e; forced sparse "
-            "%.1e)\n", indexer, n, DECODE, K, worst, 100 * overlap, same_dense, sparse_dense);
+    fprintf(stderr, "%s: %zu tokens + %d decoded, top-k %d: logits within %.2e of the CPU's on "
+            "the same selections, own selections overlap %.1f%%, top-k ≥ length equals dense "
+            "(%.1e; forced sparse %.1e)\n", indexer, n, DECODE, K, worst, 100 * overlap,
+            same_dense, sparse_dense);
 
     sl_session_free(sc), sl_session_free(sg), sl_session_free(wide);
     sl_session_free(dense), sl_session_free(all), sl_session_free(forced);
