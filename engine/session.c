@@ -225,6 +225,11 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
     return sl_dsa_new(options, &shape, s->engine->pool, &s->dsa, err);
 }
 
+bool sl_session_decodes_on_graph(const sl_session *s)
+{
+    return s->engine->arch->decodes_on_graph && s->engine->arch->decodes_on_graph(s->state);
+}
+
 sl_status sl_session_replay(sl_session *s, const sl_selection_view *from, sl_error *err)
 {
     if (!s->dsa)

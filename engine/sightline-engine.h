@@ -210,6 +210,10 @@ sl_status sl_session_prefill(sl_session *session, const int32_t *ids, size_t n,
                              const sl_progress *progress, sl_error *err);
 /* Next-token logits of the last token (n_vocab floats), or NULL if none. */
 const float *sl_session_logits(const sl_session *session);
+/* Whether the session's decode steps run as one CUDA graph, captured on its
+ * first step and replayed (a GPU with graphs on, and no DSA); false on the
+ * CPU, and where capturing failed and steps launch kernel by kernel. */
+bool sl_session_decodes_on_graph(const sl_session *session);
 /* Samples a token from the current logits and feeds it; *token gets it. */
 sl_status sl_session_next(sl_session *session, const sl_sampling *sampling, int32_t *token,
                           sl_error *err);

@@ -53,6 +53,7 @@ struct Params {
     const __nv_bfloat16 *q, *k, *v;
     const int32_t *indices;
     int n, first_pos, H, Hkv, G, topk;
+    const int32_t *pos_dev; // non-NULL: first_pos read here, the split length made to fit it
     int rows_per_t; // packed rows a query row: G, or G rounded up to 16 (sparse)
     int mtiles;     // tiles of packed rows a KV head
     int splits, bps;
@@ -115,6 +116,8 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
     const int wm = warp / WN, wn = warp % WN;
     const int g = lane >> 2, tq = lane & 3;
 
+    // A decode step replayed as a graph reads its position on the device.
+    const int first_pos = p.pos_dev ? __ldg(p.pos_dev) : p.first_pos;
     int bid = blockIdx.x;
     const int split = bid % p.splits;
     bid /= p.splits;
@@ -127,15 +130,18 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
     int lim_cta, nb, t_sparse = 0;
     if (SPARSE) {
         t_sparse = pm0 / p.rows_per_t;
-        lim_cta = p.first_pos + t_sparse;
+        lim_cta = first_pos + t_sparse;
         nb = (p.topk + BK - 1) / BK;
     } else {
         const int pm_last = min(pm0 + WM * WR, p.n * p.rows_per_t) - 1;
-        lim_cta = p.first_pos + pm_last / p.rows_per_t;
+        lim_cta = first_pos + pm_last / p.rows_per_t;
         nb = lim_cta / BK + 1;
     }
-    const int b_begin = split * p.bps;
-    const int b_end = min(nb, b_begin + p.bps);
+    // With pos_dev the splits are as many as the longest context takes, and
+    // those past this one's blocks give empty partials, which combine skips.
+    const int bps = p.pos_dev ? (nb + p.splits - 1) / p.splits : p.bps;
+    const int b_begin = split * bps;
+    const int b_end = min(nb, b_begin + bps);
 
     // Copies block b's keys and values into buffer buf (one commit group).
     auto load = [&](int b, int buf) {
@@ -169,7 +175,7 @@ __global__ void __launch_bounds__(THREADS) gqa_attention(const Params p)
 #pragma unroll
     for (int x = 0; x < R2; x++) {
         vr[x] = row_of(p, kvh, pm0 + WR * wm + 16 * (x >> 1) + g + 8 * (x & 1), tr[x], hr[x]);
-        lim[x] = vr[x] ? p.first_pos + tr[x] : -1;
+        lim[x] = vr[x] ? first_pos + tr[x] : -1;
     }
 #pragma unroll
     for (int mi = 0; mi < MT; mi++) {
@@ -566,6 +572,7 @@ Params base_params(const sl_bf16 *q, const sl_bf16 *k, const sl_bf16 *v, int n, 
     p.k = reinterpret_cast<const __nv_bfloat16 *>(k);
     p.v = reinterpret_cast<const __nv_bfloat16 *>(v);
     p.indices = nullptr;
+    p.pos_dev = nullptr;
     p.n = n, p.first_pos = first_pos, p.H = H, p.Hkv = Hkv, p.G = H / Hkv, p.topk = 0;
     p.rows_per_t = pl.rows_per_t, p.mtiles = pl.mtiles;
     p.splits = pl.splits, p.bps = pl.bps;
@@ -577,9 +584,12 @@ Params base_params(const sl_bf16 *q, const sl_bf16 *k, const sl_bf16 *v, int n, 
 }
 
 // The attention kernel, then the combine where split.
+// pos_dev: one dense row whose position is read on the device, first_pos
+// then the last it may take (the plan is made for that).
 cudaError_t attention(bool sparse, const sl_bf16 *q, const sl_bf16 *k, const sl_bf16 *v, const int32_t *indices,
                       int n, int topk, int first_pos, int H, int Hkv, int Dh, float scale, sl_bf16 *out,
-                      void *workspace, size_t workspace_bytes, cudaStream_t stream)
+                      void *workspace, size_t workspace_bytes, cudaStream_t stream,
+                      const int32_t *pos_dev = nullptr)
 {
     if (bad_shape(n, first_pos, H, Hkv, Dh, scale) || topk < 0 || !q || !out || !k || !v ||
         (sparse && n > 0 && topk > 0 && !indices) || !aligned16(k) || !aligned16(v) || ((uintptr_t)q & 3))
@@ -593,6 +603,7 @@ cudaError_t attention(bool sparse, const sl_bf16 *q, const sl_bf16 *k, const sl_
         return cudaErrorInvalidValue;
     Params p = base_params(q, k, v, n, first_pos, H, Hkv, scale, pl);
     p.indices = indices;
+    p.pos_dev = pos_dev;
     p.topk = sparse ? topk : 0;
     p.out = reinterpret_cast<__nv_bfloat16 *>(out);
     const size_t rows = (size_t)n * H;
@@ -639,6 +650,17 @@ extern "C" cudaError_t sl_k_gqa_attention(const sl_bf16 *q, const sl_bf16 *k_cac
 {
     return attention(false, q, k_cache, v_cache, nullptr, n, 0, first_pos, H, Hkv, Dh, scale, out, workspace,
                      workspace_bytes, s);
+}
+
+extern "C" cudaError_t sl_k_gqa_decode_attention_at(const sl_bf16 *q, const sl_bf16 *k_cache,
+                                                   const sl_bf16 *v_cache, const int32_t *pos, int max_pos,
+                                                   int H, int Hkv, int Dh, float scale, sl_bf16 *out,
+                                                   void *workspace, size_t workspace_bytes, cudaStream_t s)
+{
+    if (!pos || max_pos < 1)
+        return cudaErrorInvalidValue;
+    return attention(false, q, k_cache, v_cache, nullptr, 1, 0, max_pos - 1, H, Hkv, Dh, scale, out, workspace,
+                     workspace_bytes, s, pos);
 }
 
 extern "C" cudaError_t sl_k_gqa_sparse_attention(const sl_bf16 *q, const sl_bf16 *k_cache, const sl_bf16 *v_cache,

@@ -77,8 +77,10 @@ __global__ void rmsnorm(const float *x, const float *weight, int dim, float eps,
 // NeoX pairs (i, i + rot/2); interleaved pairs (2i, 2i + 1).
 template <bool neox>
 __global__ void rope(float *x, size_t pairs, int heads, int head_dim, int half, int first_pos,
-                     const float *inv_freq)
+                     const int32_t *pos_dev, const float *inv_freq)
 {
+    if (pos_dev) // a decode step replayed as a graph
+        first_pos = __ldg(pos_dev);
     for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < pairs;
          k += (size_t)gridDim.x * blockDim.x) {
         int i = (int)(k % (size_t)half);
@@ -96,7 +98,7 @@ __global__ void rope(float *x, size_t pairs, int heads, int head_dim, int half, 
 }
 
 cudaError_t rope_launch(bool neox, float *x, int n, int heads, int head_dim, int rot_dims,
-                        int first_pos, const float *inv_freq, cudaStream_t s)
+                        int first_pos, const int32_t *pos_dev, const float *inv_freq, cudaStream_t s)
 {
     if (n < 0 || heads < 0 || head_dim <= 0 || rot_dims < 0 || rot_dims % 2 || rot_dims > head_dim ||
         first_pos < 0)
@@ -106,10 +108,10 @@ cudaError_t rope_launch(bool neox, float *x, int n, int heads, int head_dim, int
         return cudaSuccess;
     if (neox)
         rope<true><<<grid_for(pairs, 256), 256, 0, s>>>(x, pairs, heads, head_dim, rot_dims / 2,
-                                                        first_pos, inv_freq);
+                                                        first_pos, pos_dev, inv_freq);
     else
         rope<false><<<grid_for(pairs, 256), 256, 0, s>>>(x, pairs, heads, head_dim, rot_dims / 2,
-                                                         first_pos, inv_freq);
+                                                         first_pos, pos_dev, inv_freq);
     return cudaGetLastError();
 }
 
@@ -233,13 +235,22 @@ extern "C" cudaError_t sl_k_rmsnorm(const float *x, const float *weight, int n, 
 extern "C" cudaError_t sl_k_rope_interleaved(float *x, int n, int heads, int head_dim, int rot_dims,
                                              int first_pos, const float *inv_freq, cudaStream_t s)
 {
-    return rope_launch(false, x, n, heads, head_dim, rot_dims, first_pos, inv_freq, s);
+    return rope_launch(false, x, n, heads, head_dim, rot_dims, first_pos, nullptr, inv_freq, s);
+}
+
+extern "C" cudaError_t sl_k_rope_interleaved_at(float *x, int n, int heads, int head_dim,
+                                                int rot_dims, const int32_t *pos,
+                                                const float *inv_freq, cudaStream_t s)
+{
+    if (!pos)
+        return cudaErrorInvalidValue;
+    return rope_launch(false, x, n, heads, head_dim, rot_dims, 0, pos, inv_freq, s);
 }
 
 extern "C" cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dims,
                                       int first_pos, const float *inv_freq, cudaStream_t s)
 {
-    return rope_launch(true, x, n, heads, head_dim, rot_dims, first_pos, inv_freq, s);
+    return rope_launch(true, x, n, heads, head_dim, rot_dims, first_pos, nullptr, inv_freq, s);
 }
 
 extern "C" cudaError_t sl_k_swiglu(const float *gate, const float *up, int n, int dim, sl_bf16 *out,

@@ -25,6 +25,11 @@ typedef uint16_t sl_bf16;
 
 cudaError_t sl_k_f32_to_bf16(const float *in, sl_bf16 *out, size_t n, cudaStream_t stream);
 cudaError_t sl_k_bf16_to_f32(const sl_bf16 *in, float *out, size_t n, cudaStream_t stream);
+/* n floats as BF16 into row *row of out (rows of n; *row read on the device,
+ * so that a decode step captured once as a CUDA graph writes its own
+ * position's cache entry each time it is replayed). */
+cudaError_t sl_k_f32_to_bf16_at(const float *in, sl_bf16 *out, size_t n, const int32_t *row,
+                                cudaStream_t stream);
 /* Per block of `block` consecutive values (n a multiple of block): the
  * power-of-two scale s = 2^ceil(log2(max(amax, 1e-4) / 448)) and the e4m3
  * bytes of x / s (round to nearest even, saturating at ±448), as DeepSeek's
@@ -198,6 +203,10 @@ cudaError_t sl_k_rope_interleaved(float *x, int n, int heads, int head_dim, int 
                                   int first_pos, const float *inv_freq, cudaStream_t stream);
 cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dims, int first_pos,
                            const float *inv_freq, cudaStream_t stream);
+/* sl_k_rope_interleaved at the position *pos read on the device (a decode
+ * step replayed as a CUDA graph). */
+cudaError_t sl_k_rope_interleaved_at(float *x, int n, int heads, int head_dim, int rot_dims,
+                                     const int32_t *pos, const float *inv_freq, cudaStream_t stream);
 /* out = silu(gate) · up = gate / (1 + e^-gate) · up as bf16 (round to
  * nearest even), gate and up separate [n][dim] float buffers, as
  * sl_swiglu. */
@@ -235,6 +244,15 @@ cudaError_t sl_k_gqa_attention(const sl_bf16 *q, const sl_bf16 *k_cache, const s
                                int first_pos, int H, int Hkv, int Dh, float scale, sl_bf16 *out,
                                void *workspace, size_t workspace_bytes, cudaStream_t s);
 size_t sl_k_gqa_attention_workspace(int n, int first_pos, int H, int Hkv, int Dh);
+/* One query row (a decode step) at the position *pos read on the device,
+ * over positions 0 … *pos < max_pos: the launch is the same at every
+ * position (the key range split for max_pos, the splits past *pos empty),
+ * so that it can be captured once as a CUDA graph and replayed. workspace:
+ * sl_k_gqa_attention_workspace(1, max_pos - 1, H, Hkv, Dh) bytes. */
+cudaError_t sl_k_gqa_decode_attention_at(const sl_bf16 *q, const sl_bf16 *k_cache,
+                                         const sl_bf16 *v_cache, const int32_t *pos, int max_pos,
+                                         int H, int Hkv, int Dh, float scale, sl_bf16 *out,
+                                         void *workspace, size_t workspace_bytes, cudaStream_t s);
 /* The same over each row's selected positions only (DSA for the llama
  * family): indices [n][topk] int32, shared by all heads of row t; an entry
  * that is negative or ≥ first_pos+t+1 is skipped (a repeated one counts

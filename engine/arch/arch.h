@@ -34,6 +34,8 @@ typedef struct {
     bool indexer_files_preview;
     /* Whether sessions may replay another's selections (sl_session_replay). */
     bool replays;
+    /* Whether the state's decode steps run as one replayed CUDA graph (NULL: never). */
+    bool (*decodes_on_graph)(const void *state);
 } sl_arch_ops;
 
 #endif

@@ -42,8 +42,11 @@ typedef struct {
     int32_t *ids;
     void *att_ws;
     size_t att_ws_bytes;
-    cudaGraphExec_t decode; /* the last decode step's graph, updated for the next */
-    bool no_graphs;         /* capture failed once: decode steps run launch by launch */
+    /* A decode step is captured once as a CUDA graph that reads its token and
+     * position from step (device) and is replayed for every later step. */
+    cudaGraphExec_t decode;
+    int32_t *step, *step_host; /* {token, position}: device, and pinned host */
+    bool no_graphs;            /* capture failed once: decode steps run launch by launch */
     /* DSA: the selection's scores (the heads' attention mass, or the indexer's
      * scores), the selection, row lengths */
     float *mass;            /* chunk × max_tokens */
@@ -188,11 +191,12 @@ static void state_free(void *p)
         return;
     void *all[] = {s->k_cache, s->v_cache, s->x, s->q, s->k, s->v, s->tmp, s->gate, s->up,
                    s->logits, s->xn, s->qb, s->att, s->h, s->ids, s->att_ws, s->mass, s->row_len,
-                   s->sel, s->mass_ws, s->sparse_ws, s->topk_ws, s->rec_sel, s->kept};
+                   s->sel, s->mass_ws, s->sparse_ws, s->topk_ws, s->rec_sel, s->kept, s->step};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
     if (s->decode)
         cudaGraphExecDestroy(s->decode);
+    cudaFreeHost(s->step_host);
     sl_cuda_indexer_free(s->indexer);
     free(s->host_sel);
     free(s->host_kept);
@@ -225,7 +229,7 @@ static size_t state_layout(const sl_llama *m, size_t max_tokens, gpu_state *s, b
         {(void **)&s->v, n * kvd * 4}, {(void **)&s->tmp, n * E * 4}, {(void **)&s->gate, n * F * 4},
         {(void **)&s->up, n * F * 4},  {(void **)&s->logits, n * V * 4},
         {(void **)&s->xn, n * E * 2},  {(void **)&s->qb, n * qd * 2}, {(void **)&s->att, n * qd * 2},
-        {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4},
+        {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4}, {(void **)&s->step, 2 * 4},
         {&s->att_ws, ws > ws1 ? ws : ws1},
         {(void **)&s->mass, n * max_tokens * 4}, {(void **)&s->row_len, n * 4},
         {&s->mass_ws, mws > mws1 ? mws : mws1},
@@ -264,7 +268,8 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     size_t need = state_layout(g->cpu, max_tokens, s, false, &cache);
     sl_memory_plan plan = {.kv_cache = cache, .activations = need - cache, .total = need};
     sl_status st = sl_memory_plan_check(&plan, free_bytes, g->desc, max_tokens, err);
-    if (!st && state_layout(g->cpu, max_tokens, s, true, &cache) == 0)
+    if (!st && (state_layout(g->cpu, max_tokens, s, true, &cache) == 0 ||
+                cudaMallocHost((void **)&s->step_host, 2 * sizeof(int32_t)) != cudaSuccess))
         st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
                      g->desc, max_tokens);
     if (st) {
@@ -433,8 +438,38 @@ static sl_status dsa_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, in
     return SL_OK;
 }
 
+/* The rotary embedding and the cache entries of n rows at positions pos …,
+ * or with pos_dev of one row at the position read there (a decode step
+ * captured once as a graph). */
+static sl_status rope_and_cache(const gpu_llama *g, gpu_state *s, size_t layer, int n, int pos,
+                                const int32_t *pos_dev, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    int qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
+    sl_bf16 *kc = s->k_cache + layer, *vc = s->v_cache + layer;
+    if (pos_dev) {
+        CK(sl_k_rope_interleaved_at(s->q, 1, m->n_heads, m->head_dim, m->rope_dims, pos_dev,
+                                    g->inv_freq, g->stream), "rope");
+        CK(sl_k_rope_interleaved_at(s->k, 1, m->n_kv_heads, m->head_dim, m->rope_dims, pos_dev,
+                                    g->inv_freq, g->stream), "rope");
+        CK(sl_k_f32_to_bf16_at(s->k, kc, (size_t)kvd, pos_dev, g->stream), "the key cache");
+        CK(sl_k_f32_to_bf16_at(s->v, vc, (size_t)kvd, pos_dev, g->stream), "the value cache");
+    } else {
+        CK(sl_k_rope_interleaved(s->q, n, m->n_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
+                                 g->stream), "rope");
+        CK(sl_k_rope_interleaved(s->k, n, m->n_kv_heads, m->head_dim, m->rope_dims, pos,
+                                 g->inv_freq, g->stream), "rope");
+        CK(sl_k_f32_to_bf16(s->k, kc + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
+           "the key cache");
+        CK(sl_k_f32_to_bf16(s->v, vc + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
+           "the value cache");
+    }
+    CK(sl_k_f32_to_bf16(s->q, s->qb, (size_t)n * qd, g->stream), "bf16");
+    return SL_OK;
+}
+
 static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n, int pos,
-                                 sl_dsa *dsa, sl_error *err)
+                                 const int32_t *pos_dev, sl_dsa *dsa, sl_error *err)
 {
     const sl_llama *m = g->cpu;
     const gpu_layer *l = &g->layers[il];
@@ -446,24 +481,20 @@ static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n
         (st = linear(g, l->wk, kvd, E, s->xn, n, s->k, err)) ||
         (st = linear(g, l->wv, kvd, E, s->xn, n, s->v, err)))
         return st;
-    CK(sl_k_rope_interleaved(s->q, n, m->n_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
-                             g->stream), "rope");
-    CK(sl_k_rope_interleaved(s->k, n, m->n_kv_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
-                             g->stream), "rope");
-    CK(sl_k_f32_to_bf16(s->q, s->qb, (size_t)n * qd, g->stream), "bf16");
-    CK(sl_k_f32_to_bf16(s->k, s->k_cache + layer + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
-       "the key cache");
-    CK(sl_k_f32_to_bf16(s->v, s->v_cache + layer + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
-       "the value cache");
     float scale = 1.0f / sqrtf((float)m->head_dim);
-    if (dsa && sl_dsa_layer_active(dsa, il)) {
-        if ((st = dsa_attention(g, s, dsa, il, n, pos, s->k_cache + layer, s->v_cache + layer,
-                                scale, err)))
+    sl_bf16 *kc = s->k_cache + layer, *vc = s->v_cache + layer;
+    if ((st = rope_and_cache(g, s, layer, n, pos, pos_dev, err)))
+        return st;
+    if (pos_dev) {
+        CK(sl_k_gqa_decode_attention_at(s->qb, kc, vc, pos_dev, (int)s->max_tokens, m->n_heads,
+                                        m->n_kv_heads, m->head_dim, scale, s->att, s->att_ws,
+                                        s->att_ws_bytes, g->stream), "attention");
+    } else if (dsa && sl_dsa_layer_active(dsa, il)) {
+        if ((st = dsa_attention(g, s, dsa, il, n, pos, kc, vc, scale, err)))
             return st;
     } else {
-        CK(sl_k_gqa_attention(s->qb, s->k_cache + layer, s->v_cache + layer, n, pos, m->n_heads,
-                              m->n_kv_heads, m->head_dim, scale, s->att, s->att_ws,
-                              s->att_ws_bytes, g->stream), "attention");
+        CK(sl_k_gqa_attention(s->qb, kc, vc, n, pos, m->n_heads, m->n_kv_heads, m->head_dim, scale,
+                              s->att, s->att_ws, s->att_ws_bytes, g->stream), "attention");
     }
     if ((st = linear(g, l->wo, E, qd, s->att, n, s->tmp, err)))
         return st;
@@ -489,16 +520,19 @@ static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, sl_e
 }
 
 /* Every launch of one forward call, on the model's stream: embeddings, the
- * layers, and the logits of rows first … n-1 into s->logits (first = n: none). */
+ * layers, and the logits of rows first … n-1 into s->logits (first = n: none).
+ * step: one row whose token and position are read from step[0] and step[1]
+ * on the device (the decode graph); else ids in s->ids at positions pos …. */
 static sl_status launch_all(const gpu_llama *g, gpu_state *s, int n, int pos, int first,
-                            sl_dsa *dsa, sl_error *err)
+                            const int32_t *step, sl_dsa *dsa, sl_error *err)
 {
     const sl_llama *m = g->cpu;
     int E = m->n_embd;
     sl_status st;
-    CK(sl_k_embed_rows(g->embd, E, s->ids, n, s->x, g->stream), "embeddings");
+    CK(sl_k_embed_rows(g->embd, E, step ? step : s->ids, n, s->x, g->stream), "embeddings");
     for (int il = 0; il < m->n_layers; il++)
-        if ((st = attention_block(g, s, il, n, pos, dsa, err)) || (st = ffn_block(g, s, il, n, err)))
+        if ((st = attention_block(g, s, il, n, pos, step ? step + 1 : NULL, dsa, err)) ||
+            (st = ffn_block(g, s, il, n, err)))
             return st;
     if (first < n) {
         CK(sl_k_rmsnorm(s->x + (size_t)first * E, g->output_norm, n - first, E, m->eps, NULL,
@@ -509,34 +543,34 @@ static sl_status launch_all(const gpu_llama *g, gpu_state *s, int n, int pos, in
     return SL_OK;
 }
 
-/* One decode step as a CUDA graph: captured, then the previous step's graph
- * updated to it (only positions differ), and launched: one launch instead of
- * some fifteen a layer. */
-static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int pos, int first,
+/* One decode step (its logits wanted) as a CUDA graph: captured on the
+ * session's first step, with the token and position read on the device, and
+ * replayed for every later one: one launch instead of some fifteen a layer,
+ * and no capture or update on the host. */
+static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int32_t id, int pos,
                                  sl_error *err)
 {
-    cudaGraph_t graph = NULL;
-    CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
-    sl_status st = launch_all(g, s, 1, pos, first, NULL, err);
-    cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
-    if (st || e != cudaSuccess) {
+    if (!s->decode) {
+        cudaGraph_t graph = NULL;
+        CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
+        sl_status st = launch_all(g, s, 1, 0, 0, s->step, NULL, err);
+        cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
+        if (!st && e == cudaSuccess)
+            e = cudaGraphInstantiate(&s->decode, graph, 0);
         if (graph)
             cudaGraphDestroy(graph);
-        cudaGetLastError();
-        return st ? st : sl_cuda_failed(e, "capturing a step", err);
+        if (st || e != cudaSuccess) {
+            cudaGetLastError();
+            s->decode = NULL;
+            return st ? st : sl_cuda_failed(e, "capturing a step", err);
+        }
     }
-    cudaGraphExecUpdateResultInfo info;
-    if (s->decode && cudaGraphExecUpdate(s->decode, graph, &info) != cudaSuccess) {
-        cudaGetLastError();
-        cudaGraphExecDestroy(s->decode);
-        s->decode = NULL;
-    }
-    if (!s->decode)
-        e = cudaGraphInstantiate(&s->decode, graph, 0);
-    cudaGraphDestroy(graph);
-    if (e == cudaSuccess)
-        e = cudaGraphLaunch(s->decode, g->stream);
-    return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, "launching a step", err);
+    s->step_host[0] = id; /* the previous step's copy is done: forward ends in a sync */
+    s->step_host[1] = pos;
+    CK(cudaMemcpyAsync(s->step, s->step_host, 2 * sizeof(int32_t), cudaMemcpyHostToDevice,
+                       g->stream), "the step's token");
+    CK(cudaGraphLaunch(s->decode, g->stream), "launching a step");
+    return SL_OK;
 }
 
 /* The session's indexer file on the device, uploaded on its first forward
@@ -569,15 +603,18 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     if (dsa && (st = records_begin(g, s, dsa, n, err)))
         return st;
     st = SL_ERR_IO;
-    CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
     /* DSA copies its records back after the launches: no graph */
-    if (n == 1 && !s->no_graphs && !g->graphs_off && !dsa) {
+    if (n == 1 && first == 0 && !s->no_graphs && !g->graphs_off && !dsa) {
         sl_error ignored = {0};
-        st = launch_as_graph(g, s, pos, first, &ignored);
+        st = launch_as_graph(g, s, ids[0], pos, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
     }
-    if (st != SL_OK && (st = launch_all(g, s, n, pos, first, dsa, err)))
-        return st;
+    if (st != SL_OK) {
+        CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream),
+           "token ids");
+        if ((st = launch_all(g, s, n, pos, first, NULL, dsa, err)))
+            return st;
+    }
     if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * V * 4, cudaMemcpyDeviceToHost,
                            g->stream), "the logits");
@@ -585,6 +622,12 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
         return st;
     CK(cudaStreamSynchronize(g->stream), "the forward pass");
     return SL_OK;
+}
+
+static bool decodes_on_graph(const void *state)
+{
+    const gpu_state *s = state;
+    return s->decode && !s->no_graphs;
 }
 
 const sl_arch_ops sl_llama_cuda_ops = {
@@ -599,4 +642,5 @@ const sl_arch_ops sl_llama_cuda_ops = {
     .selects = true,
     .indexer_files = false, /* its logits do not match the CPU's yet */
     .indexer_files_preview = true,
+    .decodes_on_graph = decodes_on_graph,
 };

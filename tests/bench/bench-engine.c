@@ -50,6 +50,7 @@ static void cpu_name(char *out, size_t n)
 typedef struct {
     int context;
     double prefill_tps, decode_tps, rss_mib;
+    bool on_graph; /* the decode steps ran as one replayed CUDA graph */
 } result;
 
 static int run_one(sl_engine *e, int context, int n_decode, result *r)
@@ -90,6 +91,7 @@ static int run_one(sl_engine *e, int context, int n_decode, result *r)
     r->prefill_tps = n_prefill / (t1 - t0);
     r->decode_tps = n_decode / (t2 - t1);
     r->rss_mib = peak_rss_mib();
+    r->on_graph = sl_session_decodes_on_graph(s);
     sl_session_free(s);
     free(ids);
     return st != SL_OK;
@@ -141,13 +143,17 @@ int main(int argc, char **argv)
     printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s%s\n",
            sl_engine_model(e)->name, sl_engine_device(e), blas ? "BLAS" : "own kernels", cpu, load_s,
            no_graphs ? "   decode: no CUDA graphs" : "");
-    printf("%8s %14s %14s %12s\n", "context", "prefill tok/s", "decode tok/s", "peak MiB");
+    printf("%8s %14s %14s %12s %12s\n", "context", "prefill tok/s", "decode tok/s", "peak MiB",
+           "decode graph");
     result res[16];
     int n = 0, rc = 0;
     for (const char *p = contexts; *p && n < 16; p = strchr(p, ',') ? strchr(p, ',') + 1 : "") {
-        rc |= run_one(e, atoi(p), n_decode, &res[n]);
-        printf("%8d %14.1f %14.1f %12.1f\n", res[n].context, res[n].prefill_tps, res[n].decode_tps,
-               res[n].rss_mib);
+        if (run_one(e, atoi(p), n_decode, &res[n])) { /* said why; not a row */
+            rc = 1;
+            continue;
+        }
+        printf("%8d %14.1f %14.1f %12.1f %12s\n", res[n].context, res[n].prefill_tps,
+               res[n].decode_tps, res[n].rss_mib, res[n].on_graph ? "yes" : "no");
         fflush(stdout);
         n++;
     }
@@ -162,9 +168,10 @@ int main(int argc, char **argv)
                     blas ? "blas" : "own", n_decode, load_s, no_graphs ? "false" : "true");
             for (int i = 0; i < n; i++)
                 fprintf(f, "%s{\"context\": %d, \"prefill_tokens_per_s\": %.2f, "
-                           "\"decode_tokens_per_s\": %.2f, \"peak_rss_mib\": %.1f}",
+                           "\"decode_tokens_per_s\": %.2f, \"peak_rss_mib\": %.1f, "
+                           "\"decode_graph\": %s}",
                         i ? ", " : "", res[i].context, res[i].prefill_tps, res[i].decode_tps,
-                        res[i].rss_mib);
+                        res[i].rss_mib, res[i].on_graph ? "true" : "false");
             fprintf(f, "]}\n");
             fclose(f);
         }

@@ -5,7 +5,11 @@
  * Fresh random inputs of odd sizes (n = 1 … 300, caches up to 8K positions,
  * 9/3, 8/8 and 32/8 heads, head dims 64 and 128), the split-KV path and the
  * unsplit one, sparse rows with invalid entries (−1, future positions) and
- * rows with none; outputs poisoned first. Then the oracle's head mass. */
+ * rows with none; outputs poisoned first. Then the oracle's head mass, and
+ * the decode step that reads its position on the device (for a CUDA graph
+ * replayed at every position): against the same reference, with the cache
+ * past the position filled with NaN (never to be read), and a launch made
+ * for caches of up to max_pos positions. */
 #include "gpu-util.h"
 #include "sightline-kernels.h"
 
@@ -191,6 +195,40 @@ static void check_mass(const gqa_case *c)
     cudaFree(d_q), cudaFree(d_k), cudaFree(d_mass), cudaFree(d_ws);
 }
 
+/* One decode row at position pos, read on the device, in a cache of max_pos
+ * positions whose entries past pos are NaN. */
+static void check_decode_at(int pos, int max_pos, int H, int Hkv, int Dh)
+{
+    const gqa_case c = {1, pos, H, Hkv, Dh, 0, 0, 0, 1, 1.0f};
+    const float scale = 1.0f / sqrtf((float)Dh);
+    size_t qn = (size_t)H * (size_t)Dh, kvd = (size_t)Hkv * (size_t)Dh, kvn = (size_t)max_pos * kvd;
+    float *q, *k, *v;
+    uint16_t *qb = random_bf16(qn, 1.0f, &q), *kb = random_bf16(kvn, 1.0f, &k), *vb = random_bf16(kvn, 1.0f, &v);
+    for (size_t i = ((size_t)pos + 1) * kvd; i < kvn; i++)
+        kb[i] = vb[i] = 0x7fc0; /* NaN */
+    float *ref = malloc(qn * sizeof *ref);
+    reference(&c, q, k, v, NULL, scale, ref, NULL);
+    int32_t at = pos;
+    uint16_t *d_q = sl_gpu_upload(qb, qn * 2), *d_k = sl_gpu_upload(kb, kvn * 2), *d_v = sl_gpu_upload(vb, kvn * 2);
+    int32_t *d_pos = sl_gpu_upload(&at, sizeof at);
+    uint16_t *d_out = sl_gpu_poisoned(qn * 2);
+    size_t ws = sl_k_gqa_attention_workspace(1, max_pos - 1, H, Hkv, Dh);
+    void *d_ws = ws ? sl_gpu_poisoned(ws) : NULL;
+    CUDA_CHECK(sl_k_gqa_decode_attention_at(d_q, d_k, d_v, d_pos, max_pos, H, Hkv, Dh, scale, d_out, d_ws, ws, 0));
+    CUDA_CHECK(cudaDeviceSynchronize());
+    uint16_t *ob = sl_gpu_download(d_out, qn * 2);
+    float *out = malloc(qn * sizeof *out);
+    for (size_t i = 0; ob && i < qn; i++)
+        out[i] = sl_bf16_to_f32(ob[i]);
+    double err = ob ? sl_rel_error(out, ref, qn) : NAN;
+    worst_attention = err > worst_attention || isnan(err) ? err : worst_attention;
+    fprintf(stderr, "decode at device position %d of %d H=%d/%d Dh=%d: rel error %.2e\n", pos, max_pos, H,
+            Hkv, Dh, err);
+    CHECKF(err <= 1e-2, "rel error %g", err);
+    free(q), free(k), free(v), free(qb), free(kb), free(vb), free(ref), free(ob), free(out);
+    cudaFree(d_q), cudaFree(d_k), cudaFree(d_v), cudaFree(d_pos), cudaFree(d_out), cudaFree(d_ws);
+}
+
 int main(void)
 {
     sl_gpu_require();
@@ -249,6 +287,14 @@ int main(void)
         check(&sparse[i]);
     for (size_t i = 0; i < sizeof mass / sizeof *mass; i++)
         check_mass(&mass[i]);
+    static const int at[][5] = {
+        /* pos max_pos H Hkv Dh */
+        {0, 1, 9, 3, 64},       {0, 8192, 9, 3, 64},   {63, 64, 9, 3, 64},
+        {64, 4096, 9, 3, 64},   {1000, 1001, 8, 8, 128}, {2047, 8192, 9, 3, 64},
+        {8190, 8191, 32, 8, 128}, {5, 8192, 32, 8, 128}, {4095, 8192, 8, 8, 64},
+    };
+    for (size_t i = 0; i < sizeof at / sizeof *at; i++)
+        check_decode_at(at[i][0], at[i][1], at[i][2], at[i][3], at[i][4]);
     /* the other prefill tiling at head dim 64 with more splits, then twice
      * the default's splits (SL_GQA_QUICK: skipped) */
     if (!getenv("SL_GQA_QUICK")) {
@@ -280,6 +326,10 @@ int main(void)
           cudaErrorInvalidValue);
     CHECK(sl_k_gqa_head_mass(d, d, 1, 0, 9, 3, 64, 0.1f, (float *)d, NULL, 0, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_gqa_attention(d, d, d, 0, 5, 9, 3, 64, 0.1f, d, NULL, 0, 0) == cudaSuccess);
+    CHECK(sl_k_gqa_decode_attention_at(d, d, d, NULL, 8, 9, 3, 64, 0.1f, d, NULL, 0, 0) ==
+          cudaErrorInvalidValue);
+    CHECK(sl_k_gqa_decode_attention_at(d, d, d, (int32_t *)d, 0, 9, 3, 64, 0.1f, d, NULL, 0, 0) ==
+          cudaErrorInvalidValue);
     cudaFree(d);
     return sl_test_finish();
 }

@@ -147,8 +147,11 @@ static void check_rmsnorm(int n, int dim, float eps, int mode)
     cudaFree(db);
 }
 
-static void check_rope(int neox, int n, int heads, int head_dim, int rot, int first_pos, float theta)
+enum { INTERLEAVED, NEOX, INTERLEAVED_AT }; /* _AT: the position read on the device */
+
+static void check_rope(int kind, int n, int heads, int head_dim, int rot, int first_pos, float theta)
 {
+    int neox = kind == NEOX;
     size_t row = (size_t)heads * (size_t)head_dim, total = (size_t)n * row;
     float *x = malloc(total * sizeof *x), *ref = malloc(total * sizeof *ref);
     float *inv = calloc((size_t)(rot / 2 + 1), sizeof *inv);
@@ -166,8 +169,10 @@ static void check_rope(int neox, int n, int heads, int head_dim, int rot, int fi
     }
     size_t guard = 64;
     float *dx = upload_guarded(x, total, guard), *dinv = sl_gpu_upload(inv, (size_t)(rot / 2 + 1) * sizeof *inv);
+    int32_t *dpos = kind == INTERLEAVED_AT ? sl_gpu_upload(&first_pos, sizeof first_pos) : NULL;
     cudaError_t e = neox ? sl_k_rope_neox(dx, n, heads, head_dim, rot, first_pos, dinv, 0)
-                         : sl_k_rope_interleaved(dx, n, heads, head_dim, rot, first_pos, dinv, 0);
+                    : dpos ? sl_k_rope_interleaved_at(dx, n, heads, head_dim, rot, dpos, dinv, 0)
+                           : sl_k_rope_interleaved(dx, n, heads, head_dim, rot, first_pos, dinv, 0);
     CUDA_CHECK(e);
     float *got = sl_gpu_download(dx, total * sizeof(float));
     double err = 0;
@@ -180,12 +185,12 @@ static void check_rope(int neox, int n, int heads, int head_dim, int rot, int fi
     }
     CHECKF(got && err <= F32_BOUND && tail_wrong == 0,
            "rope %s %d × %d × %d rot %d from %d: relative error %.3g, %zu tails changed",
-           neox ? "neox" : "interleaved", n, heads, head_dim, rot, first_pos, err, tail_wrong);
+           neox ? "neox" : dpos ? "interleaved at a device position" : "interleaved", n, heads, head_dim, rot, first_pos, err, tail_wrong);
     if (err > max_rope_err || isnan(err))
         max_rope_err = err;
     CHECKF(guard_intact(dx, total, guard), "rope: wrote past the rows");
     free(x), free(ref), free(inv), free(got);
-    cudaFree(dx), cudaFree(dinv);
+    cudaFree(dx), cudaFree(dinv), cudaFree(dpos);
 }
 
 static void check_swiglu(int n, int dim)
@@ -331,6 +336,7 @@ static void check_invalid(void)
     CHECK(sl_k_rope_neox(p, 1, 1, 64, 63, 0, p, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_rope_interleaved(p, 1, 1, 64, 66, 0, p, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_rope_interleaved(p, 1, 1, 64, 64, -1, p, 0) == cudaErrorInvalidValue);
+    CHECK(sl_k_rope_interleaved_at(p, 1, 1, 64, 64, NULL, p, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_argmax(p, 1, 0, (int32_t *)(void *)p, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_rmsnorm(p, p, 1, 0, 1e-6f, p, NULL, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_swiglu(p, p, -1, 64, (sl_bf16 *)(void *)p, 0) == cudaErrorInvalidValue);
@@ -369,12 +375,12 @@ int main(void)
          * from position 0 and from far positions (large angles). */
         static const int first[] = {0, 4093, 131000};
         for (int f = 0; f < 3; f++) {
-            for (int neox = 0; neox < 2; neox++) {
-                check_rope(neox, n, 9, 64, 64, first[f], 10000.0f);    /* 576 */
-                check_rope(neox, n, 12, 128, 128, first[f], 1e6f);     /* 1536 */
-                check_rope(neox, n, 24, 64, 32, first[f], 10000.0f);   /* 1536, partial */
-                check_rope(neox, n, 1, 576, 64, first[f], 10000.0f);   /* one 576-wide head */
-                check_rope(neox, n, 3, 96, 0, first[f], 10000.0f);     /* nothing to turn */
+            for (int kind = INTERLEAVED; kind <= INTERLEAVED_AT; kind++) {
+                check_rope(kind, n, 9, 64, 64, first[f], 10000.0f);    /* 576 */
+                check_rope(kind, n, 12, 128, 128, first[f], 1e6f);     /* 1536 */
+                check_rope(kind, n, 24, 64, 32, first[f], 10000.0f);   /* 1536, partial */
+                check_rope(kind, n, 1, 576, 64, first[f], 10000.0f);   /* one 576-wide head */
+                check_rope(kind, n, 3, 96, 0, first[f], 10000.0f);     /* nothing to turn */
             }
         }
     }
