@@ -29,9 +29,9 @@ struct sl_engine {
 /* Memory the system reports as available now, or 0 when it cannot tell. */
 size_t sl_available_memory(void);
 
-/* Whether SIGHTLINE_GPU_PREVIEW=1 opens GPU paths whose tests do not pass
- * yet (DeepSeek-V3.2, llama indexer files), for the gpu tests that check
- * them; users never get them otherwise. */
+/* Whether SIGHTLINE_GPU_PREVIEW=1 opens a GPU path whose test does not pass
+ * yet (DeepSeek-V3.2), for the gpu test that checks it; users never get it
+ * otherwise. */
 bool sl_gpu_preview(void);
 
 #endif

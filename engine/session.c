@@ -205,9 +205,7 @@ sl_status sl_session_set_dsa(sl_session *s, const sl_dsa_options *options, sl_er
     if (options->indexer_fp8 && (dim & (dim - 1)))
         return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: FP8 indexer numerics need a power-of-two "
                        "index head dim for the Hadamard transform, not %d", dim);
-    const sl_arch_ops *arch = s->engine->arch;
-    bool files = arch->indexer_files || (arch->indexer_files_preview && sl_gpu_preview());
-    if (options->mode == SL_DSA_INDEXER && !own && !files)
+    if (options->mode == SL_DSA_INDEXER && !own && !s->engine->arch->indexer_files)
         return sl_fail(err, SL_ERR_UNSUPPORTED, "dsa: %s runs the oracle; an indexer file runs "
                        "on the CPU", sl_engine_device(s->engine));
     if (options->mode == SL_DSA_INDEXER && !own && !s->engine->indexer)

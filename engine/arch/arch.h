@@ -30,8 +30,6 @@ typedef struct {
     bool selects;
     /* Whether a lightning indexer file (llama family) runs on this backend. */
     bool indexer_files;
-    /* Whether it runs there as a preview only (sl_gpu_preview). */
-    bool indexer_files_preview;
     /* Whether sessions may replay another's selections (sl_session_replay). */
     bool replays;
     /* Whether the state's decode steps run as one replayed CUDA graph (NULL: never). */

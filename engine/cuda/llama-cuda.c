@@ -640,7 +640,6 @@ const sl_arch_ops sl_llama_cuda_ops = {
     .own_indexer = false,
     .dsa = true,
     .selects = true,
-    .indexer_files = false, /* its logits do not match the CPU's yet */
-    .indexer_files_preview = true,
+    .indexer_files = true,
     .decodes_on_graph = decodes_on_graph,
 };
