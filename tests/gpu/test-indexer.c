@@ -5,7 +5,12 @@
  * kernel (indexer-wgmma.cu; on a GPU other than sm_90 these run the
  * mma.sync kernel again). In range:
  * ‖gpu − cpu‖ / ‖cpu‖ within 1e-5 (the products are exact in fp32, only the
- * order of the sums differs); outside: exactly -inf; past L: untouched. */
+ * order of the sums differs); outside: exactly -inf; past L: untouched. The
+ * wgmma kernel's bound is 1e-2: Hopper's FP8 tensor cores accumulate with
+ * reduced precision (the DeepSeek-V3 report, §3.3.2: about 14 bits; their
+ * fp8_mqa_logits sums the same way), measured on an H100 at 1.9–2.7e-4 in
+ * every case and 4.6e-3 where five rows see one key each (sums that
+ * cancel); a wrong row, key or head would be off by the scores themselves. */
 #include "gpu-util.h"
 #include "dsa/indexer.h"
 #include "sightline-kernels.h"
@@ -221,14 +226,15 @@ static void check(int kind, int rows, int H, int D, int L, int ragged)
         for (size_t i = 0; i < at; i++)
             nan_in += !isfinite(got[i]);
         double err = out ? sl_rel_error(got, ref, at) : 1.0;
-        if (!(err <= 1e-5) || nan_in || bad_outside || !out) {
+        double bound = wgmma ? 1e-2 : 1e-5;
+        if (!(err <= bound) || nan_in || bad_outside || !out) {
             fprintf(stderr, "%s/%d rows %d H %d D %d L %d %s: rel err %.3g, %zu non-finite in "
                             "range, %zu wrong outside\n",
                     kind_name[tally], variant, rows, H, D, L, range_name[ragged], err, nan_in,
                     bad_outside);
             print_worst(out, ref, ks, ke, rows, L, stride);
         }
-        CHECK(out && err <= 1e-5 && nan_in == 0 && bad_outside == 0);
+        CHECK(out && err <= bound && nan_in == 0 && bad_outside == 0);
         if (err > worst[tally] || err != err)
             worst[tally] = err;
         cases[tally]++;
