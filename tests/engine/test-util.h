@@ -93,6 +93,20 @@ static inline sl_session *sl_test_dsa_session(sl_engine *e, size_t max, const sl
     return s;
 }
 
+/* Whether the engine finds a GPU; if not, says why on stderr (the gpu
+ * suite's tests then exit 77, which meson counts as skipped). */
+static inline bool sl_test_has_gpu(void)
+{
+    sl_device_info gpus[8];
+    int n_gpus = 0;
+    char why[256] = "";
+    sl_error err = {0};
+    if (sl_devices_list(gpus, 8, &n_gpus, why, sizeof why, &err) == SL_OK && n_gpus > 0)
+        return true;
+    fprintf(stderr, "no GPU (%s): skipped\n", why[0] ? why : err.message);
+    return false;
+}
+
 /* Reads a whole file; NULL on failure. */
 static inline void *sl_test_read_file(const char *path, size_t *len)
 {

@@ -255,14 +255,8 @@ static void check_checkpoint(const char *dir)
 
 int main(int argc, char **argv)
 {
-    sl_device_info gpus[8];
-    int n_gpus = 0;
-    char why[256] = "";
-    sl_error err = {0};
-    if (sl_devices_list(gpus, 8, &n_gpus, why, sizeof why, &err) != SL_OK || n_gpus == 0) {
-        fprintf(stderr, "no GPU (%s): skipped\n", why[0] ? why : err.message);
+    if (!sl_test_has_gpu())
         return 77;
-    }
     for (int i = 1; i < argc; i++)
         check_checkpoint(argv[i]);
     return sl_test_finish();

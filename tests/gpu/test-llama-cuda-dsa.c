@@ -53,14 +53,9 @@ static size_t overlap(const int32_t *a, const int32_t *b, size_t k)
 
 int main(void)
 {
-    sl_device_info gpus[8];
-    int n_gpus = 0;
-    char why[256] = "";
-    sl_error err = {0};
-    if (sl_devices_list(gpus, 8, &n_gpus, why, sizeof why, &err) != SL_OK || n_gpus == 0) {
-        fprintf(stderr, "no GPU (%s): skipped\n", why[0] ? why : err.message);
+    if (!sl_test_has_gpu())
         return 77;
-    }
+    sl_error err = {0};
     sl_engine *cpu = NULL, *gpu = NULL;
     sl_engine_options oc = {.model_path = sl_test_model_path(), .n_threads = 4};
     sl_engine_options og = {.model_path = sl_test_model_path(), .device = "cuda:0"};

@@ -200,14 +200,8 @@ int main(int argc, char **argv)
         return 2;
     }
     dir = argv[1];
-    sl_device_info gpus[8];
-    int n_gpus = 0;
-    char why[256] = "";
-    sl_error err = {0};
-    if (sl_devices_list(gpus, 8, &n_gpus, why, sizeof why, &err) != SL_OK || n_gpus == 0) {
-        fprintf(stderr, "no GPU (%s): skipped\n", why[0] ? why : err.message);
+    if (!sl_test_has_gpu())
         return 77;
-    }
     check_indexer("small-indexer.safetensors");      /* 8 heads of 64: the tensor-core kernel */
     check_indexer("small-indexer-odd.safetensors");  /* 3 heads of 24: the generic kernel */
     return sl_test_finish();

@@ -59,14 +59,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s small-llama.gguf\n", argv[0]);
         return 2;
     }
-    sl_device_info gpus[8];
-    int n_gpus = 0;
-    char why[256] = "";
-    sl_error err = {0};
-    if (sl_devices_list(gpus, 8, &n_gpus, why, sizeof why, &err) != SL_OK || n_gpus == 0) {
-        fprintf(stderr, "no GPU (%s): skipped\n", why[0] ? why : err.message);
+    if (!sl_test_has_gpu())
         return 77;
-    }
+    sl_error err = {0};
     sl_engine *eg = open_engine(argv[1], true), *ep = open_engine(argv[1], false);
     sl_tokens ids = {0};
     CHECK(eg && sl_tokenize(eg, TEXT, strlen(TEXT), false, &ids, &err) == SL_OK && ids.n >= PROMPT);
