@@ -438,9 +438,10 @@ int32_t *sl_dsa_attend_rows(sl_dsa *d, int layer, size_t dense_rows, size_t *str
     return d->replay_rows;
 }
 
-/* One record's raw rows into the table, each entry checked: -1, or a
- * position the record's query could see. */
-static sl_status replay_record(sl_dsa *d, const sl_selection_record *r, sl_error *err)
+/* One record's raw rows into table (n_layers × k a position), each entry
+ * checked: -1, or a position the record's query could see. */
+static sl_status replay_record(const sl_dsa *d, const sl_selection_record *r, int32_t *table,
+                               uint8_t *have, sl_error *err)
 {
     size_t L = (size_t)d->shape.n_layers, pos = (size_t)r->query_pos;
     if (!r->raw)
@@ -450,8 +451,8 @@ static sl_status replay_record(sl_dsa *d, const sl_selection_record *r, sl_error
         if (r->raw[i] < -1 || (r->raw[i] >= 0 && (size_t)r->raw[i] > pos))
             return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: the record of position %zu "
                            "selects position %d in layer %zu", pos, (int)r->raw[i], i / d->k);
-    memcpy(d->replay + pos * L * d->k, r->raw, L * d->k * sizeof(int32_t));
-    d->replay_have[pos] = 1;
+    memcpy(table + pos * L * d->k, r->raw, L * d->k * sizeof(int32_t));
+    have[pos] = 1;
     return SL_OK;
 }
 
@@ -462,28 +463,31 @@ sl_status sl_dsa_set_replay(sl_dsa *d, const sl_selection_view *from, sl_error *
         return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: the selections have %d layers and "
                        "top-k %d; the session %d and %zu", from->n_layers, from->top_k,
                        d->shape.n_layers, d->k);
-    free(d->replay), free(d->replay_have), free(d->replay_sel), free(d->replay_rows), free(d->replay_n);
-    d->replay = malloc(max * L * d->k * sizeof(int32_t));
-    d->replay_have = calloc(max, 1);
-    d->replay_sel = malloc(T * d->k * sizeof(int32_t));
-    d->replay_rows = malloc(d->shape.max_chunk * d->k * sizeof(int32_t));
-    d->replay_n = malloc(d->shape.max_chunk * sizeof(size_t));
-    d->n_replay = max;
-    sl_status st = d->replay && d->replay_have && d->replay_sel && d->replay_rows && d->replay_n
+    size_t n = 0; /* positions up to the last record's */
+    for (size_t i = 0; i < from->n_records; i++) {
+        size_t pos = (size_t)from->records[i].query_pos; /* a negative one is past max */
+        if (pos >= max)
+            return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: a record of position %d is past "
+                           "the session's %zu", (int)from->records[i].query_pos, max);
+        n = pos + 1 > n ? pos + 1 : n;
+    }
+    int32_t *table = malloc((n ? n : 1) * L * d->k * sizeof(int32_t));
+    uint8_t *have = calloc(n ? n : 1, 1);
+    int32_t *per_thread = d->replay_sel ? d->replay_sel : malloc(T * d->k * sizeof(int32_t));
+    int32_t *rows = d->replay_rows ? d->replay_rows : malloc(d->shape.max_chunk * d->k * sizeof(int32_t));
+    size_t *rows_n = d->replay_n ? d->replay_n : malloc(d->shape.max_chunk * sizeof(size_t));
+    d->replay_sel = per_thread, d->replay_rows = rows, d->replay_n = rows_n; /* freed with d */
+    sl_status st = table && have && per_thread && rows && rows_n
                        ? SL_OK : sl_fail(err, SL_ERR_NO_MEMORY, "replay: out of memory");
-    for (size_t i = 0; !st && i < from->n_records; i++) {
-        if ((size_t)from->records[i].query_pos >= max)
-            st = sl_fail(err, SL_ERR_INVALID_ARGUMENT, "replay: a record of position %d is past "
-                         "the session's %zu", (int)from->records[i].query_pos, max);
-        else
-            st = replay_record(d, &from->records[i], err);
+    for (size_t i = 0; !st && i < from->n_records; i++)
+        st = replay_record(d, &from->records[i], table, have, err);
+    if (st) { /* nothing changes: the session keeps its replay, or its own choice */
+        free(table), free(have);
+        return st;
     }
-    if (st) { /* nothing half set: the session keeps choosing for itself */
-        free(d->replay), free(d->replay_have), free(d->replay_sel), free(d->replay_rows), free(d->replay_n);
-        d->replay = NULL, d->replay_have = NULL, d->replay_sel = NULL, d->replay_rows = NULL;
-        d->replay_n = NULL, d->n_replay = 0;
-    }
-    return st;
+    free(d->replay), free(d->replay_have);
+    d->replay = table, d->replay_have = have, d->n_replay = n;
+    return SL_OK;
 }
 
 void sl_dsa_note_kept(sl_dsa *d, int thread, int layer, double kept)

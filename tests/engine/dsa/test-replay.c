@@ -10,8 +10,8 @@
  *   and equals a plain oracle session's;
  * - a dense session, a view of other layers or top-k, a record without raw
  *   selections, past the session or naming a position its query cannot see
- *   are refused, and a refused replay leaves the session choosing for
- *   itself. */
+ *   are refused, and a refused replay leaves the session as it was:
+ *   choosing for itself, or replaying what it replayed before. */
 #include "../test-util.h"
 
 enum { N = 120, K = 8 };
@@ -132,7 +132,12 @@ static void check_model(sl_engine *e, sl_dsa_mode mode_a, const char *name)
 
     sl_session *b = recording(e, SL_DSA_ORACLE);
     CHECKF(sl_session_replay(b, &va, &err) == SL_OK, "%s", err.message);
-    float *lb = prefill(b, ids.ids, vocab);
+    halved_view hostile;
+    halve(&va, &hostile);
+    hostile.raw[(size_t)9 * (size_t)va.n_layers * K + 1] = hostile.records[9].query_pos + 2;
+    CHECK(sl_session_replay(b, &hostile.view, &err) == SL_ERR_INVALID_ARGUMENT);
+    free(hostile.records), free(hostile.raw);
+    float *lb = prefill(b, ids.ids, vocab); /* still A's selections, not the refused ones */
     CHECKF(memcmp(lb, la, N * vocab * sizeof(float)) == 0, "%s: replaying A is not A",
            name);
     CHECK(sl_session_selections(b, &vb, &err) == SL_OK && same_layer0(&vb, &vc));
