@@ -83,6 +83,25 @@ sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t nam
     return sl_memory_plan_check(&plan, free_bytes, name, 0, err);
 }
 
+sl_status sl_cuda_state_buffers(const sl_cuda_buffer *b, size_t n, uint64_t kv_cache,
+                                uint64_t indexer_cache, const char *desc, size_t max_tokens,
+                                sl_error *err)
+{
+    size_t free_bytes = 0, total = 0;
+    CK(cudaMemGetInfo(&free_bytes, &total), "reading the device's free memory");
+    uint64_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        need += b[i].bytes;
+    sl_memory_plan plan = {.kv_cache = kv_cache, .indexer_cache = indexer_cache,
+                           .activations = need - kv_cache - indexer_cache, .total = need};
+    sl_status st = sl_memory_plan_check(&plan, free_bytes, desc, max_tokens, err);
+    for (size_t i = 0; !st && i < n; i++)
+        if (b[i].bytes && cudaMalloc(b[i].at, b[i].bytes) != cudaSuccess)
+            st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
+                         desc, max_tokens);
+    return st;
+}
+
 sl_status sl_cuda_blas_new(cudaStream_t *stream, cublasHandle_t *blas, void **ws,
                            size_t ws_bytes, const char *name, sl_error *err)
 {

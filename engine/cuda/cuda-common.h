@@ -49,6 +49,22 @@ sl_status sl_cuda_linear(cublasHandle_t blas, cudaDataType type, const void *w, 
 sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,
                        sl_error *err);
 
+/* One device buffer of a session's state: where its pointer goes, its bytes
+ * (0: left NULL). */
+typedef struct {
+    void **at;
+    size_t bytes;
+} sl_cuda_buffer;
+
+/* The n buffers of a session's state on the current device, of which
+ * kv_cache and indexer_cache bytes are caches: first checked against the
+ * device's free memory as one plan (sl_memory_plan_check, which names the
+ * parts), then allocated. desc names the device in errors. On failure the
+ * buffers already allocated are left for the caller's free. */
+sl_status sl_cuda_state_buffers(const sl_cuda_buffer *b, size_t n, uint64_t kv_cache,
+                                uint64_t indexer_cache, const char *desc, size_t max_tokens,
+                                sl_error *err);
+
 /* A non-blocking stream and a cuBLAS handle on it with a workspace of
  * ws_bytes given to cuBLAS, so that it allocates nothing inside a graph. */
 sl_status sl_cuda_blas_new(cudaStream_t *stream, cublasHandle_t *blas, void **ws,

@@ -3,7 +3,6 @@
 #include "cuda/deepseek-cuda.h"
 
 #include "cuda/deepseek-cuda-private.h"
-#include "cuda/memory-plan.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -71,20 +70,18 @@ static void state_free(void *p)
     free(s);
 }
 
-/* Every device buffer of a state, allocated or only counted; the caches
- * first. Returns the bytes, or 0 when an allocation failed. */
-static size_t state_layout(const sl_ds_config *c, size_t max_tokens, gpu_state *s, bool allocate,
-                           uint64_t caches[2])
+/* Every device buffer of a state, checked against the free memory and
+ * allocated. */
+static sl_status state_buffers(const gpu_ds *g, size_t max_tokens, gpu_state *s, sl_error *err)
 {
+    const sl_ds_config *c = &g->cpu->c;
     size_t n = s->chunk, L = (size_t)c->n_layers, H = (size_t)c->hidden, nh = (size_t)c->n_heads;
     size_t R = (size_t)c->kv_lora, D = R + (size_t)c->qk_rope, qk = (size_t)(c->qk_nope + c->qk_rope);
     size_t ih = (size_t)c->index_heads, id = (size_t)c->index_dim, E = (size_t)c->n_experts;
     size_t K = (size_t)c->experts_per_tok, F = ffn_width(c), nf = ffn_rows(c, n);
-    struct {
-        void **at;
-        size_t bytes;
-    } parts[] = {
-        {(void **)&s->kv_cache, L * max_tokens * D * 2}, {(void **)&s->index_cache, L * max_tokens * id * 2},
+    size_t kv_cache = L * max_tokens * D * 2, index_cache = L * max_tokens * id * 2;
+    const sl_cuda_buffer parts[] = {
+        {(void **)&s->kv_cache, kv_cache}, {(void **)&s->index_cache, index_cache},
         {(void **)&s->x, n * H * 4},         {(void **)&s->xn_f, n * H * 4},
         {(void **)&s->qr, n * (size_t)c->q_lora * 4}, {(void **)&s->q, n * nh * qk * 4},
         {(void **)&s->kva, n * D * 4},       {(void **)&s->q_abs, n * nh * D * 4},
@@ -103,15 +100,8 @@ static size_t state_layout(const sl_ds_config *c, size_t max_tokens, gpu_state *
         {(void **)&s->experts, n * K * 4},   {(void **)&s->moe_map, 3 * n * K * 4},
         {(void **)&s->kept, n * sizeof(double)},
     };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
-        total += parts[i].bytes;
-        if (allocate && parts[i].bytes && cudaMalloc(parts[i].at, parts[i].bytes) != cudaSuccess)
-            return 0;
-    }
-    caches[0] = parts[0].bytes;
-    caches[1] = parts[1].bytes;
-    return total;
+    return sl_cuda_state_buffers(parts, sizeof parts / sizeof *parts, kv_cache, index_cache,
+                                 g->desc, max_tokens, err);
 }
 
 static sl_status state_new(const void *model, const sl_pool *pool, size_t max_tokens,
@@ -132,22 +122,12 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     s->host_map = malloc(3 * pairs * sizeof(int32_t));
     s->host_first = malloc(((size_t)c->n_experts + 1) * sizeof(int32_t));
     s->host_kept = malloc(s->chunk * sizeof(double));
-    size_t free_bytes = 0, total = 0;
-    uint64_t caches[2];
     sl_status st = s->host_experts && s->host_map && s->host_first && s->host_kept
                        ? SL_OK : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
-    if (!st && (cudaSetDevice(g->device) != cudaSuccess ||
-                cudaMemGetInfo(&free_bytes, &total) != cudaSuccess))
-        st = sl_fail(err, SL_ERR_IO, "%s: cannot read the device's free memory", g->desc);
-    if (!st) {
-        size_t need = state_layout(c, max_tokens, s, false, caches);
-        sl_memory_plan plan = {.kv_cache = caches[0], .indexer_cache = caches[1],
-                               .activations = need - caches[0] - caches[1], .total = need};
-        st = sl_memory_plan_check(&plan, free_bytes, g->desc, max_tokens, err);
-    }
-    if (!st && state_layout(c, max_tokens, s, true, caches) == 0)
-        st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
-                     g->desc, max_tokens);
+    if (!st && cudaSetDevice(g->device) != cudaSuccess)
+        st = sl_fail(err, SL_ERR_IO, "%s: cannot choose the device", g->desc);
+    if (!st)
+        st = state_buffers(g, max_tokens, s, err);
     if (!st && cudaMemset(s->ks, 0, s->chunk * 4) != cudaSuccess)
         st = sl_fail(err, SL_ERR_IO, "%s: cannot clear the indexer's ranges", g->desc);
     if (st) {

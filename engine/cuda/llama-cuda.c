@@ -3,7 +3,6 @@
 #include "arch/llama-private.h"
 #include "cuda/cuda-common.h"
 #include "cuda/llama-cuda-indexer.h"
-#include "cuda/memory-plan.h"
 #include "error.h"
 #include "sightline-kernels.h"
 
@@ -204,13 +203,14 @@ static void state_free(void *p)
     free(s);
 }
 
-/* Every device buffer of a state, allocated or only counted (base NULL). */
-static size_t state_layout(const sl_llama *m, size_t max_tokens, gpu_state *s, bool allocate,
-                           uint64_t *cache_bytes)
+/* Every device buffer of a state, checked against the free memory and
+ * allocated; the pinned {token, position} of the decode graph. */
+static sl_status state_buffers(const gpu_llama *g, size_t max_tokens, gpu_state *s, sl_error *err)
 {
+    const sl_llama *m = g->cpu;
     size_t n = chunk_for(max_tokens), E = (size_t)m->n_embd, F = (size_t)m->n_ff;
     size_t qd = (size_t)m->n_heads * (size_t)m->head_dim, kvd = (size_t)m->n_kv_heads * (size_t)m->head_dim;
-    size_t V = (size_t)m->n_vocab;
+    size_t V = (size_t)m->n_vocab, cache = (size_t)m->n_layers * max_tokens * kvd * 2;
     size_t ws = sl_k_gqa_attention_workspace((int)n, (int)(max_tokens - n), m->n_heads,
                                              m->n_kv_heads, m->head_dim);
     size_t ws1 = sl_k_gqa_attention_workspace(1, (int)max_tokens - 1, m->n_heads, m->n_kv_heads,
@@ -219,31 +219,25 @@ static size_t state_layout(const sl_llama *m, size_t max_tokens, gpu_state *s, b
                                               m->n_kv_heads, m->head_dim);
     size_t mws1 = sl_k_gqa_head_mass_workspace(1, (int)max_tokens - 1, m->n_heads, m->n_kv_heads,
                                                m->head_dim);
-    struct {
-        void **at;
-        size_t bytes;
-    } parts[] = {
-        {(void **)&s->k_cache, (size_t)m->n_layers * max_tokens * kvd * 2},
-        {(void **)&s->v_cache, (size_t)m->n_layers * max_tokens * kvd * 2},
+    s->att_ws_bytes = ws > ws1 ? ws : ws1;
+    s->mass_ws_bytes = mws > mws1 ? mws : mws1;
+    const sl_cuda_buffer parts[] = {
+        {(void **)&s->k_cache, cache}, {(void **)&s->v_cache, cache},
         {(void **)&s->x, n * E * 4},   {(void **)&s->q, n * qd * 4},  {(void **)&s->k, n * kvd * 4},
         {(void **)&s->v, n * kvd * 4}, {(void **)&s->tmp, n * E * 4}, {(void **)&s->gate, n * F * 4},
         {(void **)&s->up, n * F * 4},  {(void **)&s->logits, n * V * 4},
         {(void **)&s->xn, n * E * 2},  {(void **)&s->qb, n * qd * 2}, {(void **)&s->att, n * qd * 2},
         {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4}, {(void **)&s->step, 2 * 4},
-        {&s->att_ws, ws > ws1 ? ws : ws1},
+        {&s->att_ws, s->att_ws_bytes},
         {(void **)&s->mass, n * max_tokens * 4}, {(void **)&s->row_len, n * 4},
-        {&s->mass_ws, mws > mws1 ? mws : mws1},
+        {&s->mass_ws, s->mass_ws_bytes},
     };
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
-        total += parts[i].bytes;
-        if (allocate && parts[i].bytes && cudaMalloc(parts[i].at, parts[i].bytes) != cudaSuccess)
-            return 0;
-    }
-    s->att_ws_bytes = ws > ws1 ? ws : ws1;
-    s->mass_ws_bytes = mws > mws1 ? mws : mws1;
-    *cache_bytes = parts[0].bytes + parts[1].bytes;
-    return total;
+    sl_status st = sl_cuda_state_buffers(parts, sizeof parts / sizeof *parts, 2 * cache, 0,
+                                         g->desc, max_tokens, err);
+    if (!st && cudaMallocHost((void **)&s->step_host, 2 * sizeof(int32_t)) != cudaSuccess)
+        st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
+                     g->desc, max_tokens);
+    return st;
 }
 
 static sl_status state_new(const void *model, const sl_pool *pool, size_t max_tokens,
@@ -257,21 +251,12 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
     if (!s)
         return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
     s->max_tokens = max_tokens;
-    if (!(s->dense_rows = malloc((size_t)g->n_layers * sizeof *s->dense_rows))) {
-        free(s);
-        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
-    }
-    size_t free_bytes = 0, total = 0;
-    uint64_t cache = 0;
-    CK(cudaSetDevice(g->device), "choosing the device");
-    CK(cudaMemGetInfo(&free_bytes, &total), "reading the device's free memory");
-    size_t need = state_layout(g->cpu, max_tokens, s, false, &cache);
-    sl_memory_plan plan = {.kv_cache = cache, .activations = need - cache, .total = need};
-    sl_status st = sl_memory_plan_check(&plan, free_bytes, g->desc, max_tokens, err);
-    if (!st && (state_layout(g->cpu, max_tokens, s, true, &cache) == 0 ||
-                cudaMallocHost((void **)&s->step_host, 2 * sizeof(int32_t)) != cudaSuccess))
-        st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
-                     g->desc, max_tokens);
+    sl_status st = (s->dense_rows = malloc((size_t)g->n_layers * sizeof *s->dense_rows))
+                       ? SL_OK : sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    if (!st && cudaSetDevice(g->device) != cudaSuccess)
+        st = sl_fail(err, SL_ERR_IO, "%s: cannot choose the device", g->desc);
+    if (!st)
+        st = state_buffers(g, max_tokens, s, err);
     if (st) {
         state_free(s);
         return st;
