@@ -49,6 +49,11 @@ sl_status sl_cuda_linear(cublasHandle_t blas, cudaDataType type, const void *w, 
 sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,
                        sl_error *err);
 
+/* The lengths DSA's rows see, pos + t + 1 for rows t < n at positions pos …,
+ * into dst (device, n values) on stream: once a forward call, for every
+ * layer's top-k and indexer. */
+sl_status sl_cuda_row_lengths(int32_t *dst, int n, int pos, cudaStream_t stream, sl_error *err);
+
 /* One device buffer of a session's state: where its pointer goes, its bytes
  * (0: left NULL). */
 typedef struct {

@@ -285,10 +285,6 @@ static sl_status select_rows(const gpu_ds *g, gpu_state *s, const gpu_layer *l, 
     sl_status st = dsa_buffers(g, s, (size_t)k, err);
     if (st)
         return st;
-    int32_t len[CHUNK];
-    for (int t = 0; t < n; t++)
-        len[t] = pos + t + 1;
-    CK(cudaMemcpyAsync(s->row_len, len, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "row lengths");
     if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE)
         CK(sl_k_mla_head_mass(s->q_abs, kv, n, pos, c->n_heads, c->kv_lora, c->qk_rope,
                               g->cpu->softmax_scale, s->scores, s->lse, s->o_lat, g->stream),
@@ -460,6 +456,8 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     CK(cudaSetDevice(g->device), "choosing the device");
     CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
     CK(sl_k_embed_rows(g->embed, H, s->ids, n, s->x, g->stream), "embeddings");
+    if (dsa && (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err)))
+        return st;
     for (int il = 0; il < c->n_layers; il++)
         if ((st = attention_block(g, s, il, n, pos, dsa, err)) || (st = ffn_block(g, s, il, n, err)))
             return st;

@@ -401,10 +401,6 @@ static sl_status dsa_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, in
            "attention");
         return SL_OK;
     }
-    int32_t len[CHUNK];
-    for (int t = 0; t < n; t++)
-        len[t] = pos + t + 1;
-    CK(cudaMemcpyAsync(s->row_len, len, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "row lengths");
     if ((st = selection_scores(g, s, dsa, il, n, pos, k_cache, scale, err)))
         return st;
     CK(sl_k_topk(s->mass, L, s->row_len, n, (int)L, (int)k, s->sel, s->topk_ws, s->topk_ws_bytes,
@@ -585,7 +581,8 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     CK(cudaSetDevice(g->device), "choosing the device");
     if (dsa && sl_dsa_indexer(dsa) && (st = indexer_on_device(g, s, sl_dsa_indexer(dsa), err)))
         return st;
-    if (dsa && (st = records_begin(g, s, dsa, n, err)))
+    if (dsa && ((st = records_begin(g, s, dsa, n, err)) ||
+                (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err))))
         return st;
     st = SL_ERR_IO;
     /* DSA copies its records back after the launches: no graph */
