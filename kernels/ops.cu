@@ -75,30 +75,64 @@ __global__ void rmsnorm(const float *x, const float *weight, int dim, float eps,
 // One thread per (row, head, pair). The angle (float)pos · inv_freq[i] in
 // float32, then cosf and sinf of it, as sl_rope_interleaved / sl_rope_neox.
 // NeoX pairs (i, i + rot/2); interleaved pairs (2i, 2i + 1).
+// The pair (a, b) turned by angle: cosf and sinf of it, each product rounded
+// on its own as the CPU writes them.
+__device__ __forceinline__ void turn(float &a, float &b, float angle)
+{
+    float c = cosf(angle), s = sinf(angle);
+    float ra = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+    b = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
+    a = ra;
+}
+
 template <bool neox>
 __global__ void rope(float *x, size_t pairs, int heads, int head_dim, int half, int first_pos,
-                     const int32_t *pos_dev, const float *inv_freq)
+                     const float *inv_freq)
 {
-    if (pos_dev) // a decode step replayed as a graph
-        first_pos = __ldg(pos_dev);
     for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < pairs;
          k += (size_t)gridDim.x * blockDim.x) {
         int i = (int)(k % (size_t)half);
         size_t th = k / (size_t)half; // row · heads + head
         size_t t = th / (size_t)heads;
         float angle = __fmul_rn((float)((long long)first_pos + (long long)t), inv_freq[i]);
-        float c = cosf(angle), s = sinf(angle);
         float *p = x + th * (size_t)head_dim;
         float *pa = neox ? p + i : p + 2 * i;
         float *pb = neox ? p + i + half : p + 2 * i + 1;
         float a = *pa, b = *pb;
-        *pa = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
-        *pb = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
+        turn(a, b, angle);
+        *pa = a, *pb = b;
+    }
+}
+
+// One decode row's q ‖ k ‖ v in one launch, one thread per pair of values:
+// q and k turned as rope<false> at position *pos_dev (read on the device: a
+// decode step replayed as a graph), then q as BF16 into q_out and k, v as
+// BF16 into row *pos_dev of their caches.
+__global__ void rope_qkv_at(const float *qkv, int heads, int kv_heads, int head_dim, int half,
+                            const int32_t *pos_dev, const float *inv_freq, __nv_bfloat16 *q_out,
+                            __nv_bfloat16 *k_cache, __nv_bfloat16 *v_cache)
+{
+    int pos = __ldg(pos_dev), per_head = head_dim / 2;
+    int q_pairs = heads * per_head, kv_pairs = kv_heads * per_head;
+    size_t kvd = (size_t)kv_heads * (size_t)head_dim;
+    for (int k = blockIdx.x * blockDim.x + threadIdx.x; k < q_pairs + 2 * kv_pairs;
+         k += gridDim.x * blockDim.x) {
+        int part = k < q_pairs ? 0 : k < q_pairs + kv_pairs ? 1 : 2; // q, k, v
+        int pair = k - (part ? q_pairs : 0) - (part == 2 ? kv_pairs : 0);
+        int i = pair % per_head;
+        size_t at = (size_t)(pair / per_head) * (size_t)head_dim + 2 * (size_t)i;
+        const float *src = qkv + (part ? (size_t)q_pairs * 2 : 0) + (part == 2 ? kvd : 0);
+        __nv_bfloat16 *dst = part == 0 ? q_out : (part == 1 ? k_cache : v_cache) + (size_t)pos * kvd;
+        float a = src[at], b = src[at + 1];
+        if (part < 2 && i < half)
+            turn(a, b, __fmul_rn((float)pos, inv_freq[i]));
+        dst[at] = __float2bfloat16_rn(a);
+        dst[at + 1] = __float2bfloat16_rn(b);
     }
 }
 
 cudaError_t rope_launch(bool neox, float *x, int n, int heads, int head_dim, int rot_dims,
-                        int first_pos, const int32_t *pos_dev, const float *inv_freq, cudaStream_t s)
+                        int first_pos, const float *inv_freq, cudaStream_t s)
 {
     if (n < 0 || heads < 0 || head_dim <= 0 || rot_dims < 0 || rot_dims % 2 || rot_dims > head_dim ||
         first_pos < 0)
@@ -108,10 +142,10 @@ cudaError_t rope_launch(bool neox, float *x, int n, int heads, int head_dim, int
         return cudaSuccess;
     if (neox)
         rope<true><<<grid_for(pairs, 256), 256, 0, s>>>(x, pairs, heads, head_dim, rot_dims / 2,
-                                                        first_pos, pos_dev, inv_freq);
+                                                        first_pos, inv_freq);
     else
         rope<false><<<grid_for(pairs, 256), 256, 0, s>>>(x, pairs, heads, head_dim, rot_dims / 2,
-                                                         first_pos, pos_dev, inv_freq);
+                                                         first_pos, inv_freq);
     return cudaGetLastError();
 }
 
@@ -235,22 +269,31 @@ extern "C" cudaError_t sl_k_rmsnorm(const float *x, const float *weight, int n, 
 extern "C" cudaError_t sl_k_rope_interleaved(float *x, int n, int heads, int head_dim, int rot_dims,
                                              int first_pos, const float *inv_freq, cudaStream_t s)
 {
-    return rope_launch(false, x, n, heads, head_dim, rot_dims, first_pos, nullptr, inv_freq, s);
+    return rope_launch(false, x, n, heads, head_dim, rot_dims, first_pos, inv_freq, s);
 }
 
-extern "C" cudaError_t sl_k_rope_interleaved_at(float *x, int n, int heads, int head_dim,
-                                                int rot_dims, const int32_t *pos,
-                                                const float *inv_freq, cudaStream_t s)
+extern "C" cudaError_t sl_k_rope_qkv_at(const float *qkv, int heads, int kv_heads, int head_dim,
+                                        int rot_dims, const int32_t *pos, const float *inv_freq,
+                                        sl_bf16 *q_out, sl_bf16 *k_cache, sl_bf16 *v_cache,
+                                        cudaStream_t s)
 {
-    if (!pos)
+    if (!pos || heads < 0 || kv_heads < 0 || head_dim <= 0 || head_dim % 2 || rot_dims < 0 ||
+        rot_dims % 2 || rot_dims > head_dim)
         return cudaErrorInvalidValue;
-    return rope_launch(false, x, n, heads, head_dim, rot_dims, 0, pos, inv_freq, s);
+    size_t pairs = (size_t)(heads + 2 * kv_heads) * (size_t)(head_dim / 2);
+    if (pairs == 0)
+        return cudaSuccess;
+    rope_qkv_at<<<grid_for(pairs, 256), 256, 0, s>>>(
+        qkv, heads, kv_heads, head_dim, rot_dims / 2, pos, inv_freq,
+        reinterpret_cast<__nv_bfloat16 *>(q_out), reinterpret_cast<__nv_bfloat16 *>(k_cache),
+        reinterpret_cast<__nv_bfloat16 *>(v_cache));
+    return cudaGetLastError();
 }
 
 extern "C" cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dims,
                                       int first_pos, const float *inv_freq, cudaStream_t s)
 {
-    return rope_launch(true, x, n, heads, head_dim, rot_dims, first_pos, nullptr, inv_freq, s);
+    return rope_launch(true, x, n, heads, head_dim, rot_dims, first_pos, inv_freq, s);
 }
 
 extern "C" cudaError_t sl_k_swiglu(const float *gate, const float *up, int n, int dim, sl_bf16 *out,

@@ -25,11 +25,6 @@ typedef uint16_t sl_bf16;
 
 cudaError_t sl_k_f32_to_bf16(const float *in, sl_bf16 *out, size_t n, cudaStream_t stream);
 cudaError_t sl_k_bf16_to_f32(const sl_bf16 *in, float *out, size_t n, cudaStream_t stream);
-/* n floats as BF16 into row *row of out (rows of n; *row read on the device,
- * so that a decode step captured once as a CUDA graph writes its own
- * position's cache entry each time it is replayed). */
-cudaError_t sl_k_f32_to_bf16_at(const float *in, sl_bf16 *out, size_t n, const int32_t *row,
-                                cudaStream_t stream);
 /* Per block of `block` consecutive values (n a multiple of block): the
  * power-of-two scale s = 2^ceil(log2(max(amax, 1e-4) / 448)) and the e4m3
  * bytes of x / s (round to nearest even, saturating at ±448), as DeepSeek's
@@ -203,10 +198,15 @@ cudaError_t sl_k_rope_interleaved(float *x, int n, int heads, int head_dim, int 
                                   int first_pos, const float *inv_freq, cudaStream_t stream);
 cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dims, int first_pos,
                            const float *inv_freq, cudaStream_t stream);
-/* sl_k_rope_interleaved at the position *pos read on the device (a decode
- * step replayed as a CUDA graph). */
-cudaError_t sl_k_rope_interleaved_at(float *x, int n, int heads, int head_dim, int rot_dims,
-                                     const int32_t *pos, const float *inv_freq, cudaStream_t stream);
+/* A decode step's q, k and v in one launch: qkv holds one row's q ‖ k ‖ v
+ * (heads, kv_heads and kv_heads × head_dim floats); q and k turned as
+ * sl_k_rope_interleaved at the position *pos, read on the device (a decode
+ * step replayed as a CUDA graph), then q as BF16 into q_out and k, v as BF16
+ * into row *pos of k_cache and v_cache (rows of kv_heads × head_dim).
+ * head_dim even. */
+cudaError_t sl_k_rope_qkv_at(const float *qkv, int heads, int kv_heads, int head_dim, int rot_dims,
+                             const int32_t *pos, const float *inv_freq, sl_bf16 *q_out,
+                             sl_bf16 *k_cache, sl_bf16 *v_cache, cudaStream_t stream);
 /* out = silu(gate) · up = gate / (1 + e^-gate) · up as bf16 (round to
  * nearest even), gate and up separate [n][dim] float buffers, as
  * sl_swiglu. */

@@ -50,17 +50,30 @@ sl_status sl_cuda_upload_floats(const float *v, size_t n, float **out, sl_error 
     return SL_OK;
 }
 
-sl_status sl_cuda_linear(cublasHandle_t blas, cudaDataType type, const void *w, int out, int in,
-                         const void *x, int n, float alpha, float *y, const char *what,
-                         sl_error *err)
+static sl_status gemm(cublasHandle_t blas, cudaDataType type, const void *w, int out, int in,
+                      const void *x, int n, float alpha, float beta, float *y, const char *what,
+                      sl_error *err)
 {
-    float zero = 0.0f;
     cublasStatus_t st = cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &alpha, w, type,
-                                     in, x, type, in, &zero, y, CUDA_R_32F, out,
+                                     in, x, type, in, &beta, y, CUDA_R_32F, out,
                                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     return st == CUBLAS_STATUS_SUCCESS
                ? SL_OK
                : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", what, (int)st);
+}
+
+sl_status sl_cuda_linear(cublasHandle_t blas, cudaDataType type, const void *w, int out, int in,
+                         const void *x, int n, float alpha, float *y, const char *what,
+                         sl_error *err)
+{
+    return gemm(blas, type, w, out, in, x, n, alpha, 0.0f, y, what, err);
+}
+
+sl_status sl_cuda_linear_add(cublasHandle_t blas, cudaDataType type, const void *w, int out,
+                             int in, const void *x, int n, float *y, const char *what,
+                             sl_error *err)
+{
+    return gemm(blas, type, w, out, in, x, n, 1.0f, 1.0f, y, what, err);
 }
 
 sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,

@@ -41,6 +41,11 @@ sl_status sl_cuda_upload_floats(const float *v, size_t n, float **out, sl_error 
 sl_status sl_cuda_linear(cublasHandle_t blas, cudaDataType type, const void *w, int out, int in,
                          const void *x, int n, float alpha, float *y, const char *what,
                          sl_error *err);
+/* sl_cuda_linear added to y (y += x · Wᵀ): a residual in the product's own
+ * epilogue, one launch fewer than the product and an add. */
+sl_status sl_cuda_linear_add(cublasHandle_t blas, cudaDataType type, const void *w, int out,
+                             int in, const void *x, int n, float *y, const char *what,
+                             sl_error *err);
 
 /* Makes GPU `device` current, checks that weight_bytes fit in its free
  * memory (sl_memory_plan_check: SL_ERR_NO_MEMORY naming the sizes) and names

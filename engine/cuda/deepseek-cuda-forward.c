@@ -14,7 +14,7 @@ enum { CHUNK = 256 }; /* the CPU's prefill chunk */
 typedef struct {
     size_t max_tokens, chunk;
     sl_bf16 *kv_cache, *index_cache; /* n_layers × max_tokens × (kv_lora + rope | index_dim) */
-    float *x, *xn_f, *qr, *q, *kva, *q_abs, *o_lat, *lse, *tmp;
+    float *x, *xn_f, *qr, *q, *kva, *q_abs, *o_lat, *lse;
     float *iq, *iw, *ik, *scores;    /* the indexer, and the scores or the oracle's mass */
     float *router, *weights, *gate, *up, *y, *logits;
     sl_bf16 *xn, *qr_b, *q_abs_b, *o_lat_b, *att, *iq_b, *h, *xg;
@@ -57,7 +57,7 @@ static void state_free(void *p)
     if (!s)
         return;
     void *all[] = {s->kv_cache, s->index_cache, s->x, s->xn_f, s->qr, s->q, s->kva, s->q_abs,
-                   s->o_lat, s->lse, s->tmp, s->iq, s->iw, s->ik, s->scores, s->router,
+                   s->o_lat, s->lse, s->iq, s->iw, s->ik, s->scores, s->router,
                    s->weights, s->gate, s->up, s->y, s->logits, s->xn, s->qr_b, s->q_abs_b,
                    s->o_lat_b, s->att, s->iq_b, s->h, s->xg, s->ids, s->ks, s->row_len,
                    s->experts, s->moe_map, s->sel, s->topk_ws, s->sparse_ws, s->kept};
@@ -86,7 +86,7 @@ static sl_status state_buffers(const gpu_ds *g, size_t max_tokens, gpu_state *s,
         {(void **)&s->qr, n * (size_t)c->q_lora * 4}, {(void **)&s->q, n * nh * qk * 4},
         {(void **)&s->kva, n * D * 4},       {(void **)&s->q_abs, n * nh * D * 4},
         {(void **)&s->o_lat, n * nh * R * 4}, {(void **)&s->lse, n * nh * 4},
-        {(void **)&s->tmp, n * H * 4},       {(void **)&s->iq, n * ih * id * 4},
+        {(void **)&s->iq, n * ih * id * 4},
         {(void **)&s->iw, n * ih * 4},       {(void **)&s->ik, n * id * 4},
         {(void **)&s->scores, n * max_tokens * 4}, {(void **)&s->router, n * E * 4},
         {(void **)&s->weights, n * K * 4},   {(void **)&s->gate, nf * F * 4},
@@ -333,11 +333,10 @@ static sl_status attention_block(const gpu_ds *g, gpu_state *s, int il, int n, i
     if (dsa && ((st = select_rows(g, s, l, kv, keys, dsa, n, pos, err)) ||
                 (st = record_rows(g, s, dsa, il, n, pos, err))))
         return st;
-    if ((st = mla_attend(g, s, l, kv, dsa ? s->sel : NULL, (int)s->sel_k, n, pos, err)) ||
-        (st = linear(g, l->o, H, c->n_heads * c->v_head, s->att, n, s->tmp, err)))
+    if ((st = mla_attend(g, s, l, kv, dsa ? s->sel : NULL, (int)s->sel_k, n, pos, err)))
         return st;
-    CK(sl_k_add(s->x, s->tmp, (size_t)n * H, g->stream), "the residual");
-    return SL_OK;
+    return sl_cuda_linear_add(g->blas, CUDA_R_16BF, l->o, H, c->n_heads * c->v_head, s->att, n,
+                              s->x, g->desc, err); /* the residual added in the product */
 }
 
 /* ---- feed-forward ---------------------------------------------------------------- */
@@ -352,10 +351,7 @@ static sl_status swiglu_ffn(const gpu_ds *g, gpu_state *s, const gpu_layer *l, i
         (st = linear(g, l->up, F, H, s->xn, n, s->up, err)))
         return st;
     CK(sl_k_swiglu(s->gate, s->up, n, F, s->h, g->stream), "swiglu");
-    if ((st = linear(g, l->down, H, F, s->h, n, s->tmp, err)))
-        return st;
-    CK(sl_k_add(s->x, s->tmp, (size_t)n * H, g->stream), "the residual");
-    return SL_OK;
+    return sl_cuda_linear_add(g->blas, CUDA_R_16BF, l->down, H, F, s->h, n, s->x, g->desc, err);
 }
 
 /* The routed pairs grouped by expert, in the CPU's order (experts in turn,

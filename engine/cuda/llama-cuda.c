@@ -17,6 +17,8 @@ enum { CHUNK = 512, BLAS_WORKSPACE = 32 << 20 };
 
 typedef struct {
     float *attn_norm, *ffn_norm; /* float32 on the device */
+    /* wq, wk, wv one after another in one buffer (wq's), and gate, up so in
+     * gate's: a decode step takes each group in one product */
     sl_bf16 *wq, *wk, *wv, *wo, *gate, *up, *down;
 } gpu_layer;
 
@@ -36,7 +38,9 @@ typedef struct {
 typedef struct {
     size_t max_tokens;
     sl_bf16 *k_cache, *v_cache; /* n_layers × max_tokens × kv_dim */
-    float *x, *q, *k, *v, *tmp, *gate, *up, *logits;
+    /* q holds qd + 2·kvd floats beyond its rows, gate F beyond its: a decode
+     * step's q ‖ k ‖ v and gate ‖ up, each from one product */
+    float *x, *q, *k, *v, *gate, *up, *logits;
     sl_bf16 *xn, *qb, *att, *h;
     int32_t *ids;
     void *att_ws;
@@ -69,14 +73,35 @@ static sl_status upload_matrix(const sl_matrix *w, sl_bf16 **out, sl_error *err)
     return sl_cuda_matrix_to(w, *out, err);
 }
 
+/* Matrices of the same width stacked row-wise in one new device buffer:
+ * out[i] points at w[i]'s rows, out[0] at the buffer. */
+static sl_status upload_stacked(const sl_matrix *const *w, int count, sl_bf16 **const *out,
+                                sl_error *err)
+{
+    size_t rows = 0, cols = (size_t)w[0]->cols;
+    for (int i = 0; i < count; i++)
+        rows += (size_t)w[i]->rows;
+    CK(cudaMalloc((void **)out[0], rows * cols * 2), w[0]->name);
+    sl_bf16 *at = *out[0];
+    for (int i = 0; i < count; i++) {
+        sl_status st = sl_cuda_matrix_to(w[i], at, err);
+        if (st)
+            return st;
+        *out[i] = at;
+        at += (size_t)w[i]->rows * cols;
+    }
+    return SL_OK;
+}
+
 static sl_status upload_layer(const llama_layer *l, int n_embd, gpu_layer *g, sl_error *err)
 {
+    const sl_matrix *qkv[] = {&l->wq, &l->wk, &l->wv}, *gate_up[] = {&l->gate, &l->up};
+    sl_bf16 **qkv_out[] = {&g->wq, &g->wk, &g->wv}, **gate_up_out[] = {&g->gate, &g->up};
     sl_status st;
     if ((st = sl_cuda_upload_floats(l->attn_norm, (size_t)n_embd, &g->attn_norm, err)) ||
         (st = sl_cuda_upload_floats(l->ffn_norm, (size_t)n_embd, &g->ffn_norm, err)) ||
-        (st = upload_matrix(&l->wq, &g->wq, err)) || (st = upload_matrix(&l->wk, &g->wk, err)) ||
-        (st = upload_matrix(&l->wv, &g->wv, err)) || (st = upload_matrix(&l->wo, &g->wo, err)) ||
-        (st = upload_matrix(&l->gate, &g->gate, err)) || (st = upload_matrix(&l->up, &g->up, err)) ||
+        (st = upload_stacked(qkv, 3, qkv_out, err)) || (st = upload_matrix(&l->wo, &g->wo, err)) ||
+        (st = upload_stacked(gate_up, 2, gate_up_out, err)) ||
         (st = upload_matrix(&l->down, &g->down, err)))
         return st;
     return SL_OK;
@@ -101,7 +126,7 @@ static void model_free(void *p)
     cudaSetDevice(g->device);
     for (int i = 0; g->layers && i < g->n_layers; i++) {
         gpu_layer *l = &g->layers[i];
-        void *all[] = {l->attn_norm, l->ffn_norm, l->wq, l->wk, l->wv, l->wo, l->gate, l->up, l->down};
+        void *all[] = {l->attn_norm, l->ffn_norm, l->wq, l->wo, l->gate, l->down};
         for (size_t j = 0; j < sizeof all / sizeof *all; j++)
             cudaFree(all[j]);
     }
@@ -188,7 +213,7 @@ static void state_free(void *p)
     gpu_state *s = p;
     if (!s)
         return;
-    void *all[] = {s->k_cache, s->v_cache, s->x, s->q, s->k, s->v, s->tmp, s->gate, s->up,
+    void *all[] = {s->k_cache, s->v_cache, s->x, s->q, s->k, s->v, s->gate, s->up,
                    s->logits, s->xn, s->qb, s->att, s->h, s->ids, s->att_ws, s->mass, s->row_len,
                    s->sel, s->mass_ws, s->sparse_ws, s->topk_ws, s->rec_sel, s->kept, s->step};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
@@ -223,8 +248,8 @@ static sl_status state_buffers(const gpu_llama *g, size_t max_tokens, gpu_state 
     s->mass_ws_bytes = mws > mws1 ? mws : mws1;
     const sl_cuda_buffer parts[] = {
         {(void **)&s->k_cache, cache}, {(void **)&s->v_cache, cache},
-        {(void **)&s->x, n * E * 4},   {(void **)&s->q, n * qd * 4},  {(void **)&s->k, n * kvd * 4},
-        {(void **)&s->v, n * kvd * 4}, {(void **)&s->tmp, n * E * 4}, {(void **)&s->gate, n * F * 4},
+        {(void **)&s->x, n * E * 4},   {(void **)&s->q, (n * qd + 2 * kvd) * 4},
+        {(void **)&s->k, n * kvd * 4}, {(void **)&s->v, n * kvd * 4}, {(void **)&s->gate, (n + 1) * F * 4},
         {(void **)&s->up, n * F * 4},  {(void **)&s->logits, n * V * 4},
         {(void **)&s->xn, n * E * 2},  {(void **)&s->qb, n * qd * 2}, {(void **)&s->att, n * qd * 2},
         {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4}, {(void **)&s->step, 2 * 4},
@@ -419,34 +444,49 @@ static sl_status dsa_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, in
     return SL_OK;
 }
 
-/* The rotary embedding and the cache entries of n rows at positions pos …,
- * or with pos_dev of one row at the position read there (a decode step
- * captured once as a graph). */
+/* The rotary embedding and the cache entries of n rows (q, k, v: [n][qd],
+ * [n][kvd], [n][kvd]) at positions pos …, and q as BF16 into s->qb; or with
+ * pos_dev, of one row at the position read there (a decode step captured
+ * once as a graph), in one launch: q ‖ k ‖ v one after another then. */
 static sl_status rope_and_cache(const gpu_llama *g, gpu_state *s, size_t layer, int n, int pos,
-                                const int32_t *pos_dev, sl_error *err)
+                                const int32_t *pos_dev, float *q, float *k, const float *v,
+                                sl_error *err)
 {
     const sl_llama *m = g->cpu;
     int qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
     sl_bf16 *kc = s->k_cache + layer, *vc = s->v_cache + layer;
     if (pos_dev) {
-        CK(sl_k_rope_interleaved_at(s->q, 1, m->n_heads, m->head_dim, m->rope_dims, pos_dev,
-                                    g->inv_freq, g->stream), "rope");
-        CK(sl_k_rope_interleaved_at(s->k, 1, m->n_kv_heads, m->head_dim, m->rope_dims, pos_dev,
-                                    g->inv_freq, g->stream), "rope");
-        CK(sl_k_f32_to_bf16_at(s->k, kc, (size_t)kvd, pos_dev, g->stream), "the key cache");
-        CK(sl_k_f32_to_bf16_at(s->v, vc, (size_t)kvd, pos_dev, g->stream), "the value cache");
-    } else {
-        CK(sl_k_rope_interleaved(s->q, n, m->n_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
-                                 g->stream), "rope");
-        CK(sl_k_rope_interleaved(s->k, n, m->n_kv_heads, m->head_dim, m->rope_dims, pos,
-                                 g->inv_freq, g->stream), "rope");
-        CK(sl_k_f32_to_bf16(s->k, kc + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
-           "the key cache");
-        CK(sl_k_f32_to_bf16(s->v, vc + (size_t)pos * kvd, (size_t)n * kvd, g->stream),
-           "the value cache");
+        CK(sl_k_rope_qkv_at(q, m->n_heads, m->n_kv_heads, m->head_dim, m->rope_dims, pos_dev,
+                            g->inv_freq, s->qb, kc, vc, g->stream), "rope and the caches");
+        return SL_OK;
     }
-    CK(sl_k_f32_to_bf16(s->q, s->qb, (size_t)n * qd, g->stream), "bf16");
+    CK(sl_k_rope_interleaved(q, n, m->n_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
+                             g->stream), "rope");
+    CK(sl_k_rope_interleaved(k, n, m->n_kv_heads, m->head_dim, m->rope_dims, pos, g->inv_freq,
+                             g->stream), "rope");
+    CK(sl_k_f32_to_bf16(k, kc + (size_t)pos * kvd, (size_t)n * kvd, g->stream), "the key cache");
+    CK(sl_k_f32_to_bf16(v, vc + (size_t)pos * kvd, (size_t)n * kvd, g->stream), "the value cache");
+    CK(sl_k_f32_to_bf16(q, s->qb, (size_t)n * qd, g->stream), "bf16");
     return SL_OK;
+}
+
+/* q, k and v of n rows: one product for a single row (wq, wk, wv are stacked),
+ * else three into their own buffers (the kernels after take [n][…] rows). */
+static sl_status qkv(const gpu_llama *g, gpu_state *s, const gpu_layer *l, int n, float **q,
+                     float **k, float **v, sl_error *err)
+{
+    const sl_llama *m = g->cpu;
+    int E = m->n_embd, qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
+    if (n == 1) {
+        *q = s->q, *k = s->q + qd, *v = s->q + qd + kvd;
+        return linear(g, l->wq, qd + 2 * kvd, E, s->xn, 1, s->q, err);
+    }
+    *q = s->q, *k = s->k, *v = s->v;
+    sl_status st;
+    if ((st = linear(g, l->wq, qd, E, s->xn, n, s->q, err)) ||
+        (st = linear(g, l->wk, kvd, E, s->xn, n, s->k, err)))
+        return st;
+    return linear(g, l->wv, kvd, E, s->xn, n, s->v, err);
 }
 
 static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n, int pos,
@@ -456,16 +496,14 @@ static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n
     const gpu_layer *l = &g->layers[il];
     int E = m->n_embd, qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
     size_t layer = (size_t)il * s->max_tokens * (size_t)kvd;
+    float *q, *k, *v;
     sl_status st;
     CK(sl_k_rmsnorm(s->x, l->attn_norm, n, E, m->eps, NULL, s->xn, g->stream), "rmsnorm");
-    if ((st = linear(g, l->wq, qd, E, s->xn, n, s->q, err)) ||
-        (st = linear(g, l->wk, kvd, E, s->xn, n, s->k, err)) ||
-        (st = linear(g, l->wv, kvd, E, s->xn, n, s->v, err)))
+    if ((st = qkv(g, s, l, n, &q, &k, &v, err)) ||
+        (st = rope_and_cache(g, s, layer, n, pos, pos_dev, q, k, v, err)))
         return st;
     float scale = 1.0f / sqrtf((float)m->head_dim);
     sl_bf16 *kc = s->k_cache + layer, *vc = s->v_cache + layer;
-    if ((st = rope_and_cache(g, s, layer, n, pos, pos_dev, err)))
-        return st;
     if (pos_dev) {
         CK(sl_k_gqa_decode_attention_at(s->qb, kc, vc, pos_dev, (int)s->max_tokens, m->n_heads,
                                         m->n_kv_heads, m->head_dim, scale, s->att, s->att_ws,
@@ -477,10 +515,8 @@ static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n
         CK(sl_k_gqa_attention(s->qb, kc, vc, n, pos, m->n_heads, m->n_kv_heads, m->head_dim, scale,
                               s->att, s->att_ws, s->att_ws_bytes, g->stream), "attention");
     }
-    if ((st = linear(g, l->wo, E, qd, s->att, n, s->tmp, err)))
-        return st;
-    CK(sl_k_add(s->x, s->tmp, (size_t)n * E, g->stream), "the residual");
-    return SL_OK;
+    /* the residual added in the product */
+    return sl_cuda_linear_add(g->blas, CUDA_R_16BF, l->wo, E, qd, s->att, n, s->x, g->desc, err);
 }
 
 static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, sl_error *err)
@@ -488,16 +524,17 @@ static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, sl_e
     const sl_llama *m = g->cpu;
     const gpu_layer *l = &g->layers[il];
     int E = m->n_embd, F = m->n_ff;
+    float *up = n == 1 ? s->gate + F : s->up; /* one row: gate ‖ up from one product */
     sl_status st;
     CK(sl_k_rmsnorm(s->x, l->ffn_norm, n, E, m->eps, NULL, s->xn, g->stream), "rmsnorm");
-    if ((st = linear(g, l->gate, F, E, s->xn, n, s->gate, err)) ||
-        (st = linear(g, l->up, F, E, s->xn, n, s->up, err)))
+    if (n == 1)
+        st = linear(g, l->gate, 2 * F, E, s->xn, 1, s->gate, err);
+    else if (!(st = linear(g, l->gate, F, E, s->xn, n, s->gate, err)))
+        st = linear(g, l->up, F, E, s->xn, n, s->up, err);
+    if (st)
         return st;
-    CK(sl_k_swiglu(s->gate, s->up, n, F, s->h, g->stream), "swiglu");
-    if ((st = linear(g, l->down, E, F, s->h, n, s->tmp, err)))
-        return st;
-    CK(sl_k_add(s->x, s->tmp, (size_t)n * E, g->stream), "the residual");
-    return SL_OK;
+    CK(sl_k_swiglu(s->gate, up, n, F, s->h, g->stream), "swiglu");
+    return sl_cuda_linear_add(g->blas, CUDA_R_16BF, l->down, E, F, s->h, n, s->x, g->desc, err);
 }
 
 /* Every launch of one forward call, on the model's stream: embeddings, the

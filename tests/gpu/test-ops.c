@@ -1,6 +1,7 @@
 /* ops.cu against the CPU: embedding rows (sl_matrix_row of a bf16 table),
  * RMSNorm (sl_rmsnorm), interleaved and NeoX RoPE (sl_rope_interleaved,
- * sl_rope_neox), SwiGLU (sl_swiglu), the residual add and greedy argmax
+ * sl_rope_neox; a decode step's rope and cache rows in one launch against
+ * the same then rounded), SwiGLU (sl_swiglu), the residual add and greedy argmax
  * (engine/sampler.c's loop), on fresh random inputs of 1, 7 and 513 rows.
  * Outputs are poisoned (0xFF: NaN) before each launch; in-place buffers
  * carry a poisoned guard after them that must survive.
@@ -147,7 +148,7 @@ static void check_rmsnorm(int n, int dim, float eps, int mode)
     cudaFree(db);
 }
 
-enum { INTERLEAVED, NEOX, INTERLEAVED_AT }; /* _AT: the position read on the device */
+enum { INTERLEAVED, NEOX };
 
 static void check_rope(int kind, int n, int heads, int head_dim, int rot, int first_pos, float theta)
 {
@@ -169,10 +170,8 @@ static void check_rope(int kind, int n, int heads, int head_dim, int rot, int fi
     }
     size_t guard = 64;
     float *dx = upload_guarded(x, total, guard), *dinv = sl_gpu_upload(inv, (size_t)(rot / 2 + 1) * sizeof *inv);
-    int32_t *dpos = kind == INTERLEAVED_AT ? sl_gpu_upload(&first_pos, sizeof first_pos) : NULL;
     cudaError_t e = neox ? sl_k_rope_neox(dx, n, heads, head_dim, rot, first_pos, dinv, 0)
-                    : dpos ? sl_k_rope_interleaved_at(dx, n, heads, head_dim, rot, dpos, dinv, 0)
-                           : sl_k_rope_interleaved(dx, n, heads, head_dim, rot, first_pos, dinv, 0);
+                         : sl_k_rope_interleaved(dx, n, heads, head_dim, rot, first_pos, dinv, 0);
     CUDA_CHECK(e);
     float *got = sl_gpu_download(dx, total * sizeof(float));
     double err = 0;
@@ -185,12 +184,53 @@ static void check_rope(int kind, int n, int heads, int head_dim, int rot, int fi
     }
     CHECKF(got && err <= F32_BOUND && tail_wrong == 0,
            "rope %s %d × %d × %d rot %d from %d: relative error %.3g, %zu tails changed",
-           neox ? "neox" : dpos ? "interleaved at a device position" : "interleaved", n, heads, head_dim, rot, first_pos, err, tail_wrong);
+           neox ? "neox" : "interleaved", n, heads, head_dim, rot, first_pos, err, tail_wrong);
     if (err > max_rope_err || isnan(err))
         max_rope_err = err;
     CHECKF(guard_intact(dx, total, guard), "rope: wrote past the rows");
     free(x), free(ref), free(inv), free(got);
-    cudaFree(dx), cudaFree(dinv), cudaFree(dpos);
+    cudaFree(dx), cudaFree(dinv);
+}
+
+/* sl_k_rope_qkv_at: one row's q ‖ k ‖ v, turned (q, k) at a device position
+ * and rounded to BF16 into q_out and row pos of caches of `rows` rows, poisoned
+ * first: every row but pos must stay poisoned. */
+static void check_rope_qkv(int heads, int kv_heads, int head_dim, int rot, int pos, int rows,
+                           float theta)
+{
+    size_t qd = (size_t)heads * (size_t)head_dim, kvd = (size_t)kv_heads * (size_t)head_dim;
+    size_t total = qd + 2 * kvd, cache = (size_t)rows * kvd;
+    float *x = malloc(total * sizeof *x), *ref = malloc(total * sizeof *ref);
+    float *inv = calloc((size_t)(rot / 2 + 1), sizeof *inv);
+    for (size_t i = 0; i < total; i++)
+        x[i] = uniform(-4, 4);
+    memcpy(ref, x, total * sizeof *x);
+    sl_rope_inv_freq(inv, rot, theta);
+    sl_rope_interleaved(ref, heads, head_dim, rot, (size_t)pos, inv);
+    sl_rope_interleaved(ref + qd, kv_heads, head_dim, rot, (size_t)pos, inv);
+    float *dx = sl_gpu_upload(x, total * sizeof *x);
+    float *dinv = sl_gpu_upload(inv, (size_t)(rot / 2 + 1) * sizeof *inv);
+    int32_t *dpos = sl_gpu_upload(&pos, sizeof pos);
+    uint16_t *dq = sl_gpu_poisoned((qd ? qd : 1) * 2), *dk = sl_gpu_poisoned(cache * 2),
+             *dv = sl_gpu_poisoned(cache * 2);
+    CUDA_CHECK(sl_k_rope_qkv_at(dx, heads, kv_heads, head_dim, rot, dpos, dinv, (sl_bf16 *)dq,
+                                (sl_bf16 *)dk, (sl_bf16 *)dv, 0));
+    uint16_t *q = sl_gpu_download(dq, qd * 2), *k = sl_gpu_download(dk, cache * 2),
+             *v = sl_gpu_download(dv, cache * 2);
+    size_t off = 0, v_wrong = 0, others = 0;
+    if (q && k && v) {
+        off = bf16_off(q, ref, qd) + bf16_off(k + (size_t)pos * kvd, ref + qd, kvd);
+        for (size_t i = 0; i < kvd; i++) /* v is only rounded: exactly */
+            v_wrong += v[(size_t)pos * kvd + i] != sl_f32_to_bf16(x[qd + kvd + i]);
+        for (size_t i = 0; i < cache; i++)
+            others += (i / kvd != (size_t)pos) && (k[i] != 0xFFFF || v[i] != 0xFFFF);
+    }
+    CHECKF(q && k && v && off == 0 && v_wrong == 0 && others == 0,
+           "rope_qkv %d+%d heads × %d rot %d at %d of %d rows: %zu q/k values off, %zu v "
+           "values wrong, %zu values of other rows written", heads, kv_heads, head_dim, rot, pos,
+           rows, off, v_wrong, others);
+    free(x), free(ref), free(inv), free(q), free(k), free(v);
+    cudaFree(dx), cudaFree(dinv), cudaFree(dpos), cudaFree(dq), cudaFree(dk), cudaFree(dv);
 }
 
 static void check_swiglu(int n, int dim)
@@ -336,7 +376,12 @@ static void check_invalid(void)
     CHECK(sl_k_rope_neox(p, 1, 1, 64, 63, 0, p, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_rope_interleaved(p, 1, 1, 64, 66, 0, p, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_rope_interleaved(p, 1, 1, 64, 64, -1, p, 0) == cudaErrorInvalidValue);
-    CHECK(sl_k_rope_interleaved_at(p, 1, 1, 64, 64, NULL, p, 0) == cudaErrorInvalidValue);
+    sl_bf16 *b = (sl_bf16 *)(void *)p;
+    CHECK(sl_k_rope_qkv_at(p, 1, 1, 64, 64, NULL, p, b, b, b, 0) == cudaErrorInvalidValue);
+    CHECK(sl_k_rope_qkv_at(p, 1, 1, 63, 62, (int32_t *)(void *)p, p, b, b, b, 0) ==
+          cudaErrorInvalidValue);
+    CHECK(sl_k_rope_qkv_at(p, 1, 1, 64, 66, (int32_t *)(void *)p, p, b, b, b, 0) ==
+          cudaErrorInvalidValue);
     CHECK(sl_k_argmax(p, 1, 0, (int32_t *)(void *)p, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_rmsnorm(p, p, 1, 0, 1e-6f, p, NULL, 0) == cudaErrorInvalidValue);
     CHECK(sl_k_swiglu(p, p, -1, 64, (sl_bf16 *)(void *)p, 0) == cudaErrorInvalidValue);
@@ -375,7 +420,7 @@ int main(void)
          * from position 0 and from far positions (large angles). */
         static const int first[] = {0, 4093, 131000};
         for (int f = 0; f < 3; f++) {
-            for (int kind = INTERLEAVED; kind <= INTERLEAVED_AT; kind++) {
+            for (int kind = INTERLEAVED; kind <= NEOX; kind++) {
                 check_rope(kind, n, 9, 64, 64, first[f], 10000.0f);    /* 576 */
                 check_rope(kind, n, 12, 128, 128, first[f], 1e6f);     /* 1536 */
                 check_rope(kind, n, 24, 64, 32, first[f], 10000.0f);   /* 1536, partial */
@@ -383,6 +428,14 @@ int main(void)
                 check_rope(kind, n, 3, 96, 0, first[f], 10000.0f);     /* nothing to turn */
             }
         }
+    }
+    /* A decode step's q ‖ k ‖ v: SmolLM2's 9 + 3 heads of 64, 32 + 8 of 128,
+     * a partial turn, at the first, a middle and the last row of a cache. */
+    static const int at[][2] = {{0, 1}, {0, 9}, {4093, 8192}, {8191, 8192}, {131000, 131072}};
+    for (int i = 0; i < 5; i++) {
+        check_rope_qkv(9, 3, 64, 64, at[i][0], at[i][1], 1e5f);
+        check_rope_qkv(32, 8, 128, 128, at[i][0], at[i][1], 5e5f);
+        check_rope_qkv(4, 2, 96, 32, at[i][0], at[i][1], 1e4f);
     }
     for (int k = 0; k < 4 * N_ROW_KINDS; k++) /* every kind of row alone, four times */
         check_argmax(1, 49152, k % N_ROW_KINDS);
