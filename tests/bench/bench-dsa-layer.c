@@ -25,6 +25,10 @@
  * by reading the weights; a larger batch is the serving regime of the
  * V3.2-Exp report's cost figure, where attention dominates.
  *
+ * Each prefill is also run once with an event between its stages, and the
+ * time of each stage summed over the row blocks is printed beside it (where
+ * the prefill's time goes; those events add a little to that one run).
+ *
  * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--batches 1,64] [--json F] */
 #include "sightline-kernels.h"
 
@@ -79,6 +83,27 @@ static void linear(const sl_bf16 *w, int out, int in, const sl_bf16 *x, int n, v
     CB(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, n, in, &one, w, CUDA_R_16BF, in, x,
                     CUDA_R_16BF, in, &zero, y, y_f32 ? CUDA_R_32F : CUDA_R_16BF, out,
                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+/* Stage marks: events recorded between the prefill's stages in one extra run. */
+enum { ST_PROJECT, ST_INDEXER, ST_TOPK, ST_ATTEND, ST_OUT, N_STAGES, MAX_MARKS = 4096 };
+static const char *const stage_names[N_STAGES] = {"projections", "indexer", "top-k",
+                                                  "sparse MLA", "out"};
+static struct {
+    bool on;
+    int n;
+    cudaEvent_t ev[MAX_MARKS];
+    int stage[MAX_MARKS]; /* the stage that ended at ev[i] */
+} marks;
+
+static void mark(int stage_done)
+{
+    if (!marks.on || marks.n == MAX_MARKS)
+        return;
+    if (!marks.ev[marks.n])
+        CK(cudaEventCreate(&marks.ev[marks.n]));
+    CK(cudaEventRecord(marks.ev[marks.n], stream));
+    marks.stage[marks.n++] = stage_done;
 }
 
 typedef struct {
@@ -148,9 +173,11 @@ typedef struct {
 static void prefill(const weights *w, prefill_bufs *b)
 {
     int L = b->L;
+    mark(-1);
     linear(w->kv_a, KL + ROPE, D, b->x, L, b->kv, false);
     linear(w->ik, DI, D, b->x, L, b->kf, true);
     CK(sl_k_quant_e4m3(b->kf, b->k8, b->k_scale, (size_t)L * DI, DI, stream));
+    mark(ST_PROJECT);
     for (int r0 = 0; r0 < L; r0 += ROW_BLOCK) {
         int n = L - r0 < ROW_BLOCK ? L - r0 : ROW_BLOCK;
         const sl_bf16 *x = b->x + (size_t)r0 * D;
@@ -161,18 +188,39 @@ static void prefill(const weights *w, prefill_bufs *b)
         CK(sl_k_quant_e4m3(b->qf, b->q8, b->q_scale, (size_t)n * HI * DI, DI, stream));
         linear(w->iw, HI, D, x, n, b->wI, true);
         CK(sl_k_scale_groups(b->wI, b->q_scale, (size_t)n * HI, 1, stream));
+        mark(ST_PROJECT);
         for (int s0 = 0; s0 < n; s0 += SCORE_ROWS) {
             int m = n - s0 < SCORE_ROWS ? n - s0 : SCORE_ROWS;
             int visible = r0 + s0 + m; /* keys the chunk's last row sees */
             CK(sl_k_indexer_fp8(b->q8 + (size_t)s0 * HI * DI, b->wI + (size_t)s0 * HI, b->k8,
                                 b->k_scale, b->ks + r0 + s0, b->ke + r0 + s0, m, HI, DI, visible,
                                 b->scores, (size_t)L, stream));
+            mark(ST_INDEXER);
             CK(sl_k_topk(b->scores, (size_t)L, b->ke + r0 + s0, m, visible, TOPK,
                          b->idx + (size_t)s0 * TOPK, NULL, 0, stream));
+            mark(ST_TOPK);
         }
         CK(sl_k_sparse_mla_bf16(b->Q, b->kv, b->idx, n, H, L, TOPK, SCALE, b->o_lat, b->lse,
                                 b->mla_ws, b->mla_ws_bytes, stream));
+        mark(ST_ATTEND);
         unabsorb_and_project(w, b->o_lat, n, b->o, b->y);
+        mark(ST_OUT);
+    }
+}
+
+/* One more prefill with the marks on: milliseconds spent in each stage. */
+static void prefill_stages(const weights *w, prefill_bufs *b, float ms[N_STAGES])
+{
+    memset(ms, 0, N_STAGES * sizeof *ms);
+    marks.on = true;
+    marks.n = 0;
+    prefill(w, b);
+    marks.on = false;
+    CK(cudaStreamSynchronize(stream));
+    for (int i = 1; i < marks.n; i++) {
+        float t;
+        CK(cudaEventElapsedTime(&t, marks.ev[i - 1], marks.ev[i]));
+        ms[marks.stage[i]] += t;
     }
 }
 
@@ -397,11 +445,19 @@ int main(int argc, char **argv)
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         int L = atoi(tok);
         prefill_bufs pb = prefill_alloc(L);
-        float p_ms = median_ms(run_prefill, &w, &pb, 3);
+        float p_ms = median_ms(run_prefill, &w, &pb, 3), stage_ms[N_STAGES];
+        prefill_stages(&w, &pb, stage_ms);
         prefill_free(&pb);
-        if (out)
-            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"decode\": [",
+        printf("%8d prefill stages:", L);
+        for (int s = 0; s < N_STAGES; s++)
+            printf(" %s %.1f ms%s", stage_names[s], stage_ms[s], s + 1 < N_STAGES ? "," : "\n");
+        if (out) {
+            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"prefill_stages_ms\": {",
                     first ? "" : ",", L, p_ms);
+            for (int s = 0; s < N_STAGES; s++)
+                fprintf(out, "%s\"%s\": %.4f", s ? ", " : "", stage_names[s], stage_ms[s]);
+            fprintf(out, "}, \"decode\": [");
+        }
         first = 0;
         for (int i = 0; i < n_batch; i++) {
             decode_bufs db = decode_alloc(L, batch[i]);
