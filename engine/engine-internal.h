@@ -29,9 +29,4 @@ struct sl_engine {
 /* Memory the system reports as available now, or 0 when it cannot tell. */
 size_t sl_available_memory(void);
 
-/* Whether SIGHTLINE_GPU_PREVIEW=1 opens a GPU path whose test does not pass
- * yet (DeepSeek-V3.2), for the gpu test that checks it; users never get it
- * otherwise. */
-bool sl_gpu_preview(void);
-
 #endif

@@ -178,13 +178,7 @@ static int cuda_device(const char *device)
     return n >= 0 && n < 1024 && device[5] && !*end ? (int)n : BAD_DEVICE;
 }
 
-bool sl_gpu_preview(void)
-{
-    const char *v = getenv("SIGHTLINE_GPU_PREVIEW");
-    return v && strcmp(v, "1") == 0;
-}
-
-/* Moves a llama model (or, as a preview, DeepSeek-V3.2) onto GPU `device`;
+/* Moves a llama or DeepSeek-V3.2 model onto GPU `device`;
  * graphs: decode steps as CUDA graphs where the backend has them. */
 static sl_status to_gpu(sl_engine *e, int device, bool graphs, sl_error *err)
 {
@@ -196,7 +190,7 @@ static sl_status to_gpu(sl_engine *e, int device, bool graphs, sl_error *err)
                                     err)))
             return st;
         e->arch = &sl_llama_cuda_ops;
-    } else if (e->arch == &sl_deepseek_ops && sl_gpu_preview()) {
+    } else if (e->arch == &sl_deepseek_ops) {
         if ((st = sl_deepseek_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err)))
             return st;
         e->arch = &sl_deepseek_cuda_ops;

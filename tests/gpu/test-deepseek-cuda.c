@@ -27,7 +27,8 @@
  * - over 300 tokens (two prefill chunks), with top-k at least the length,
  *   the sparse path equals dense attention on the GPU (≤ 1e-6), and the
  *   oracle keeps all of the mass;
- * - in oracle mode, the share of the mass kept is in (0, 1]. */
+ * - in oracle mode, the share of the mass kept is in (0, 1];
+ * - device "auto" takes the GPU, with no notice. */
 #include "../engine/test-util.h"
 
 #include <stdint.h>
@@ -251,6 +252,13 @@ static void check_checkpoint(const char *dir)
     sl_tokens_free(&ids);
     sl_engine_close(cpu);
     sl_engine_close(gpu);
+    sl_engine *any = NULL;
+    sl_engine_options oa = {.model_path = dir, .device = "auto"};
+    CHECKF(sl_engine_open(&oa, &any, &err) == SL_OK, "%s", err.message);
+    CHECKF(any && strncmp(sl_engine_device(any), "cuda:", 5) == 0 && !sl_engine_notice(any),
+           "%s: auto runs on '%s', notice '%s'", name, any ? sl_engine_device(any) : "",
+           any && sl_engine_notice(any) ? sl_engine_notice(any) : "(none)");
+    sl_engine_close(any);
 }
 
 int main(int argc, char **argv)
