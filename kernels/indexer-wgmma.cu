@@ -43,17 +43,8 @@ struct Params {
 
 // ---- PTX -------------------------------------------------------------------
 
-__device__ __forceinline__ uint32_t smem_addr(const void *p)
-{
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool valid)
-{
-    int n = valid ? 16 : 0; // 0: zeros, nothing read
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n)
-                 : "memory");
-}
+#include "mma-ptx.cuh"
+#include "wgmma-ptx.cuh"
 
 __device__ __forceinline__ void cp_async4(uint32_t dst, const void *src, bool valid)
 {
@@ -62,54 +53,13 @@ __device__ __forceinline__ void cp_async4(uint32_t dst, const void *src, bool va
                  : "memory");
 }
 
-__device__ __forceinline__ void cp_async_commit()
-{
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
 template <int N> __device__ __forceinline__ void cp_async_wait()
 {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// cp.async writes through the generic proxy; wgmma reads through the async one.
-__device__ __forceinline__ void fence_proxy_async()
-{
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
-
-__device__ __forceinline__ void wgmma_fence()
-{
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-}
-
-__device__ __forceinline__ void wgmma_commit()
-{
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-}
-
-template <int N> __device__ __forceinline__ void wgmma_wait()
-{
-    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-}
-
-// Pins accumulator registers in place around the asynchronous wgmma: the
-// compiler may not move their reads or writes across this point.
-template <int N> __device__ __forceinline__ void fence_regs(float (&r)[N])
-{
-#pragma unroll
-    for (int i = 0; i < N; i++)
-        asm volatile("" : "+f"(r[i])::"memory");
-}
-
-// Shared-memory matrix descriptor of a K-major tile with 128-byte swizzle:
-// rows of 128 bytes, groups of 8 rows 1024 bytes apart (the stride field);
-// the leading-dimension field is unused for this layout.
-__device__ __forceinline__ uint64_t q_desc(uint32_t addr)
-{
-    return (uint64_t)((addr & 0x3ffff) >> 4) | (1ull << 16) | ((uint64_t)(1024 >> 4) << 32) |
-           (1ull << 62);
-}
+// The q rows' descriptor: K-major, 128-byte swizzle.
+__device__ __forceinline__ uint64_t q_desc(uint32_t addr) { return sw128_desc(addr, 16); }
 
 #define SL_F8(i) "+f"(d[i + 0]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), \
                  "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])

@@ -27,6 +27,7 @@
 // mma.sync with fp32 accumulation. Products are exact and the sums are fp32,
 // as for bf16; FP8 halves the key bytes read, not the tensor-core time.
 #include "sightline-kernels.h"
+#include "device.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -353,25 +354,6 @@ size_t smem_bytes(int H, int D)
 int g_keys_per_warp = 0; // sl_k_indexer_tune
 int g_wgmma_variant = 0;  // sl_k_indexer_tune_wgmma
 
-// Compute capability 9.0 (Hopper) of the current device, asked once a device.
-bool device_is_sm90()
-{
-    static int known[64]; // 0 unknown, 1 yes, 2 no
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0)
-        return false;
-    if (dev < 64 && known[dev])
-        return known[dev] == 1;
-    int major = 0, minor = 0;
-    bool yes = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) ==
-                   cudaSuccess &&
-               cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) ==
-                   cudaSuccess &&
-               major == 9 && minor == 0;
-    if (dev < 64)
-        known[dev] = yes ? 1 : 2;
-    return yes;
-}
 
 // The wgmma kernel (indexer-wgmma.cu) takes FP8 at H = 64, D = 128 on sm_90
 // with 16-byte aligned q and 4-byte aligned k, from 64 rows (one group of
@@ -387,7 +369,7 @@ int wgmma_variant(const Params &p, int D)
                                                                           : 0;
     // the device is asked last: nothing is asked on the launches that do not want the kernel
     if (!wanted || p.H != 64 || D != 128 || (uintptr_t)p.q % 16 || (uintptr_t)p.k % 4 ||
-        !device_is_sm90())
+        !sl_device_is_sm90())
         return 0;
     return wanted;
 }

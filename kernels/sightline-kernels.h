@@ -166,6 +166,11 @@ cudaError_t sl_k_sparse_mla_bf16(const sl_bf16 *q, const sl_bf16 *kv, const int3
 cudaError_t sl_k_sparse_mla_fp8(const sl_bf16 *q, const uint8_t *kv656, const int32_t *indices, int T,
                                 int H, int S, int topk, float scale, sl_bf16 *out, float *lse,
                                 void *workspace, size_t workspace_bytes, cudaStream_t stream);
+/* Benchmarks and tests: which kernel takes the BF16 cache. mode -1: the
+ * mma.sync kernel always; 0: the default (the wgmma kernel, sparse-mla-wgmma.cu,
+ * on sm_90 devices); 1: the wgmma kernel wherever the device allows. Not
+ * thread-safe; leave it alone elsewhere. */
+void sl_k_sparse_mla_tune_wgmma(int mode);
 
 /* ---- ops.cu: the per-token operations of a layer, and greedy argmax -------
  *

@@ -22,6 +22,8 @@
 // groups. With split-KV the partial results (normalised O and lse) go to the
 // workspace and a second kernel combines them.
 #include "sightline-kernels.h"
+#include "device.cuh"
+#include "sparse-mla-params.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -53,18 +55,7 @@ constexpr size_t smem_bytes(bool fp8)
            + 2 * 4 * HB * sizeof(float);                  // row maxima, sums (W ≤ 4)
 }
 
-struct Params {
-    const __nv_bfloat16 *q;
-    const uint8_t *kv; // bf16 rows of 1152 bytes, or FP8 entries of 656
-    const int32_t *indices;
-    int T, H, S, topk;
-    float scale_log2; // softmax scale · log2(e)
-    int hblocks, splits, blocks_per_split, nblocks;
-    __nv_bfloat16 *out;
-    float *lse;
-    float *o_part;   // splits × T·H × 512 (normalised partial outputs)
-    float *lse_part; // splits × T·H
-};
+using Params = SparseMlaParams;
 
 // Byte offset of 16-byte chunk c of row r in a swizzled 1152-byte-row tile.
 __device__ __forceinline__ uint32_t swz(int r, int c)
@@ -464,6 +455,20 @@ Plan plan(int T, int H, int topk, size_t max_bytes)
     return pl;
 }
 
+int g_wgmma = 0; // sl_k_sparse_mla_tune_wgmma
+
+// The wgmma kernel (sparse-mla-wgmma.cu) takes the BF16 cache on sm_90 with
+// 16-byte aligned q and kv.
+constexpr bool kWgmmaByDefault = true;
+
+bool use_wgmma(bool fp8, const void *q, const void *kv)
+{
+    if (fp8 || g_wgmma < 0 || (g_wgmma == 0 && !kWgmmaByDefault) || (uintptr_t)q % 16 ||
+        (uintptr_t)kv % 16)
+        return false;
+    return sl_device_is_sm90(); // asked last: nothing is asked where it is not wanted
+}
+
 template <bool FP8>
 cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int T, int H, int S, int topk,
                    float scale, sl_bf16 *out, float *lse, void *workspace, size_t workspace_bytes,
@@ -480,13 +485,6 @@ cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int
     const long long grid = (long long)T * pl.hblocks * pl.splits;
     if (grid > 0x7fffffffLL)
         return cudaErrorInvalidValue;
-    const size_t smem = smem_bytes(FP8);
-    // Groups of 4 warps (32 heads): 8% faster than pairs (16 heads) in prefill
-    // and decode alike (kernels/README.md).
-    void (*kernel)(Params) = sparse_mla<FP8, 4>;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess)
-        return e;
     const size_t rows = (size_t)T * H;
     Params p;
     p.q = reinterpret_cast<const __nv_bfloat16 *>(q);
@@ -500,8 +498,20 @@ cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int
     p.lse = lse;
     p.o_part = static_cast<float *>(workspace);
     p.lse_part = pl.splits > 1 ? p.o_part + (size_t)pl.splits * rows * D_V : nullptr;
-    kernel<<<(unsigned)grid, THREADS, smem, stream>>>(p);
-    e = cudaGetLastError();
+    cudaError_t e;
+    if (use_wgmma(FP8, q, kv)) {
+        e = sl_sparse_mla_wgmma(p, (unsigned)grid, stream);
+    } else {
+        // Groups of 4 warps (32 heads): 8% faster than pairs (16 heads) in
+        // prefill and decode alike (kernels/README.md).
+        void (*kernel)(Params) = sparse_mla<FP8, 4>;
+        const size_t smem = smem_bytes(FP8);
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess)
+            return e;
+        kernel<<<(unsigned)grid, THREADS, smem, stream>>>(p);
+        e = cudaGetLastError();
+    }
     if (e != cudaSuccess || pl.splits == 1)
         return e;
     combine<<<(unsigned)rows, 128, 0, stream>>>(p.o_part, p.lse_part, pl.splits, rows, p.out, lse);
@@ -530,4 +540,9 @@ extern "C" cudaError_t sl_k_sparse_mla_fp8(const sl_bf16 *q, const uint8_t *kv65
                                            void *workspace, size_t workspace_bytes, cudaStream_t stream)
 {
     return launch<true>(q, kv656, indices, T, H, S, topk, scale, out, lse, workspace, workspace_bytes, stream);
+}
+
+extern "C" void sl_k_sparse_mla_tune_wgmma(int mode)
+{
+    g_wgmma = mode;
 }

@@ -1,6 +1,7 @@
 /* bench-sparse-mla.c: sparse MLA attention (kernels/sparse-mla.cu) in
  * TFLOP/s, counted as FlashMLA does: 2·topk·H·(576 + 512) per query row.
- * Prefill: 4096 rows, H = 128, topk 2048, bf16 cache of 8K … 128K positions.
+ * Prefill: 4096 rows, H = 128, topk 2048, bf16 cache of 8K … 128K positions,
+ * on the default kernel (wgmma on sm_90) and on the mma.sync one.
  * Decode: FP8 cache of 32K positions, topk 2048, batch 1 (µs per layer) and
  * 128; decode caches rotate through four copies so that L2 does not hold
  * them. Median of timed repeats with CUDA events after warm-up. Not a test;
@@ -171,6 +172,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++) {
         run_args a = {q, {kv}, {device_indices(T_PRE, sizes[i])}, T_PRE, sizes[i], 0, out, lse, NULL, 0};
         report("prefill_bf16", T_PRE, sizes[i], time_us(&a, 1, 5, 1));
+        sl_k_sparse_mla_tune_wgmma(-1); /* the mma.sync kernel, where wgmma is the default */
+        report("prefill_bf16_mma", T_PRE, sizes[i], time_us(&a, 1, 5, 1));
+        sl_k_sparse_mla_tune_wgmma(0);
         cudaFree((void *)a.idx[0]);
     }
 
@@ -199,6 +203,9 @@ int main(int argc, char **argv)
         for (int r = 0; r < ROTATE; r++)
             b.kv[r] = kv;
         report("decode_bf16", b.T, S_DEC, time_us(&b, 20, 21, 20));
+        sl_k_sparse_mla_tune_wgmma(-1);
+        report("decode_bf16_mma", b.T, S_DEC, time_us(&b, 20, 21, 20));
+        sl_k_sparse_mla_tune_wgmma(0);
         for (int r = 0; r < ROTATE; r++)
             cudaFree((void *)d.idx[r]);
         cudaFree(d.ws);

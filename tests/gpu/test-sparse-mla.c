@@ -3,7 +3,8 @@
  * and Σ_j p_j · v_j, from the same bf16-rounded inputs (for the FP8 cache,
  * from the dequantised entries). Fresh random inputs of odd sizes, invalid
  * indices (−1 and ≥ S) among valid ones, rows with none, partial blocks, the
- * split-KV path and the unsplit one; outputs poisoned first. */
+ * split-KV path and the unsplit one; outputs poisoned first. The BF16 cases
+ * run on both kernels: mma.sync and, on sm_90 devices, wgmma. */
 #include "gpu-util.h"
 #include "sightline-kernels.h"
 
@@ -130,6 +131,8 @@ static void reference(const mla_case *c, const float *q, const float *kv, const 
     free(logit), free(acc);
 }
 
+static const char *kernel_name = "";
+
 static void check(const mla_case *c)
 {
     const float scale = 0.135234f;
@@ -180,8 +183,8 @@ static void check(const mla_case *c)
         }
     }
     double err = ob ? sl_rel_error(out, ref, rows * DV) : NAN;
-    fprintf(stderr, "%s T=%d H=%d S=%d topk=%d%s: rel error %.2e, lse error %.2e, %zu empty rows\n",
-            c->fp8 ? "fp8 " : "bf16", c->T, c->H, c->S, c->topk,
+    fprintf(stderr, "%s%s T=%d H=%d S=%d topk=%d%s: rel error %.2e, lse error %.2e, %zu empty rows\n",
+            c->fp8 ? "fp8 " : "bf16", c->fp8 ? "" : kernel_name, c->T, c->H, c->S, c->topk,
             ws ? " (split)" : "", err, lse_err, empty);
     CHECKF(err <= 1e-2, "rel error %g", err);
     CHECKF(lse_err <= 1e-3, "lse error %g", lse_err);
@@ -210,8 +213,19 @@ int main(void)
         {77, 128, 3001, 128, 1, 6, 11, 0, 1, 1.0f},
         {7, 128, 4001, 2048, 1, 0, 0, 0, 0, 1.0f},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    struct cudaDeviceProp prop;
+    int sm90 = cudaGetDeviceProperties(&prop, 0) == cudaSuccess && prop.major == 9 && prop.minor == 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        sl_k_sparse_mla_tune_wgmma(-1);
+        kernel_name = " mma.sync";
         check(&cases[i]);
+        if (sm90 && !cases[i].fp8) {
+            sl_k_sparse_mla_tune_wgmma(1);
+            kernel_name = " wgmma";
+            check(&cases[i]);
+        }
+    }
+    sl_k_sparse_mla_tune_wgmma(0);
     /* bad sizes are refused before anything runs */
     CHECK(sl_k_sparse_mla_bf16(NULL, NULL, NULL, 1, 0, 1, 1, 0.1f, NULL, NULL, NULL, 0, 0) ==
           cudaErrorInvalidValue);
