@@ -23,7 +23,7 @@
 // workspace and a second kernel combines them.
 #include "sightline-kernels.h"
 #include "device.cuh"
-#include "sparse-mla-params.cuh"
+#include "sparse-mla-common.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -38,6 +38,7 @@ namespace {
 constexpr int D_QK = 576, D_V = 512;
 constexpr int HB = 64;       // heads per CTA
 constexpr int BK = 64;       // positions per block
+static_assert(BK == 64, "sparse_mla_index counts blocks of 64");
 constexpr int THREADS = 256; // 8 warps
 constexpr int ROW_BYTES = D_QK * 2;
 constexpr int ROW_CHUNKS = ROW_BYTES / 16; // 72
@@ -110,24 +111,11 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
     const int gi = warp % G, wi = warp / G; // group, warp within the group
     const int g = lane >> 2, tq = lane & 3;
 
-    int bid = blockIdx.x;
-    const int hb = bid % p.hblocks;
-    bid /= p.hblocks;
-    const int split = bid % p.splits;
-    const int t = bid / p.splits;
-    const int b_begin = split * p.blocks_per_split;
-    const int b_end = min(p.nblocks, b_begin + p.blocks_per_split);
-    const int h0 = hb * HB;
-    const int32_t *row_idx = p.indices + (size_t)t * p.topk;
-
+    const SparseMlaWork work = sparse_mla_work(p, HB);
+    const int t = work.t, split = work.split, h0 = work.h0;
+    const int b_begin = work.b_begin, b_end = work.b_end;
     // Index of position tid of block b, -1 where invalid (tid < BK only).
-    auto load_index = [&](int b) -> int {
-        int j = b * BK + tid;
-        if (b >= b_end || j >= p.topk)
-            return -1;
-        int v = __ldg(row_idx + j);
-        return v >= 0 && v < p.S ? v : -1;
-    };
+    auto load_index = [&](int b) { return sparse_mla_index(p, work, b, tid); };
     // Gathers the block whose indices are in slot into shared memory (one
     // commit group); invalid positions read as zeros.
     auto gather = [&](int slot, int buf) {
@@ -458,15 +446,16 @@ Plan plan(int T, int H, int topk, size_t max_bytes)
 int g_wgmma = 0; // sl_k_sparse_mla_tune_wgmma
 
 // The wgmma kernel (sparse-mla-wgmma.cu) takes the BF16 cache on sm_90 with
-// 16-byte aligned q and kv.
-constexpr bool kWgmmaByDefault = true;
+// 16-byte aligned q and kv; this variant of it by default (8% faster than 1).
+constexpr int kWgmmaDefault = 2;
 
-bool use_wgmma(bool fp8, const void *q, const void *kv)
+// The wgmma variant to run, 0 for the mma.sync kernel.
+int wgmma_variant(bool fp8, const void *q, const void *kv)
 {
-    if (fp8 || g_wgmma < 0 || (g_wgmma == 0 && !kWgmmaByDefault) || (uintptr_t)q % 16 ||
-        (uintptr_t)kv % 16)
-        return false;
-    return sl_device_is_sm90(); // asked last: nothing is asked where it is not wanted
+    int wanted = g_wgmma > 0 ? g_wgmma : g_wgmma == 0 ? kWgmmaDefault : 0;
+    if (!wanted || fp8 || (uintptr_t)q % 16 || (uintptr_t)kv % 16)
+        return 0;
+    return sl_device_is_sm90() ? wanted : 0; // asked last: nothing is asked where not wanted
 }
 
 template <bool FP8>
@@ -499,8 +488,8 @@ cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int
     p.o_part = static_cast<float *>(workspace);
     p.lse_part = pl.splits > 1 ? p.o_part + (size_t)pl.splits * rows * D_V : nullptr;
     cudaError_t e;
-    if (use_wgmma(FP8, q, kv)) {
-        e = sl_sparse_mla_wgmma(p, (unsigned)grid, stream);
+    if (int variant = wgmma_variant(FP8, q, kv)) {
+        e = sl_sparse_mla_wgmma(p, variant, (unsigned)grid, stream);
     } else {
         // Groups of 4 warps (32 heads): 8% faster than pairs (16 heads) in
         // prefill and decode alike (kernels/README.md).

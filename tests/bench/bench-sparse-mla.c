@@ -1,7 +1,8 @@
 /* bench-sparse-mla.c: sparse MLA attention (kernels/sparse-mla.cu) in
  * TFLOP/s, counted as FlashMLA does: 2·topk·H·(576 + 512) per query row.
  * Prefill: 4096 rows, H = 128, topk 2048, bf16 cache of 8K … 128K positions,
- * on the default kernel (wgmma on sm_90) and on the mma.sync one.
+ * on the default kernel (wgmma on sm_90), the mma.sync one and each of
+ * wgmma's variants.
  * Decode: FP8 cache of 32K positions, topk 2048, batch 1 (µs per layer) and
  * 128; decode caches rotate through four copies so that L2 does not hold
  * them. Median of timed repeats with CUDA events after warm-up. Not a test;
@@ -174,6 +175,11 @@ int main(int argc, char **argv)
         report("prefill_bf16", T_PRE, sizes[i], time_us(&a, 1, 5, 1));
         sl_k_sparse_mla_tune_wgmma(-1); /* the mma.sync kernel, where wgmma is the default */
         report("prefill_bf16_mma", T_PRE, sizes[i], time_us(&a, 1, 5, 1));
+        for (int v = 1; v <= 2; v++) { /* each wgmma variant */
+            static const char *const names[] = {"", "prefill_wgmma1", "prefill_wgmma2"};
+            sl_k_sparse_mla_tune_wgmma(v);
+            report(names[v], T_PRE, sizes[i], time_us(&a, 1, 5, 1));
+        }
         sl_k_sparse_mla_tune_wgmma(0);
         cudaFree((void *)a.idx[0]);
     }
@@ -205,6 +211,8 @@ int main(int argc, char **argv)
         report("decode_bf16", b.T, S_DEC, time_us(&b, 20, 21, 20));
         sl_k_sparse_mla_tune_wgmma(-1);
         report("decode_bf16_mma", b.T, S_DEC, time_us(&b, 20, 21, 20));
+        sl_k_sparse_mla_tune_wgmma(1);
+        report("decode_bf16_wgmma1", b.T, S_DEC, time_us(&b, 20, 21, 20));
         sl_k_sparse_mla_tune_wgmma(0);
         for (int r = 0; r < ROTATE; r++)
             cudaFree((void *)d.idx[r]);

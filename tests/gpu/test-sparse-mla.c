@@ -4,7 +4,8 @@
  * from the dequantised entries). Fresh random inputs of odd sizes, invalid
  * indices (−1 and ≥ S) among valid ones, rows with none, partial blocks, the
  * split-KV path and the unsplit one; outputs poisoned first. The BF16 cases
- * run on both kernels: mma.sync and, on sm_90 devices, wgmma. */
+ * run on both kernels: mma.sync and, on sm_90 devices, each variant of
+ * wgmma. */
 #include "gpu-util.h"
 #include "sightline-kernels.h"
 
@@ -219,9 +220,10 @@ int main(void)
         sl_k_sparse_mla_tune_wgmma(-1);
         kernel_name = " mma.sync";
         check(&cases[i]);
-        if (sm90 && !cases[i].fp8) {
-            sl_k_sparse_mla_tune_wgmma(1);
-            kernel_name = " wgmma";
+        static const char *const names[] = {"", " wgmma 1", " wgmma 2"};
+        for (int variant = 1; sm90 && !cases[i].fp8 && variant <= 2; variant++) {
+            sl_k_sparse_mla_tune_wgmma(variant);
+            kernel_name = names[variant];
             check(&cases[i]);
         }
     }
