@@ -5,8 +5,13 @@
 #define SL_SPARSE_MLA_COMMON_CUH
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_runtime_api.h>
 #include <stdint.h>
+
+// DeepSeek's FP8 cache entry: 512 e4m3 | 4 float32 scales | 64 bf16 (rope).
+constexpr int SPARSE_MLA_FP8_ROW = 656;
 
 struct SparseMlaParams {
     const __nv_bfloat16 *q;
@@ -54,11 +59,49 @@ static __device__ __forceinline__ int sparse_mla_index(const SparseMlaParams &p,
     return v >= 0 && v < p.S ? v : -1;
 }
 
-// sparse-mla-wgmma.cu: the BF16 cache on sm_90a, 64 heads a CTA, one CTA per
-// (row, head block, split) as the mma.sync kernel; q and kv 16-byte aligned.
-// variant 1: each warpgroup scores half of a block's positions; 2: one
-// warpgroup scores them all.
-cudaError_t sl_sparse_mla_wgmma(const SparseMlaParams &p, int variant, unsigned grid,
+static __device__ __forceinline__ uint32_t sparse_mla_e4m3x2_to_bf16x2(uint32_t two, float scale)
+{
+    __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)two, __NV_E4M3);
+    float2 f = __half22float2(__half2(h));
+    __nv_bfloat162 b = __floats2bfloat162_rn(f.x * scale, f.y * scale);
+    return *reinterpret_cast<uint32_t *>(&b);
+}
+
+// 64 raw FP8 entries (raw, rows of 656 bytes) as bf16 rows of 576 values in
+// shared memory: 16-byte chunk c (of 72) of row r at dst0 + at(r, c). The
+// threads [0, threads) share the work.
+template <class At>
+static __device__ __forceinline__ void sparse_mla_dequant(const uint8_t *raw, uint32_t dst0, At at,
+                                                          int tid, int threads)
+{
+    for (int u = tid; u < 64 * 64; u += threads) { // 64 chunks of 8 latent values a row
+        int r = u >> 6, c = u & 63;
+        const uint8_t *e = raw + r * SPARSE_MLA_FP8_ROW;
+        uint2 v = *reinterpret_cast<const uint2 *>(e + c * 8);
+        float sc = *reinterpret_cast<const float *>(e + 512 + (c >> 4) * 4);
+        uint4 w;
+        w.x = sparse_mla_e4m3x2_to_bf16x2(v.x & 0xffffu, sc);
+        w.y = sparse_mla_e4m3x2_to_bf16x2(v.x >> 16, sc);
+        w.z = sparse_mla_e4m3x2_to_bf16x2(v.y & 0xffffu, sc);
+        w.w = sparse_mla_e4m3x2_to_bf16x2(v.y >> 16, sc);
+        asm volatile("st.shared.v4.b32 [%0], {%1,%2,%3,%4};\n" ::"r"(dst0 + at(r, c)), "r"(w.x),
+                     "r"(w.y), "r"(w.z), "r"(w.w)
+                     : "memory");
+    }
+    for (int u = tid; u < 64 * 8; u += threads) { // the rope, bf16 already
+        int r = u >> 3, c = u & 7;
+        uint4 w = *reinterpret_cast<const uint4 *>(raw + r * SPARSE_MLA_FP8_ROW + 512 + 16 + c * 16);
+        asm volatile("st.shared.v4.b32 [%0], {%1,%2,%3,%4};\n" ::"r"(dst0 + at(r, 64 + c)),
+                     "r"(w.x), "r"(w.y), "r"(w.z), "r"(w.w)
+                     : "memory");
+    }
+}
+
+// sparse-mla-wgmma.cu: sm_90a, 64 heads a CTA, one CTA per
+// (row, head block, split) as the mma.sync kernel; q and kv 16-byte aligned;
+// fp8: the cache in DeepSeek's FP8 entries. variant 1: each warpgroup scores
+// half of a block's positions; 2: one warpgroup scores them all.
+cudaError_t sl_sparse_mla_wgmma(const SparseMlaParams &p, int variant, bool fp8, unsigned grid,
                                 cudaStream_t stream);
 
 #endif

@@ -40,9 +40,16 @@ constexpr int ROW_CHUNKS = ROW_BYTES / 16; // 72
 constexpr int COLUMN_BLOCK = 64 * 128;     // 64 rows of 64 values
 constexpr int TILE = 9 * COLUMN_BLOCK;     // 64 rows of 576 values: 73,728 bytes
 constexpr int P_BYTES = HB * BK * 2;
-constexpr size_t SMEM = 1024 /* alignment */ + 3 * (size_t)TILE + P_BYTES + 3 * BK * sizeof(int) +
-                        2 * 2 * HB * sizeof(float);
-static_assert(SMEM <= 232448, "more shared memory than a Hopper CTA has");
+constexpr int FP8_ROW = SPARSE_MLA_FP8_ROW, FP8_CHUNKS = FP8_ROW / 16; // 41
+constexpr int RAW_BYTES = BK * FP8_ROW; // a block of raw FP8 entries: 41 KiB, 1024-aligned
+// Q, two tiles (BF16: one being read, one being gathered) or one tile and the
+// raw FP8 entries (FP8: dequantised into the tile), P, indices, row stats.
+constexpr size_t smem_bytes(bool fp8)
+{
+    return 1024 /* alignment */ + 2 * (size_t)TILE + (fp8 ? RAW_BYTES : TILE) + P_BYTES +
+           3 * BK * sizeof(int) + 2 * 2 * HB * sizeof(float);
+}
+static_assert(smem_bytes(false) <= 232448, "more shared memory than a Hopper CTA has");
 
 using Params = SparseMlaParams;
 
@@ -105,8 +112,9 @@ __device__ __forceinline__ void wgmma_qk(float (&d)[32], uint64_t a, uint64_t b,
 // VARIANT 1: each warpgroup scores half of a block's positions (m64n32) and
 // the two swap row maxima. 2: warpgroup 0 scores all 64 (m64n64, a third
 // fewer shared-memory reads of Q and K) and hands the other its rows'
-// rescaling; 8% faster (kernels/README.md).
-template <int VARIANT>
+// rescaling; 8% faster (kernels/README.md). FP8: the cache in DeepSeek's
+// 656-byte entries, gathered raw and dequantised into the one tile.
+template <int VARIANT, bool FP8>
 __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
 {
     constexpr bool SPLIT_QK = VARIANT == 1;
@@ -114,7 +122,9 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
     extern __shared__ uint8_t smem_raw[];
     // The swizzle is a function of address bits 4-9: tiles start 1024-aligned.
     uint8_t *smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
-    uint8_t *s_q = smem, *s_kv = smem + TILE, *s_p = smem + 3 * TILE;
+    uint8_t *s_q = smem, *s_kv = smem + TILE;
+    uint8_t *s_raw = s_kv + (FP8 ? 1 : 2) * TILE;
+    uint8_t *s_p = s_raw + (FP8 ? RAW_BYTES : 0);
     int *s_idx = reinterpret_cast<int *>(s_p + P_BYTES);      // [3][BK]
     float *s_max = reinterpret_cast<float *>(s_idx + 3 * BK); // [2][HB]
     float *s_sum = s_max + 2 * HB;                            // [2][HB]
@@ -128,14 +138,23 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
     // Index of position tid of block b, -1 where invalid (tid < BK only).
     auto load_index = [&](int b) { return sparse_mla_index(p, work, b, tid); };
     // The cache rows of the block whose indices are in slot, into tile buf
-    // (one commit group); invalid positions read as zeros.
+    // (FP8: the raw entries; one commit group); invalid positions read as zeros.
     auto gather = [&](int slot, int buf) {
         const int *ids = s_idx + slot * BK;
-        const uint32_t dst0 = smem_addr(s_kv + buf * TILE);
-        for (int i = tid; i < BK * ROW_CHUNKS; i += THREADS) {
-            int r = i / ROW_CHUNKS, c = i - r * ROW_CHUNKS, id = ids[r];
-            const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * ROW_BYTES + c * 16;
-            cp_async16(dst0 + tile_at(r, c), src, id >= 0);
+        if (FP8) {
+            const uint32_t dst0 = smem_addr(s_raw);
+            for (int i = tid; i < BK * FP8_CHUNKS; i += THREADS) {
+                int r = i / FP8_CHUNKS, c = i - r * FP8_CHUNKS, id = ids[r];
+                const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * FP8_ROW + c * 16;
+                cp_async16(dst0 + r * FP8_ROW + c * 16, src, id >= 0);
+            }
+        } else {
+            const uint32_t dst0 = smem_addr(s_kv + buf * TILE);
+            for (int i = tid; i < BK * ROW_CHUNKS; i += THREADS) {
+                int r = i / ROW_CHUNKS, c = i - r * ROW_CHUNKS, id = ids[r];
+                const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * ROW_BYTES + c * 16;
+                cp_async16(dst0 + tile_at(r, c), src, id >= 0);
+            }
         }
         cp_async_commit();
     };
@@ -180,13 +199,20 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
         cp_async_wait_all();
         fence_proxy_async();
         const int any = __syncthreads_or(tid < BK && s_idx[slot * BK + tid] >= 0);
-        // Tile (it + 1) & 1 was last read by block b - 1's wgmma, retired by
-        // every warpgroup before the barrier above.
+        // BF16: tile (it + 1) & 1 was last read by block b - 1's wgmma, retired
+        // by every warpgroup before the barrier above. FP8: so was the one
+        // tile, which the raw entries now fill, and the next block's raw
+        // entries come in once these are read.
+        if (FP8 && any) {
+            sparse_mla_dequant(s_raw, smem_addr(s_kv), tile_at, tid, THREADS);
+            fence_proxy_async();
+            __syncthreads();
+        }
         if (b + 1 < b_end)
-            gather(nslot, (it + 1) & 1);
+            gather(nslot, FP8 ? 0 : (it + 1) & 1);
         if (!any)
             continue;
-        const uint32_t kv0 = smem_addr(s_kv + (it & 1) * TILE);
+        const uint32_t kv0 = smem_addr(s_kv + (FP8 ? 0 : (it & 1) * TILE));
 
         // ---- S = Q Kᵀ: 64 heads × positions pos0 … pos0 + NQ - 1
         float alpha[2];
@@ -335,15 +361,17 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
 
 } // namespace
 
-cudaError_t sl_sparse_mla_wgmma(const SparseMlaParams &p, int variant, unsigned grid,
+cudaError_t sl_sparse_mla_wgmma(const SparseMlaParams &p, int variant, bool fp8, unsigned grid,
                                 cudaStream_t stream)
 {
-    void (*kernel)(Params) = variant == 1 ? sparse_mla_wgmma<1> : sparse_mla_wgmma<2>;
+    void (*kernel)(Params) = variant == 1 ? (fp8 ? sparse_mla_wgmma<1, true> : sparse_mla_wgmma<1, false>)
+                                          : (fp8 ? sparse_mla_wgmma<2, true> : sparse_mla_wgmma<2, false>);
+    const size_t smem = smem_bytes(fp8);
     // set on every call: the attribute belongs to the current device
     cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         (int)SMEM);
+                                         (int)smem);
     if (e != cudaSuccess)
         return e;
-    kernel<<<grid, THREADS, SMEM, stream>>>(p);
+    kernel<<<grid, THREADS, smem, stream>>>(p);
     return cudaGetLastError();
 }

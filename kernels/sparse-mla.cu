@@ -42,7 +42,7 @@ static_assert(BK == 64, "sparse_mla_index counts blocks of 64");
 constexpr int THREADS = 256; // 8 warps
 constexpr int ROW_BYTES = D_QK * 2;
 constexpr int ROW_CHUNKS = ROW_BYTES / 16; // 72
-constexpr int FP8_ROW = 656;               // 512 e4m3 | 4 f32 scales | 64 bf16
+constexpr int FP8_ROW = SPARSE_MLA_FP8_ROW;
 constexpr int FP8_CHUNKS = FP8_ROW / 16;   // 41
 constexpr int MAX_SPLITS = 64;
 
@@ -74,14 +74,6 @@ __device__ __forceinline__ uint32_t swz_p(int r, int c)
 __device__ __forceinline__ void group_sync(int group, int threads)
 {
     asm volatile("bar.sync %0, %1;\n" ::"r"(1 + group), "r"(threads) : "memory");
-}
-
-__device__ __forceinline__ uint32_t e4m3x2_to_bf16x2(uint32_t two, float scale)
-{
-    __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)two, __NV_E4M3);
-    float2 f = __half22float2(__half2(h));
-    __nv_bfloat162 b = __floats2bfloat162_rn(f.x * scale, f.y * scale);
-    return *reinterpret_cast<uint32_t *>(&b);
 }
 
 // W warps share a group of 64·W/8 heads: in QK each takes BK/W positions of
@@ -187,29 +179,8 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
         const uint8_t *kvb;
         if (FP8) {
             if (any) {
-                // raw → bf16: 64 positions × 64 chunks of 8 latent values, then the rope.
-                const uint32_t kv0 = smem_addr(s_kv);
-                for (int u = tid; u < BK * 64; u += THREADS) {
-                    int r = u >> 6, c = u & 63;
-                    const uint8_t *e = s_raw + r * FP8_ROW;
-                    uint2 v = *reinterpret_cast<const uint2 *>(e + c * 8);
-                    float sc = *reinterpret_cast<const float *>(e + D_V + (c >> 4) * 4);
-                    uint4 w;
-                    w.x = e4m3x2_to_bf16x2(v.x & 0xffffu, sc);
-                    w.y = e4m3x2_to_bf16x2(v.x >> 16, sc);
-                    w.z = e4m3x2_to_bf16x2(v.y & 0xffffu, sc);
-                    w.w = e4m3x2_to_bf16x2(v.y >> 16, sc);
-                    asm volatile("st.shared.v4.b32 [%0], {%1,%2,%3,%4};\n" ::"r"(kv0 + swz(r, c)),
-                                 "r"(w.x), "r"(w.y), "r"(w.z), "r"(w.w)
-                                 : "memory");
-                }
-                for (int u = tid; u < BK * 8; u += THREADS) {
-                    int r = u >> 3, c = u & 7;
-                    uint4 w = *reinterpret_cast<const uint4 *>(s_raw + r * FP8_ROW + D_V + 16 + c * 16);
-                    asm volatile("st.shared.v4.b32 [%0], {%1,%2,%3,%4};\n" ::"r"(kv0 + swz(r, 64 + c)),
-                                 "r"(w.x), "r"(w.y), "r"(w.z), "r"(w.w)
-                                 : "memory");
-                }
+                // raw → bf16, into the swizzled rows the warps read
+                sparse_mla_dequant(s_raw, smem_addr(s_kv), swz, tid, THREADS);
                 __syncthreads();
             }
             if (b + 1 < b_end)
@@ -445,15 +416,15 @@ Plan plan(int T, int H, int topk, size_t max_bytes)
 
 int g_wgmma = 0; // sl_k_sparse_mla_tune_wgmma
 
-// The wgmma kernel (sparse-mla-wgmma.cu) takes the BF16 cache on sm_90 with
+// The wgmma kernel (sparse-mla-wgmma.cu) takes both caches on sm_90 with
 // 16-byte aligned q and kv; this variant of it by default (8% faster than 1).
 constexpr int kWgmmaDefault = 2;
 
 // The wgmma variant to run, 0 for the mma.sync kernel.
-int wgmma_variant(bool fp8, const void *q, const void *kv)
+int wgmma_variant(const void *q, const void *kv)
 {
     int wanted = g_wgmma > 0 ? g_wgmma : g_wgmma == 0 ? kWgmmaDefault : 0;
-    if (!wanted || fp8 || (uintptr_t)q % 16 || (uintptr_t)kv % 16)
+    if (!wanted || (uintptr_t)q % 16 || (uintptr_t)kv % 16)
         return 0;
     return sl_device_is_sm90() ? wanted : 0; // asked last: nothing is asked where not wanted
 }
@@ -488,8 +459,8 @@ cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int
     p.o_part = static_cast<float *>(workspace);
     p.lse_part = pl.splits > 1 ? p.o_part + (size_t)pl.splits * rows * D_V : nullptr;
     cudaError_t e;
-    if (int variant = wgmma_variant(FP8, q, kv)) {
-        e = sl_sparse_mla_wgmma(p, variant, (unsigned)grid, stream);
+    if (int variant = wgmma_variant(q, kv)) {
+        e = sl_sparse_mla_wgmma(p, variant, FP8, (unsigned)grid, stream);
     } else {
         // Groups of 4 warps (32 heads): 8% faster than pairs (16 heads) in
         // prefill and decode alike (kernels/README.md).

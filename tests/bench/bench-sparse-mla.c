@@ -2,7 +2,7 @@
  * TFLOP/s, counted as FlashMLA does: 2·topk·H·(576 + 512) per query row.
  * Prefill: 4096 rows, H = 128, topk 2048, bf16 cache of 8K … 128K positions,
  * on the default kernel (wgmma on sm_90), the mma.sync one and each of
- * wgmma's variants.
+ * wgmma's variants; the FP8 cases on the default kernel and on mma.sync.
  * Decode: FP8 cache of 32K positions, topk 2048, batch 1 (µs per layer) and
  * 128; decode caches rotate through four copies so that L2 does not hold
  * them. Median of timed repeats with CUDA events after warm-up. Not a test;
@@ -192,6 +192,9 @@ int main(int argc, char **argv)
     d.T = T_PRE;
     d.idx[0] = device_indices(T_PRE, S_DEC);
     report("prefill_fp8", T_PRE, S_DEC, time_us(&d, 1, 5, 1));
+    sl_k_sparse_mla_tune_wgmma(-1);
+    report("prefill_fp8_mma", T_PRE, S_DEC, time_us(&d, 1, 5, 1));
+    sl_k_sparse_mla_tune_wgmma(0);
     cudaFree((void *)d.idx[0]);
     const int batches[] = {1, 2, 32, 64, 128};
     for (int i = 0; i < 5; i++) {
@@ -203,6 +206,9 @@ int main(int argc, char **argv)
         if (d.ws_bytes)
             ck(cudaMalloc(&d.ws, d.ws_bytes), "cudaMalloc");
         report("decode_fp8", d.T, S_DEC, time_us(&d, 20, 21, 20));
+        sl_k_sparse_mla_tune_wgmma(-1);
+        report("decode_fp8_mma", d.T, S_DEC, time_us(&d, 20, 21, 20));
+        sl_k_sparse_mla_tune_wgmma(0);
         /* the same on the bf16 cache, for comparison */
         run_args b = d;
         b.fp8 = 0;
