@@ -5,6 +5,7 @@
 // cosf/sinf rather than the fast intrinsics, and the products that the CPU
 // writes as separate operations kept separate (__fmul_rn, no contraction),
 // so the results differ from the CPU's by a few float ulps at most.
+#include "ops-common.cuh"
 #include "sightline-kernels.h"
 
 #include <cuda_bf16.h>
@@ -38,29 +39,9 @@ __global__ void embed_rows(const __nv_bfloat16 *table, int dim, const int32_t *i
 __global__ void rmsnorm(const float *x, const float *weight, int dim, float eps, float *out_f32,
                         __nv_bfloat16 *out_bf16)
 {
-    __shared__ float warp_sums[32];
-    __shared__ float row_scale;
     size_t base = blockIdx.x * (size_t)dim;
     const float *xr = x + base;
-    float ss = 0.0f;
-    for (int j = threadIdx.x; j < dim; j += blockDim.x)
-        ss = fmaf(xr[j], xr[j], ss);
-    for (int off = 16; off > 0; off /= 2)
-        ss += __shfl_xor_sync(0xffffffffu, ss, off);
-    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    if (lane == 0)
-        warp_sums[warp] = ss;
-    __syncthreads();
-    if (warp == 0) {
-        int warps = blockDim.x / 32;
-        ss = lane < warps ? warp_sums[lane] : 0.0f;
-        for (int off = 16; off > 0; off /= 2)
-            ss += __shfl_xor_sync(0xffffffffu, ss, off);
-        if (lane == 0)
-            row_scale = 1.0f / sqrtf(ss / (float)dim + eps);
-    }
-    __syncthreads();
-    float scale = row_scale;
+    float scale = block_rms_scale(xr, dim, eps);
     for (int j = threadIdx.x; j < dim; j += blockDim.x) {
         float v = __fmul_rn(__fmul_rn(xr[j], scale), weight[j]);
         if (out_f32)
@@ -151,16 +132,12 @@ cudaError_t rope_launch(bool neox, float *x, int n, int heads, int head_dim, int
 
 // ---- SwiGLU, add ---------------------------------------------------------------
 
-// silu(g) · u = g / (1 + e^-g) · u, as sl_swiglu; e^-g capped at e^88.3 as
-// sl_expf caps it, so that a very negative gate gives the same tiny value.
+// silu(gate) · up (silu_mul), rounded to bf16.
 __global__ void swiglu(const float *gate, const float *up, size_t n, __nv_bfloat16 *out)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        float g = gate[i];
-        float v = __fmul_rn(g / (1.0f + expf(fminf(-g, 88.3f))), up[i]);
-        out[i] = __float2bfloat16_rn(v);
-    }
+         i += (size_t)gridDim.x * blockDim.x)
+        out[i] = __float2bfloat16_rn(silu_mul(gate[i], up[i]));
 }
 
 // x += y; float4 accesses where both are 16-byte aligned.

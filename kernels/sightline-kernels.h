@@ -213,6 +213,21 @@ cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dim
 cudaError_t sl_k_rope_qkv_at(const float *qkv, int heads, int kv_heads, int head_dim, int rot_dims,
                              const int32_t *pos, const float *inv_freq, sl_bf16 *q_out,
                              sl_bf16 *k_cache, sl_bf16 *v_cache, cudaStream_t stream);
+/* ---- gemv.cu: a decode step's products, fused (one token; W [out][in] bf16,
+ * 16-byte aligned; in a multiple of 8, at most 12032) ---------------------- */
+
+/* y = W · xn, xn = x [in] normalised as sl_k_rmsnorm (norm_w, eps) and
+ * rounded to bf16, as the products of a prefill take it. */
+cudaError_t sl_k_gemv_norm(const float *x, const float *norm_w, float eps, int in,
+                           const sl_bf16 *W, int out, float *y, cudaStream_t stream);
+/* h = bf16(silu(W[0, out) · xn) · W[out, 2·out) · xn) (sl_k_swiglu of the gate
+ * and up rows), xn as in sl_k_gemv_norm; W holds 2·out rows. */
+cudaError_t sl_k_gemv_norm_swiglu(const float *x, const float *norm_w, float eps, int in,
+                                  const sl_bf16 *W, int out, sl_bf16 *h, cudaStream_t stream);
+/* y += W · x, x [in] bf16 (the residual added in the product). */
+cudaError_t sl_k_gemv_add(const sl_bf16 *x, int in, const sl_bf16 *W, int out, float *y,
+                          cudaStream_t stream);
+
 /* out = silu(gate) · up = gate / (1 + e^-gate) · up as bf16 (round to
  * nearest even), gate and up separate [n][dim] float buffers, as
  * sl_swiglu. */

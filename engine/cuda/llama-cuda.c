@@ -26,6 +26,7 @@ typedef struct {
     sl_llama *cpu; /* hyper-parameters, and freed with us */
     int device, n_layers;
     bool graphs_off; /* decode steps launch by launch (to measure what graphs give) */
+    bool gemv;       /* the shapes gemv.cu takes: one row's products fused */
     cublasHandle_t blas;
     cudaStream_t stream;
     void *blas_ws; /* cuBLAS's workspace, given so that it allocates nothing in a graph */
@@ -184,6 +185,9 @@ sl_status sl_llama_cuda_new(sl_llama *llama, int device, bool graphs, void **out
     g->device = device;
     g->n_layers = llama->n_layers;
     g->graphs_off = !graphs;
+    int qd = llama->n_heads * llama->head_dim;
+    g->gemv = llama->n_embd % 8 == 0 && qd % 8 == 0 && llama->n_ff % 8 == 0 &&
+              llama->n_embd <= 12032 && qd <= 12032 && llama->n_ff <= 12032;
     snprintf(g->desc, sizeof g->desc, "%s", name);
     st = sl_cuda_blas_new(&g->stream, &g->blas, &g->blas_ws, BLAS_WORKSPACE, name, err);
     if (!st)
@@ -489,18 +493,26 @@ static sl_status qkv(const gpu_llama *g, gpu_state *s, const gpu_layer *l, int n
     return linear(g, l->wv, kvd, E, s->xn, n, s->v, err);
 }
 
+/* fused: one row without DSA, its products as gemv.cu's fused kernels (the
+ * norms, SwiGLU and the residuals in them): seven launches a layer. */
 static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n, int pos,
-                                 const int32_t *pos_dev, sl_dsa *dsa, sl_error *err)
+                                 const int32_t *pos_dev, sl_dsa *dsa, bool fused, sl_error *err)
 {
     const sl_llama *m = g->cpu;
     const gpu_layer *l = &g->layers[il];
     int E = m->n_embd, qd = m->n_heads * m->head_dim, kvd = m->n_kv_heads * m->head_dim;
     size_t layer = (size_t)il * s->max_tokens * (size_t)kvd;
-    float *q, *k, *v;
+    float *q = s->q, *k = s->q + qd, *v = s->q + qd + kvd;
     sl_status st;
-    CK(sl_k_rmsnorm(s->x, l->attn_norm, n, E, m->eps, NULL, s->xn, g->stream), "rmsnorm");
-    if ((st = qkv(g, s, l, n, &q, &k, &v, err)) ||
-        (st = rope_and_cache(g, s, layer, n, pos, pos_dev, q, k, v, err)))
+    if (fused) {
+        CK(sl_k_gemv_norm(s->x, l->attn_norm, m->eps, E, l->wq, qd + 2 * kvd, s->q, g->stream),
+           "the q, k and v product");
+    } else {
+        CK(sl_k_rmsnorm(s->x, l->attn_norm, n, E, m->eps, NULL, s->xn, g->stream), "rmsnorm");
+        if ((st = qkv(g, s, l, n, &q, &k, &v, err)))
+            return st;
+    }
+    if ((st = rope_and_cache(g, s, layer, n, pos, pos_dev, q, k, v, err)))
         return st;
     float scale = 1.0f / sqrtf((float)m->head_dim);
     sl_bf16 *kc = s->k_cache + layer, *vc = s->v_cache + layer;
@@ -516,14 +528,25 @@ static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n
                               s->att, s->att_ws, s->att_ws_bytes, g->stream), "attention");
     }
     /* the residual added in the product */
+    if (fused) {
+        CK(sl_k_gemv_add(s->att, qd, l->wo, E, s->x, g->stream), "the output product");
+        return SL_OK;
+    }
     return sl_cuda_linear_add(g->blas, CUDA_R_16BF, l->wo, E, qd, s->att, n, s->x, g->desc, err);
 }
 
-static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, sl_error *err)
+static sl_status ffn_block(const gpu_llama *g, gpu_state *s, int il, int n, bool fused,
+                           sl_error *err)
 {
     const sl_llama *m = g->cpu;
     const gpu_layer *l = &g->layers[il];
     int E = m->n_embd, F = m->n_ff;
+    if (fused) {
+        CK(sl_k_gemv_norm_swiglu(s->x, l->ffn_norm, m->eps, E, l->gate, F, s->h, g->stream),
+           "the gate and up product");
+        CK(sl_k_gemv_add(s->h, F, l->down, E, s->x, g->stream), "the down product");
+        return SL_OK;
+    }
     float *up = n == 1 ? s->gate + F : s->up; /* one row: gate ‖ up from one product */
     sl_status st;
     CK(sl_k_rmsnorm(s->x, l->ffn_norm, n, E, m->eps, NULL, s->xn, g->stream), "rmsnorm");
@@ -548,9 +571,10 @@ static sl_status launch_all(const gpu_llama *g, gpu_state *s, int n, int pos, in
     int E = m->n_embd;
     sl_status st;
     CK(sl_k_embed_rows(g->embd, E, step ? step : s->ids, n, s->x, g->stream), "embeddings");
+    bool fused = n == 1 && !dsa && g->gemv;
     for (int il = 0; il < m->n_layers; il++)
-        if ((st = attention_block(g, s, il, n, pos, step ? step + 1 : NULL, dsa, err)) ||
-            (st = ffn_block(g, s, il, n, err)))
+        if ((st = attention_block(g, s, il, n, pos, step ? step + 1 : NULL, dsa, fused, err)) ||
+            (st = ffn_block(g, s, il, n, fused, err)))
             return st;
     if (first < n) {
         CK(sl_k_rmsnorm(s->x + (size_t)first * E, g->output_norm, n - first, E, m->eps, NULL,
@@ -563,8 +587,8 @@ static sl_status launch_all(const gpu_llama *g, gpu_state *s, int n, int pos, in
 
 /* One decode step (its logits wanted) as a CUDA graph: captured on the
  * session's first step, with the token and position read on the device, and
- * replayed for every later one: one launch instead of some fifteen a layer,
- * and no capture or update on the host. */
+ * replayed for every later one: one launch instead of seven a layer, and no
+ * capture or update on the host. */
 static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int32_t id, int pos,
                                  sl_error *err)
 {
