@@ -1,23 +1,25 @@
-// sparse-mla-wgmma.cu: sparse-mla.cu's kernel for the BF16 cache on Hopper's
-// wgmma (sm_90a). sparse-mla.cu chooses it on sm_90 devices and keeps its
-// mma.sync kernel for the FP8 cache and other GPUs.
+// sparse-mla-wgmma.cu: sparse-mla.cu's kernel on Hopper's wgmma (sm_90a),
+// for the BF16 cache and DeepSeek's FP8 one. sparse-mla.cu chooses it on
+// sm_90 devices and keeps its mma.sync kernel for other GPUs.
 //
 // One CTA takes 64 heads of one row (a range of its topk blocks when split),
 // two warpgroups. Q and each block of 64 selected cache rows live in shared
 // memory as nine column blocks of [64 rows][64 values] (128-byte rows,
-// 128-byte swizzle: the layout wgmma reads), the rows gathered by cp.async
-// (zeros where the index is invalid), two blocks in flight. Per block:
-//   QK: warpgroup w computes S = Q·Kᵀ for all 64 heads and positions
-//       32w … 32w+31 (36 wgmma m64n32k16, both operands in shared memory);
-//   the two swap their row maxima through shared memory, run the online
-//       softmax (base 2) on their half and write P (bf16) to shared memory;
+// 128-byte swizzle: the layout wgmma reads); BF16 rows are gathered into it
+// by cp.async, two blocks in flight; FP8 entries are gathered raw and
+// dequantised into it; invalid indices read as zeros. Per block (variant 2,
+// the default):
+//   QK: warpgroup 0 computes S = Q·Kᵀ for all 64 heads and positions (36
+//       wgmma m64n64k16, both operands in shared memory), runs the online
+//       softmax (base 2), writes P (bf16) to shared memory and leaves each
+//       row's rescaling there for warpgroup 1;
 //   PV: warpgroup w accumulates O for all 64 heads and value columns
 //       256w … 256w+255 from all of P (4 wgmma m64n256k16; V is the cache
 //       block itself, read N-major), 128 float32 registers a thread.
 // Each value tile read thus serves 64 heads, and the tensor cores read both
-// operands from shared memory without ldmatrix: half the shared-memory
-// traffic of the mma.sync kernel. Partial results of a split go to the
-// workspace as there, and sparse-mla.cu's combine adds them.
+// operands from shared memory without ldmatrix: about 225 KB of shared-memory
+// reads a block against the mma.sync kernel's 600. Partial results of a split
+// go to the workspace as there, and sparse-mla.cu's combine adds them.
 #include "sightline-kernels.h"
 #include "sparse-mla-common.cuh"
 
