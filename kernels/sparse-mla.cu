@@ -20,7 +20,9 @@
 // Rows of 1152 bytes (and P's rows of 128) are stored with their 16-byte
 // chunks XOR-swizzled by row % 8, so that ldmatrix's 8 rows hit 8 bank
 // groups. With split-KV the partial results (normalised O and lse) go to the
-// workspace and a second kernel combines them.
+// workspace and a second kernel combines them. On sm_90 the launcher hands
+// both caches to the wgmma kernel of sparse-mla-wgmma.cu instead; this one
+// serves other GPUs (sl_k_sparse_mla_tune_wgmma chooses for tests).
 #include "sightline-kernels.h"
 #include "device.cuh"
 #include "sparse-mla-common.cuh"
