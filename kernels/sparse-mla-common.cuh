@@ -10,6 +10,8 @@
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
+#include "mma-ptx.cuh" // cp.async; both kernel files take it from here
+
 // DeepSeek's FP8 cache entry: 512 e4m3 | 4 float32 scales | 64 bf16 (rope).
 constexpr int SPARSE_MLA_FP8_ROW = 656;
 
@@ -94,6 +96,36 @@ static __device__ __forceinline__ void sparse_mla_dequant(const uint8_t *raw, ui
         asm volatile("st.shared.v4.b32 [%0], {%1,%2,%3,%4};\n" ::"r"(dst0 + at(r, 64 + c)),
                      "r"(w.x), "r"(w.y), "r"(w.z), "r"(w.w)
                      : "memory");
+    }
+}
+
+// The block's 64 cache rows at positions ids[0, 64) into shared memory by
+// cp.async (one commit group), invalid positions as zeros: FP8 entries raw
+// at dst0 + r·656, BF16 rows' 16-byte chunk c (of 72) at dst0 + at(r, c).
+template <bool FP8, class At>
+static __device__ __forceinline__ void sparse_mla_gather(const SparseMlaParams &p, const int *ids,
+                                                         uint32_t dst0, At at, int tid, int threads)
+{
+    constexpr int row_bytes = FP8 ? SPARSE_MLA_FP8_ROW : 576 * 2, chunks = row_bytes / 16;
+    for (int i = tid; i < 64 * chunks; i += threads) {
+        int r = i / chunks, c = i - r * chunks, id = ids[r];
+        const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * row_bytes + c * 16;
+        cp_async16(dst0 + (FP8 ? r * SPARSE_MLA_FP8_ROW + c * 16 : at(r, c)), src, id >= 0);
+    }
+    cp_async_commit();
+}
+
+// q of the CTA's `heads` heads of its row (heads past H as zeros): 16-byte
+// chunk c (of 72) of head r at dst0 + at(r, c), by cp.async, not committed.
+template <class At>
+static __device__ __forceinline__ void sparse_mla_load_q(const SparseMlaParams &p,
+                                                         const SparseMlaWork &w, int heads,
+                                                         uint32_t dst0, At at, int tid, int threads)
+{
+    for (int i = tid; i < heads * 72; i += threads) {
+        int r = i / 72, c = i - r * 72, h = w.h0 + r;
+        const __nv_bfloat16 *src = p.q + ((size_t)w.t * p.H + (h < p.H ? h : 0)) * 576 + c * 8;
+        cp_async16(dst0 + at(r, c), src, h < p.H);
     }
 }
 

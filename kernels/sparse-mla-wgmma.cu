@@ -29,7 +29,6 @@
 
 namespace {
 
-#include "mma-ptx.cuh"
 #include "wgmma-ptx.cuh"
 
 constexpr int D_QK = 576, D_V = 512;
@@ -37,12 +36,10 @@ constexpr int HB = 64;                     // heads per CTA
 constexpr int BK = 64;                     // positions per block
 static_assert(BK == 64, "sparse_mla_index counts blocks of 64");
 constexpr int THREADS = 256;               // two warpgroups
-constexpr int ROW_BYTES = D_QK * 2;        // 1152
-constexpr int ROW_CHUNKS = ROW_BYTES / 16; // 72
 constexpr int COLUMN_BLOCK = 64 * 128;     // 64 rows of 64 values
 constexpr int TILE = 9 * COLUMN_BLOCK;     // 64 rows of 576 values: 73,728 bytes
 constexpr int P_BYTES = HB * BK * 2;
-constexpr int FP8_ROW = SPARSE_MLA_FP8_ROW, FP8_CHUNKS = FP8_ROW / 16; // 41
+constexpr int FP8_ROW = SPARSE_MLA_FP8_ROW;
 constexpr int RAW_BYTES = BK * FP8_ROW; // a block of raw FP8 entries: 41 KiB, 1024-aligned
 // Q, two tiles (BF16: one being read, one being gathered) or one tile and the
 // raw FP8 entries (FP8: dequantised into the tile), P, indices, row stats.
@@ -143,22 +140,8 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
     // (FP8: the raw entries; one commit group); invalid positions read as zeros.
     auto gather = [&](int slot, int buf) {
         const int *ids = s_idx + slot * BK;
-        if (FP8) {
-            const uint32_t dst0 = smem_addr(s_raw);
-            for (int i = tid; i < BK * FP8_CHUNKS; i += THREADS) {
-                int r = i / FP8_CHUNKS, c = i - r * FP8_CHUNKS, id = ids[r];
-                const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * FP8_ROW + c * 16;
-                cp_async16(dst0 + r * FP8_ROW + c * 16, src, id >= 0);
-            }
-        } else {
-            const uint32_t dst0 = smem_addr(s_kv + buf * TILE);
-            for (int i = tid; i < BK * ROW_CHUNKS; i += THREADS) {
-                int r = i / ROW_CHUNKS, c = i - r * ROW_CHUNKS, id = ids[r];
-                const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * ROW_BYTES + c * 16;
-                cp_async16(dst0 + tile_at(r, c), src, id >= 0);
-            }
-        }
-        cp_async_commit();
+        sparse_mla_gather<FP8>(p, ids, smem_addr(FP8 ? s_raw : s_kv + buf * TILE), tile_at, tid,
+                               THREADS);
     };
 
     // Prologue: Q (heads past H read as zeros) and the first block.
@@ -167,14 +150,7 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
         s_idx[tid] = load_index(b_begin);
         next_idx = load_index(b_begin + 1);
     }
-    {
-        const uint32_t dst0 = smem_addr(s_q);
-        for (int i = tid; i < HB * ROW_CHUNKS; i += THREADS) {
-            int r = i / ROW_CHUNKS, c = i - r * ROW_CHUNKS, h = h0 + r;
-            const __nv_bfloat16 *src = p.q + ((size_t)t * p.H + (h < p.H ? h : 0)) * D_QK + c * 8;
-            cp_async16(dst0 + tile_at(r, c), src, h < p.H);
-        }
-    }
+    sparse_mla_load_q(p, work, HB, smem_addr(s_q), tile_at, tid, THREADS);
     __syncthreads();
     if (b_begin < b_end)
         gather(0, 0);

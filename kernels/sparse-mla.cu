@@ -35,7 +35,6 @@
 
 namespace {
 
-#include "mma-ptx.cuh"
 
 constexpr int D_QK = 576, D_V = 512;
 constexpr int HB = 64;       // heads per CTA
@@ -43,9 +42,7 @@ constexpr int BK = 64;       // positions per block
 static_assert(BK == 64, "sparse_mla_index counts blocks of 64");
 constexpr int THREADS = 256; // 8 warps
 constexpr int ROW_BYTES = D_QK * 2;
-constexpr int ROW_CHUNKS = ROW_BYTES / 16; // 72
 constexpr int FP8_ROW = SPARSE_MLA_FP8_ROW;
-constexpr int FP8_CHUNKS = FP8_ROW / 16;   // 41
 constexpr int MAX_SPLITS = 64;
 
 constexpr size_t smem_bytes(bool fp8)
@@ -114,22 +111,8 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
     // commit group); invalid positions read as zeros.
     auto gather = [&](int slot, int buf) {
         const int *ids = s_idx + slot * BK;
-        if (FP8) {
-            uint32_t dst0 = smem_addr(s_raw);
-            for (int i = tid; i < BK * FP8_CHUNKS; i += THREADS) {
-                int r = i / FP8_CHUNKS, c = i - r * FP8_CHUNKS, id = ids[r];
-                const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * FP8_ROW + c * 16;
-                cp_async16(dst0 + r * FP8_ROW + c * 16, src, id >= 0);
-            }
-        } else {
-            uint32_t dst0 = smem_addr(s_kv + buf * BK * ROW_BYTES);
-            for (int i = tid; i < BK * ROW_CHUNKS; i += THREADS) {
-                int r = i / ROW_CHUNKS, c = i - r * ROW_CHUNKS, id = ids[r];
-                const uint8_t *src = p.kv + (size_t)(id < 0 ? 0 : id) * ROW_BYTES + c * 16;
-                cp_async16(dst0 + swz(r, c), src, id >= 0);
-            }
-        }
-        cp_async_commit();
+        sparse_mla_gather<FP8>(p, ids, smem_addr(FP8 ? s_raw : s_kv + buf * BK * ROW_BYTES), swz,
+                               tid, THREADS);
     };
 
     // Prologue: Q (heads past H read as zeros) and the first block.
@@ -138,14 +121,7 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
         s_idx[tid] = load_index(b_begin);
         next_idx = load_index(b_begin + 1);
     }
-    {
-        const uint32_t dst0 = smem_addr(s_q);
-        for (int i = tid; i < HB * ROW_CHUNKS; i += THREADS) {
-            int r = i / ROW_CHUNKS, c = i - r * ROW_CHUNKS, h = h0 + r;
-            const __nv_bfloat16 *src = p.q + ((size_t)t * p.H + (h < p.H ? h : 0)) * D_QK + c * 8;
-            cp_async16(dst0 + swz(r, c), src, h < p.H);
-        }
-    }
+    sparse_mla_load_q(p, work, HB, smem_addr(s_q), swz, tid, THREADS);
     __syncthreads();
     if (b_begin < b_end)
         gather(0, 0);
