@@ -129,6 +129,30 @@ static __device__ __forceinline__ void sparse_mla_load_q(const SparseMlaParams &
     }
 }
 
+// What both kernels do before their loop: the indices of the CTA's first
+// block into s_idx (slot 0), q (sparse_mla_load_q), and the first block's
+// gather(slot, buffer) (an empty commit group where the CTA has none).
+// Returns the indices of the second block, loaded ahead (threads tid < 64).
+template <class At, class Gather>
+static __device__ __forceinline__ int sparse_mla_prologue(const SparseMlaParams &p,
+                                                          const SparseMlaWork &w, int heads,
+                                                          int *s_idx, uint32_t q_dst, At at,
+                                                          Gather gather, int tid, int threads)
+{
+    int next_idx = -1;
+    if (tid < 64) {
+        s_idx[tid] = sparse_mla_index(p, w, w.b_begin, tid);
+        next_idx = sparse_mla_index(p, w, w.b_begin + 1, tid);
+    }
+    sparse_mla_load_q(p, w, heads, q_dst, at, tid, threads);
+    __syncthreads();
+    if (w.b_begin < w.b_end)
+        gather(0, 0);
+    else
+        cp_async_commit();
+    return next_idx;
+}
+
 // sparse-mla-wgmma.cu: sm_90a, 64 heads a CTA, one CTA per
 // (row, head block, split) as the mma.sync kernel; q and kv 16-byte aligned;
 // fp8: the cache in DeepSeek's FP8 entries. variant 1: each warpgroup scores

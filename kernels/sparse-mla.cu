@@ -115,18 +115,8 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla(const Params p)
                                tid, THREADS);
     };
 
-    // Prologue: Q (heads past H read as zeros) and the first block.
-    int next_idx = -1;
-    if (tid < BK) {
-        s_idx[tid] = load_index(b_begin);
-        next_idx = load_index(b_begin + 1);
-    }
-    sparse_mla_load_q(p, work, HB, smem_addr(s_q), swz, tid, THREADS);
-    __syncthreads();
-    if (b_begin < b_end)
-        gather(0, 0);
-    else
-        cp_async_commit();
+    int next_idx =
+        sparse_mla_prologue(p, work, HB, s_idx, smem_addr(s_q), swz, gather, tid, THREADS);
 
     float o[MT][NV][4];
 #pragma unroll
