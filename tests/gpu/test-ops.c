@@ -150,16 +150,25 @@ static void check_rmsnorm(int n, int dim, float eps, int mode)
 
 enum { INTERLEAVED, NEOX };
 
+/* total values of uniform(-4, 4) in *x and a copy in *ref (for the CPU to
+ * turn); returns the inverse frequencies of rot dims (sl_rope_inv_freq). */
+static float *rope_inputs(size_t total, int rot, float theta, float **x, float **ref)
+{
+    float *inv = calloc((size_t)(rot / 2 + 1), sizeof *inv);
+    *x = malloc(total * sizeof **x);
+    *ref = malloc(total * sizeof **ref);
+    for (size_t i = 0; i < total; i++)
+        (*x)[i] = uniform(-4, 4);
+    memcpy(*ref, *x, total * sizeof **x);
+    sl_rope_inv_freq(inv, rot, theta);
+    return inv;
+}
+
 static void check_rope(int kind, int n, int heads, int head_dim, int rot, int first_pos, float theta)
 {
     int neox = kind == NEOX;
     size_t row = (size_t)heads * (size_t)head_dim, total = (size_t)n * row;
-    float *x = malloc(total * sizeof *x), *ref = malloc(total * sizeof *ref);
-    float *inv = calloc((size_t)(rot / 2 + 1), sizeof *inv);
-    for (size_t i = 0; i < total; i++)
-        x[i] = uniform(-4, 4);
-    memcpy(ref, x, total * sizeof *x);
-    sl_rope_inv_freq(inv, rot, theta);
+    float *x, *ref, *inv = rope_inputs(total, rot, theta, &x, &ref);
     for (int t = 0; t < n; t++) {
         size_t pos = (size_t)first_pos + (size_t)t;
         if (neox)
@@ -200,12 +209,7 @@ static void check_rope_qkv(int heads, int kv_heads, int head_dim, int rot, int p
 {
     size_t qd = (size_t)heads * (size_t)head_dim, kvd = (size_t)kv_heads * (size_t)head_dim;
     size_t total = qd + 2 * kvd, cache = (size_t)rows * kvd;
-    float *x = malloc(total * sizeof *x), *ref = malloc(total * sizeof *ref);
-    float *inv = calloc((size_t)(rot / 2 + 1), sizeof *inv);
-    for (size_t i = 0; i < total; i++)
-        x[i] = uniform(-4, 4);
-    memcpy(ref, x, total * sizeof *x);
-    sl_rope_inv_freq(inv, rot, theta);
+    float *x, *ref, *inv = rope_inputs(total, rot, theta, &x, &ref);
     sl_rope_interleaved(ref, heads, head_dim, rot, (size_t)pos, inv);
     sl_rope_interleaved(ref + qd, kv_heads, head_dim, rot, (size_t)pos, inv);
     float *dx = sl_gpu_upload(x, total * sizeof *x);
