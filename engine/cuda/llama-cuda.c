@@ -376,6 +376,8 @@ static sl_status records_end(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int 
                            cudaMemcpyDeviceToHost, g->stream), "the kept mass");
     CK(cudaStreamSynchronize(g->stream), "the selections");
     int32_t *rows = sl_dsa_rows(dsa, &stride, &count);
+    for (size_t t = first; t < (size_t)n; t++) /* the same in every layer */
+        count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
     for (int il = 0; il < g->n_layers; il++) {
         size_t dense = s->dense_rows[il];
         if (dense == SIZE_MAX)
@@ -383,8 +385,6 @@ static sl_status records_end(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int 
         if (dense < (size_t)n && recorded)
             memcpy(rows + first * stride, s->host_sel + (size_t)il * recorded * k,
                    recorded * k * 4);
-        for (size_t t = first; t < (size_t)n; t++)
-            count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
         for (size_t t = dense; oracle && t < (size_t)n; t++)
             sl_dsa_note_kept(dsa, 0, il, s->host_kept[(size_t)il * chunk + t] / g->cpu->n_heads);
         sl_dsa_rows_done(dsa, il, dense);
