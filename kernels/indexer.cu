@@ -467,7 +467,8 @@ extern "C" cudaError_t sl_k_indexer_fp8_paged(const uint8_t *q, const float *w,
     p.ks = ks, p.ke = ke;
     p.rows = rows, p.H = H, p.L = L;
     p.scores = scores, p.stride = score_stride;
-    if (block_table_stride < (L + kPage - 1) / kPage)
+    if (block_table_stride < 0 ||
+        (block_table_stride != 0 && block_table_stride < (L + kPage - 1) / kPage))
         return cudaErrorInvalidValue;
     return launch<Src::fp8_paged>(p, D, stream);
 }

@@ -6,9 +6,9 @@
 #include "sightline-kernels.h"
 
 #include "block-sum.cuh"
+#include "fp8-common.cuh"
 
 #include <cuda_bf16.h>
-#include <cuda_fp8.h>
 #include <math.h>
 
 namespace {
@@ -62,11 +62,8 @@ __global__ void hadamard_fp8(float *x, int dim)
         atomicMax(reinterpret_cast<int *>(&block_max[i / block]), __float_as_int(fabsf(v[i])));
     __syncthreads();
     for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        int e;
-        float m = frexpf(block_max[i / block] / 448.0f, &e);
-        float s = ldexpf(1.0f, m == 0.5f ? e - 1 : e);
-        __nv_fp8_e4m3 q(fminf(fmaxf(v[i] / s, -448.0f), 448.0f));
-        row[i] = __fmul_rn(static_cast<float>(q), s);
+        float s = ue8m0_scale(block_max[i / block]);
+        row[i] = __fmul_rn(static_cast<float>(e4m3_of(v[i], s)), s);
     }
 }
 
@@ -100,7 +97,83 @@ __global__ void scores_any(const __nv_bfloat16 *q, const float *w, const __nv_bf
     scores[(size_t)r * stride + s] = score;
 }
 
+// DeepSeek's FP8 indexer cache: blocks of kPage tokens, each kPage·D e4m3
+// bytes (token-major) then kPage float32 scales, one a token (132 bytes a
+// token at D = 128), as indexer.cu's paged kernel reads it.
+constexpr int kPage = 64;
+
+// Byte offsets of key s's values and of its scale.
+__device__ size_t key_offset(int D, int s)
+{
+    return (size_t)(s / kPage) * kPage * (D + 4) + (size_t)(s % kPage) * D;
+}
+
+__device__ size_t scale_offset(int D, int s)
+{
+    return (size_t)(s / kPage) * kPage * (D + 4) + (size_t)kPage * D + 4 * (size_t)(s % kPage);
+}
+
+// One warp per key: its ue8m0 scale and e4m3 bytes, at position first + row.
+__global__ void keys_to_fp8(const float *k, int n, int D, int first, uint8_t *cache)
+{
+    int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= n)
+        return;
+    const float *x = k + (size_t)row * D;
+    float amax = 0.0f;
+    for (int i = lane; i < D; i += 32)
+        amax = fmaxf(amax, fabsf(x[i]));
+    for (int off = 16; off > 0; off /= 2)
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    float s = ue8m0_scale(amax);
+    uint8_t *out = cache + key_offset(D, first + row);
+    for (int i = lane; i < D; i += 32)
+        out[i] = e4m3_of(x[i], s).__x;
+    if (lane == 0)
+        *reinterpret_cast<float *>(cache + scale_offset(D, first + row)) = s;
+}
+
+// One thread per value: keys 0 … n − 1 back to bf16 (exact).
+__global__ void keys_from_fp8(const uint8_t *cache, int n, int D, __nv_bfloat16 *out)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)n * D;
+         i += (size_t)gridDim.x * blockDim.x) {
+        int s = (int)(i / D), d = (int)(i % D);
+        __nv_fp8_e4m3 q;
+        q.__x = cache[key_offset(D, s) + d];
+        float scale = *reinterpret_cast<const float *>(cache + scale_offset(D, s));
+        out[i] = __float2bfloat16_rn(__fmul_rn(static_cast<float>(q), scale));
+    }
+}
+
 } // namespace
+
+size_t sl_k_indexer_fp8_block_bytes(int D)
+{
+    return D > 0 ? (size_t)kPage * ((size_t)D + 4) : 0;
+}
+
+cudaError_t sl_k_indexer_keys_fp8(const float *k, int n, int D, int first_pos, uint8_t *cache,
+                                  cudaStream_t stream)
+{
+    if (n < 0 || D <= 0 || D > 128 || D % 4 || first_pos < 0)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        keys_to_fp8<<<(n + 7) / 8, 256, 0, stream>>>(k, n, D, first_pos, cache);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_indexer_keys_from_fp8(const uint8_t *cache, int n, int D, sl_bf16 *out,
+                                       cudaStream_t stream)
+{
+    if (n < 0 || D <= 0 || D > 128 || D % 4)
+        return cudaErrorInvalidValue;
+    size_t blocks = ((size_t)n * D + 255) / 256;
+    if (n > 0)
+        keys_from_fp8<<<blocks > 65535 ? 65535u : (unsigned)blocks, 256, 0, stream>>>(
+            cache, n, D, reinterpret_cast<__nv_bfloat16 *>(out));
+    return cudaGetLastError();
+}
 
 cudaError_t sl_k_layernorm(float *x, const float *weight, const float *bias, int n, int dim,
                            float eps, cudaStream_t stream)

@@ -8,6 +8,7 @@
 #include "sightline-kernels.h"
 
 #include "block-sum.cuh"
+#include "fp8-common.cuh"
 
 #include <cuda_bf16.h>
 #include <math.h>
@@ -16,22 +17,88 @@ namespace {
 
 constexpr int THREADS = 256, WARPS = THREADS / 32, TILE = 64, MAX_PER_THREAD = 4;
 
+// 1 / sqrt(mean(latent²) + eps) of a row's latent x[0, R), as sl_rmsnorm;
+// every thread of the CTA gets it.
+__device__ float latent_rms_scale(const float *x, int R, float eps)
+{
+    __shared__ float red[32];
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < R; i += blockDim.x)
+        ss = fmaf(x[i], x[i], ss);
+    return 1.0f / sqrtf(block_sum(ss, red) / (float)R + eps);
+}
+
 // One CTA per row: RMSNorm of the latent (as sl_rmsnorm), the rope part
 // scaled, both rounded to bf16 into the cache entry.
 __global__ void cache_entries(const float *kva, const float *weight, int R, int rope, float eps,
                               float rope_scale, __nv_bfloat16 *entries)
 {
-    __shared__ float red[32];
     int D = R + rope;
     const float *x = kva + (size_t)blockIdx.x * D;
     __nv_bfloat16 *e = entries + (size_t)blockIdx.x * D;
-    float ss = 0.0f;
-    for (int i = threadIdx.x; i < R; i += blockDim.x)
-        ss = fmaf(x[i], x[i], ss);
-    float scale = 1.0f / sqrtf(block_sum(ss, red) / (float)R + eps);
+    float scale = latent_rms_scale(x, R, eps);
     for (int i = threadIdx.x; i < D; i += blockDim.x)
         e[i] = __float2bfloat16_rn(i < R ? __fmul_rn(__fmul_rn(x[i], scale), weight[i])
                                          : __fmul_rn(x[i], rope_scale));
+}
+
+// DeepSeek's FP8 cache entry (FlashMLA's 656 bytes at R = 512, rope = 64):
+// R e4m3 bytes of the latent, a float32 power-of-two scale per block of 128
+// latent values (the last block may be shorter), the rope part in bf16, the
+// entry padded to a multiple of 16 bytes.
+__host__ __device__ size_t fp8_entry_bytes(int R, int rope)
+{
+    return ((size_t)R + 4 * (size_t)((R + 127) / 128) + 2 * (size_t)rope + 15) / 16 * 16;
+}
+
+// One CTA per row: the latent normed as cache_entries, then each block of
+// 128 quantised as sl_fp8_fake_quant (REF-FIX's act_quant of the latent
+// before caching), the rope part scaled and rounded to bf16.
+__global__ void cache_entries_fp8(const float *kva, const float *weight, int R, int rope,
+                                  float eps, float rope_scale, uint8_t *entries)
+{
+    __shared__ float v[THREADS * MAX_PER_THREAD];
+    __shared__ float block_max[THREADS * MAX_PER_THREAD / 128];
+    const float *x = kva + (size_t)blockIdx.x * (R + rope);
+    uint8_t *e = entries + (size_t)blockIdx.x * fp8_entry_bytes(R, rope);
+    int n_blocks = (R + 127) / 128;
+    float scale = latent_rms_scale(x, R, eps);
+    if ((int)threadIdx.x < n_blocks)
+        block_max[threadIdx.x] = 0.0f;
+    __syncthreads();
+    for (int i = threadIdx.x; i < R; i += blockDim.x) {
+        v[i] = __fmul_rn(__fmul_rn(x[i], scale), weight[i]);
+        atomicMax(reinterpret_cast<int *>(&block_max[i / 128]), __float_as_int(fabsf(v[i])));
+    }
+    __syncthreads();
+    float *scales = reinterpret_cast<float *>(e + R);
+    __nv_bfloat16 *pe = reinterpret_cast<__nv_bfloat16 *>(e + R + 4 * n_blocks);
+    for (int i = threadIdx.x; i < R; i += blockDim.x)
+        e[i] = e4m3_of(v[i], ue8m0_scale(block_max[i / 128])).__x;
+    if ((int)threadIdx.x < n_blocks)
+        scales[threadIdx.x] = ue8m0_scale(block_max[threadIdx.x]);
+    for (int i = threadIdx.x; i < rope; i += blockDim.x)
+        pe[i] = __float2bfloat16_rn(__fmul_rn(x[R + i], rope_scale));
+}
+
+// One CTA per entry: FP8 back to the BF16 entry (exact: an e4m3 value times
+// a power of two fits bf16's 8 bits of mantissa).
+__global__ void cache_entries_from_fp8(const uint8_t *entries, int R, int rope,
+                                       __nv_bfloat16 *out)
+{
+    const uint8_t *e = entries + (size_t)blockIdx.x * fp8_entry_bytes(R, rope);
+    const float *scales = reinterpret_cast<const float *>(e + R);
+    const __nv_bfloat16 *pe = reinterpret_cast<const __nv_bfloat16 *>(e + R + 4 * ((R + 127) / 128));
+    __nv_bfloat16 *o = out + (size_t)blockIdx.x * (R + rope);
+    for (int i = threadIdx.x; i < R + rope; i += blockDim.x) {
+        if (i < R) {
+            __nv_fp8_e4m3 q;
+            q.__x = e[i];
+            o[i] = __float2bfloat16_rn(__fmul_rn(static_cast<float>(q), scales[i / 128]));
+        } else {
+            o[i] = pe[i - R];
+        }
+    }
 }
 
 // One CTA per (row, head): q_abs = W_UK[h]ᵀ·q_nope ‖ q_pe·rope_scale.
@@ -205,6 +272,34 @@ cudaError_t sl_k_mla_cache_entries(const float *kva, const float *norm_weight, i
     if (n > 0)
         cache_entries<<<n, THREADS, 0, stream>>>(kva, norm_weight, R, rope, eps, rope_scale,
                                                  reinterpret_cast<__nv_bfloat16 *>(entries));
+    return cudaGetLastError();
+}
+
+size_t sl_k_mla_fp8_entry_bytes(int R, int rope)
+{
+    return R > 0 && rope >= 0 ? fp8_entry_bytes(R, rope) : 0;
+}
+
+cudaError_t sl_k_mla_cache_entries_fp8(const float *kva, const float *norm_weight, int n, int R,
+                                       int rope, float eps, float rope_scale, uint8_t *entries,
+                                       cudaStream_t stream)
+{
+    if (bad_dims(n, 1, R, rope) || R % 4)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        cache_entries_fp8<<<n, THREADS, 0, stream>>>(kva, norm_weight, R, rope, eps, rope_scale,
+                                                     entries);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_cache_from_fp8(const uint8_t *entries, int n, int R, int rope, sl_bf16 *out,
+                                    cudaStream_t stream)
+{
+    if (bad_dims(n, 1, R, rope) || R % 4 || n > 0x7fffffff)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        cache_entries_from_fp8<<<n, 128, 0, stream>>>(entries, R, rope,
+                                                      reinterpret_cast<__nv_bfloat16 *>(out));
     return cudaGetLastError();
 }
 

@@ -1,8 +1,9 @@
 // quant.cu: float32 <-> bf16, and e4m3 with power-of-two block scales.
 #include "sightline-kernels.h"
 
+#include "fp8-common.cuh"
+
 #include <cuda_bf16.h>
-#include <cuda_fp8.h>
 
 namespace {
 
@@ -36,15 +37,11 @@ __global__ void quant_e4m3(const float *in, uint8_t *out, float *scales, size_t 
         amax = fmaxf(amax, fabsf(x[i]));
     for (int off = 16; off > 0; off /= 2)
         amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-    int e;
-    float m = frexpf(fmaxf(amax, 1e-4f) / 448.0f, &e);
-    float s = ldexpf(1.0f, m == 0.5f ? e - 1 : e);
+    float s = ue8m0_scale(amax);
     if (lane == 0)
         scales[b] = s;
-    for (int i = lane; i < block; i += 32) {
-        __nv_fp8_e4m3 q(fminf(fmaxf(x[i] / s, -448.0f), 448.0f));
-        out[b * (size_t)block + i] = q.__x;
-    }
+    for (int i = lane; i < block; i += 32)
+        out[b * (size_t)block + i] = e4m3_of(x[i], s).__x;
 }
 
 __global__ void scale_groups(float *x, const float *s, size_t n, int group)

@@ -107,9 +107,10 @@ cudaError_t sl_k_indexer_fp8(const uint8_t *q, const float *w, const uint8_t *k,
 /* The same over the paged indexer cache (decode): blocks of 64 tokens, each
  * 64·D bytes of e4m3 keys then 64 fp32 scales (132 B a token for D = 128).
  * Row r's key s lies in block block_table[r·block_table_stride + s / 64],
- * slot s % 64; block_table_stride >= ceil(L / 64). Only the keys in
- * [ks[r], ke[r]) are read, so table entries past a row's end may be
- * anything. One row per CTA (each row may be its own sequence). */
+ * slot s % 64; block_table_stride >= ceil(L / 64), or 0 for rows of one
+ * sequence sharing one table. Only the keys in [ks[r], ke[r]) are read, so
+ * table entries past a row's end may be anything. One row per CTA (each row
+ * may be its own sequence). */
 cudaError_t sl_k_indexer_fp8_paged(const uint8_t *q, const float *w, const uint8_t *kv_cache,
                                    const int32_t *block_table, int block_table_stride,
                                    const int32_t *ks, const int32_t *ke, int rows, int H, int D,
@@ -336,6 +337,21 @@ cudaError_t sl_k_mla_attention(const float *q_abs, const sl_bf16 *kv, const int3
 cudaError_t sl_k_mla_head_mass(const float *q_abs, const sl_bf16 *kv, int n, int first_pos, int H,
                                int R, int rope, float scale, float *mass, float *lse,
                                float *out_lat, cudaStream_t stream);
+/* DeepSeek's FP8 latent cache (REF-FIX rounds the latent so before caching;
+ * FlashMLA's 656-byte entry at R = 512, rope = 64, which sl_k_sparse_mla_fp8
+ * reads): R e4m3 bytes, a float32 power-of-two scale per block of 128 latent
+ * values (the last block may be shorter), the rope part in bf16, padded to a
+ * multiple of 16 bytes: sl_k_mla_fp8_entry_bytes(R, rope) bytes an entry.
+ * R a multiple of 4. The writer takes kva as sl_k_mla_cache_entries and
+ * quantises the normed latent per block as sl_fp8_fake_quant; the reader
+ * turns entries 0 … n − 1 back into sl_k_mla_cache_entries' bf16 layout
+ * (exactly: e4m3 times a power of two is a bf16 value). */
+size_t sl_k_mla_fp8_entry_bytes(int R, int rope);
+cudaError_t sl_k_mla_cache_entries_fp8(const float *kva, const float *norm_weight, int n, int R,
+                                       int rope, float eps, float rope_scale, uint8_t *entries,
+                                       cudaStream_t stream);
+cudaError_t sl_k_mla_cache_from_fp8(const uint8_t *entries, int n, int R, int rope, sl_bf16 *out,
+                                    cudaStream_t stream);
 /* out [n][H][vd] bf16 = W_UV[h]·out_lat[t][h]. */
 cudaError_t sl_k_mla_unabsorb(const float *out_lat, const float *kv_b, int n, int H, int nope,
                               int vd, int R, sl_bf16 *out, cudaStream_t stream);
@@ -354,6 +370,18 @@ cudaError_t sl_k_layernorm(float *x, const float *weight, const float *bias, int
  * block of min(128, dim) rounded to e4m3 with a power-of-two scale and
  * multiplied back (sl_fp8_fake_quant). The results are bf16-exact. */
 cudaError_t sl_k_hadamard_fp8(float *x, int n, int dim, cudaStream_t stream);
+/* DeepSeek's FP8 indexer cache, as sl_k_indexer_fp8_paged reads it: blocks
+ * of 64 tokens, sl_k_indexer_fp8_block_bytes(D) = 64·(D + 4) bytes each (64·D
+ * e4m3 bytes of keys, then their 64 float32 scales; 132 bytes a token at D =
+ * 128). The writer stores keys k [n][D] float32 at positions first_pos …,
+ * each with its ue8m0 scale as sl_k_quant_e4m3 (keys already rounded by
+ * sl_k_hadamard_fp8 keep their values exactly); the reader turns positions
+ * 0 … n − 1 back into bf16 [n][D] (exact). D ≤ 128, a multiple of 4. */
+size_t sl_k_indexer_fp8_block_bytes(int D);
+cudaError_t sl_k_indexer_keys_fp8(const float *k, int n, int D, int first_pos, uint8_t *cache,
+                                  cudaStream_t stream);
+cudaError_t sl_k_indexer_keys_from_fp8(const uint8_t *cache, int n, int D, sl_bf16 *out,
+                                       cudaStream_t stream);
 /* sl_k_indexer_bf16's scores for any H and D with H·D + H ≤ 12288 and rows ≤
  * 65535: the fast kernel where it takes the shape (sl_k_indexer_bf16_takes),
  * else one thread per key, the heads summed in order. */

@@ -9,9 +9,17 @@
  * - the oracle's mass against sl_mla_head_mass: ≤ 1e-4 per row;
  * - at V3.2's dims (512 + 64), sparse-mla.cu's kernel on the bf16 queries
  *   equals this one on the same values (≤ 1e-2), so the engine may use
- *   either. */
+ *   either;
+ * - DeepSeek's FP8 cache entries (656 bytes at 512 + 64; any latent a
+ *   multiple of 4): the latent as sl_rmsnorm then sl_fp8_fake_quant per block
+ *   of 128 (all but a few of a thousand values equal, the rest one e4m3 step
+ *   off, where the norm's last float bit decides a rounding), the scales
+ *   powers of two where the layout puts them, the rope part as the BF16
+ *   entry's; read back exactly; and sparse-mla.cu's FP8 kernel over the
+ *   entries equal to its BF16 kernel over them read back (≤ 2e-3). */
 #include "gpu-util.h"
 #include "arch/mla.h"
+#include "cpu/fp8.h"
 #include "cpu/ops.h"
 #include "sightline-kernels.h"
 
@@ -177,6 +185,90 @@ static void check_fast_kernel_agrees(void)
         cudaFree(dev[i]);
 }
 
+/* n bf16 values on the device as floats on the host (malloc'd). */
+static float *bf16_floats(const sl_bf16 *d, size_t n)
+{
+    uint16_t *b = sl_gpu_download(d, n * 2);
+    float *f = malloc(n * sizeof *f);
+    for (size_t i = 0; b && i < n; i++)
+        f[i] = sl_bf16_to_f32(b[i]);
+    free(b);
+    return f;
+}
+
+/* FP8 entries of P positions against the CPU; at 512 + 64 the FP8 sparse
+ * kernel over them against the BF16 one over them read back. */
+static void check_fp8_entries(int P, int R, int rope)
+{
+    int D = R + rope;
+    size_t entry = sl_k_mla_fp8_entry_bytes(R, rope);
+    float eps = 1e-6f, rope_scale = 0.75f;
+    float *kva = random_floats((size_t)P * D, 3.0f), *w = random_floats((size_t)R, 1.5f);
+    float *d_kva = sl_gpu_upload(kva, (size_t)P * D * 4), *d_w = sl_gpu_upload(w, (size_t)R * 4);
+    uint8_t *d_e = sl_gpu_poisoned((size_t)P * entry);
+    sl_bf16 *d_back = sl_gpu_poisoned((size_t)P * D * 2);
+    CUDA_CHECK(sl_k_mla_cache_entries_fp8(d_kva, d_w, P, R, rope, eps, rope_scale, d_e, 0));
+    CUDA_CHECK(sl_k_mla_cache_from_fp8(d_e, P, R, rope, d_back, 0));
+    uint8_t *e = sl_gpu_download(d_e, (size_t)P * entry);
+    uint16_t *back = sl_gpu_download(d_back, (size_t)P * D * 2);
+    size_t differ = 0, far = 0, bad = 0, n_blocks = (size_t)(R + 127) / 128;
+    for (int p = 0; p < P; p++) {
+        float ref[1024];
+        sl_rmsnorm(ref, kva + (size_t)p * D, w, (size_t)R, eps);
+        for (int b = 0; b < R; b += 128)
+            sl_fp8_fake_quant(ref + b, (size_t)(R - b < 128 ? R - b : 128));
+        const uint8_t *ep = e + (size_t)p * entry;
+        float scales[8];
+        for (size_t b = 0; b < n_blocks; b++) {
+            int x;
+            memcpy(&scales[b], ep + R + 4 * b, 4);
+            bad += !(scales[b] > 0 && frexpf(scales[b], &x) == 0.5f);
+        }
+        for (int i = 0; i < D; i++) {
+            float got = sl_bf16_to_f32(back[(size_t)p * D + i]);
+            if (i < R) { /* one e4m3 step: 1/8 of a normal value, 2^-9 scales below them */
+                float step = fmaxf(0.13f * fabsf(ref[i]), 0.002f * scales[i / 128]);
+                differ += got != ref[i];
+                far += !(fabsf(got - ref[i]) <= step);
+            } else {
+                uint16_t pe;
+                memcpy(&pe, ep + R + 4 * n_blocks + 2 * (size_t)(i - R), 2);
+                bad += pe != back[(size_t)p * D + i] ||
+                       pe != sl_f32_to_bf16(kva[(size_t)p * D + i] * rope_scale);
+            }
+        }
+    }
+    CHECKF(1000 * differ <= (size_t)P * R && far == 0 && bad == 0, "FP8 entries %d + %d: %zu "
+           "latent values differ (%zu by more than a step), %zu scales or rope values wrong", R,
+           rope, differ, far, bad);
+    fprintf(stderr, "FP8 entries %3d + %2d (%zu B): %zu of %zu latent values one e4m3 step off\n",
+            R, rope, entry, differ, (size_t)P * R);
+    if (R == 512 && rope == 64) {
+        CHECK(entry == 656);
+        int n = 5, H = 64, topk = 128;
+        float scale = 0.135f, *qv;
+        uint16_t *qb = sl_random_bf16(&rng, (size_t)n * H * D, 1.0f, &qv);
+        int32_t *sel = malloc((size_t)n * topk * 4);
+        for (int i = 0; i < n * topk; i++) /* some invalid */
+            sel[i] = i % 37 == 5 ? -1 : (int32_t)(sl_splitmix64(&rng) % (uint64_t)P);
+        sl_bf16 *d_q = sl_gpu_upload(qb, (size_t)n * H * D * 2);
+        sl_bf16 *d_o8 = sl_gpu_poisoned((size_t)n * H * R * 2), *d_o16 = sl_gpu_poisoned((size_t)n * H * R * 2);
+        float *d_lse = sl_gpu_poisoned((size_t)n * H * 4);
+        int32_t *d_sel = sl_gpu_upload(sel, (size_t)n * topk * 4);
+        CUDA_CHECK(sl_k_sparse_mla_fp8(d_q, d_e, d_sel, n, H, P, topk, scale, d_o8, d_lse, NULL, 0, 0));
+        CUDA_CHECK(sl_k_sparse_mla_bf16(d_q, d_back, d_sel, n, H, P, topk, scale, d_o16, d_lse, NULL, 0, 0));
+        float *o8 = bf16_floats(d_o8, (size_t)n * H * R), *o16 = bf16_floats(d_o16, (size_t)n * H * R);
+        double err = sl_rel_error(o8, o16, (size_t)n * H * R);
+        CHECKF(err <= 2e-3, "sparse MLA over FP8 entries against BF16 ones: %.3g", err);
+        fprintf(stderr, "sparse MLA over the FP8 entries within %.1e of the BF16 kernel over them "
+                "read back\n", err);
+        free(qv), free(qb), free(sel), free(o8), free(o16);
+        cudaFree(d_q), cudaFree(d_o8), cudaFree(d_o16), cudaFree(d_lse), cudaFree(d_sel);
+    }
+    free(kva), free(w), free(e), free(back);
+    cudaFree(d_kva), cudaFree(d_w), cudaFree(d_e), cudaFree(d_back);
+}
+
 int main(void)
 {
     sl_gpu_require();
@@ -190,6 +282,9 @@ int main(void)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         check_case(&cases[i], pool);
     check_fast_kernel_agrees();
+    check_fp8_entries(300, 512, 64);
+    check_fp8_entries(70, 144, 32);
+    check_fp8_entries(33, 1024, 16);
     sl_pool_free(pool);
     return sl_test_finish();
 }

@@ -1,0 +1,24 @@
+// fp8-common.cuh: DeepSeek's e4m3 block quantisation (act_quant with
+// scale_fmt "ue8m0", engine/cpu/fp8.c), shared by quant.cu, lightning.cu and
+// fp8-cache.cu so that every FP8 value the GPU makes rounds the same way.
+#ifndef SL_FP8_COMMON_CUH
+#define SL_FP8_COMMON_CUH
+
+#include <cuda_fp8.h>
+
+// The power-of-two scale of a block whose largest magnitude is amax:
+// 2^ceil(log2(max(amax, 1e-4) / 448)), exactly (frexp gives m·2^e, m in [½, 1)).
+static __device__ __forceinline__ float ue8m0_scale(float amax)
+{
+    int e;
+    float m = frexpf(fmaxf(amax, 1e-4f) / 448.0f, &e);
+    return ldexpf(1.0f, m == 0.5f ? e - 1 : e);
+}
+
+// x / s as e4m3 (round to nearest even, saturating at ±448).
+static __device__ __forceinline__ __nv_fp8_e4m3 e4m3_of(float x, float s)
+{
+    return __nv_fp8_e4m3(fminf(fmaxf(x / s, -448.0f), 448.0f));
+}
+
+#endif
