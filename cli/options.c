@@ -75,8 +75,9 @@ bool cli_parse(int argc, char **argv, cli_options *o)
         }
         if (!strcmp(a, "--chat") || !strcmp(a, "--no-special") || !strcmp(a, "--pieces") ||
             !strcmp(a, "--quiet") || !strcmp(a, "-q") || !strcmp(a, "--blas") ||
-            !strcmp(a, "--indexer-fp8")) {
+            !strcmp(a, "--indexer-fp8") || !strcmp(a, "--fp8-cache")) {
             o->dsa.indexer_fp8 |= !strcmp(a, "--indexer-fp8");
+            o->fp8_cache |= !strcmp(a, "--fp8-cache");
             o->blas |= !strcmp(a, "--blas");
             o->chat |= !strcmp(a, "--chat");
             o->no_special |= !strcmp(a, "--no-special");
@@ -159,6 +160,7 @@ sl_engine *cli_open_engine(const cli_options *o)
         return NULL;
     }
     sl_engine_options eo = {.model_path = path, .n_threads = o->threads, .use_blas = o->blas,
+                            .kv_cache_fp8 = o->fp8_cache,
                             .device = o->device};
     sl_engine *e = NULL;
     sl_error err = {0};

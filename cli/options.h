@@ -20,6 +20,7 @@ typedef struct {
     bool pieces;            /* tokenize: print each token's text */
     bool quiet;
     bool blas;              /* prefill products through BLAS */
+    bool fp8_cache;         /* --fp8-cache: DeepSeek-V3.2's caches in FP8 */
     sl_dsa_options dsa;     /* --dsa, --top-k */
     bool dsa_given, top_k_given;
     const char *indexer;    /* --indexer FILE */

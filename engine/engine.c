@@ -278,6 +278,16 @@ static int place_auto(sl_engine *e, const char *device, bool graphs)
     return ON_CPU;
 }
 
+/* sl_engine_options.kv_cache_fp8: DeepSeek-V3.2's caches only. */
+static sl_status use_fp8_cache(sl_engine *e, const char *path, sl_error *err)
+{
+    if (e->arch != &sl_deepseek_ops)
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: an FP8 KV cache is DeepSeek-V3.2's (its MLA "
+                       "latent and indexer keys); a %s model has none", path,
+                       e->info.architecture);
+    return sl_deepseek_use_fp8_cache(e->model, err);
+}
+
 static bool is_directory(const char *path)
 {
     struct stat st;
@@ -311,6 +321,8 @@ sl_status sl_engine_open(const sl_engine_options *opt, sl_engine **out, sl_error
                      opt->model_path, n_tok, e->info.n_vocab);
     if (!st)
         find_turn_ends(e);
+    if (!st && opt->kv_cache_fp8)
+        st = use_fp8_cache(e, opt->model_path, err);
     if (!st && gpu == AUTO)
         gpu = place_auto(e, opt->device, !opt->no_graphs);
     else if (!st && gpu >= 0)

@@ -43,6 +43,12 @@ typedef struct {
     bool use_blas;          /* prefill products through BLAS (builds with BLAS only) */
     const char *device;     /* where the model runs (see below); NULL: "cpu" */
     bool no_graphs;         /* GPU: decode steps launch by launch, not as CUDA graphs (to measure) */
+    bool kv_cache_fp8;      /* DeepSeek-V3.2's caches in FP8 as DeepSeek deploys it: the MLA
+                               latent in e4m3 with a power-of-two scale per 128 values, and
+                               the indexer keys in e4m3 (so with DeepSeek's FP8 indexer
+                               numerics). On a GPU the caches take DeepSeek's layouts, 656
+                               and 132 bytes a token at V3.2's dims (1,152 and 256 in BF16);
+                               the CPU rounds its caches the same way. Llama models refuse it. */
 } sl_engine_options;
 
 /* Devices:

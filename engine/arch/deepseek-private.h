@@ -25,6 +25,7 @@ struct sl_deepseek {
     float *final_norm;
     float *inv_freq; /* qk_rope / 2 */
     float rope_factor, softmax_scale;
+    bool fp8_cache; /* sl_engine_options.kv_cache_fp8 */
     ds_layer *layers;
     void **owned;
     size_t n_owned, cap_owned;

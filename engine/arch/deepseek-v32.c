@@ -327,6 +327,16 @@ sl_status sl_deepseek_load(const sl_checkpoint *ck, sl_deepseek **out, sl_model_
 
 const sl_ds_config *sl_deepseek_config(const sl_deepseek *m) { return &m->c; }
 
+sl_status sl_deepseek_use_fp8_cache(sl_deepseek *m, sl_error *err)
+{
+    int dim = m->c.index_dim;
+    if (dim & (dim - 1))
+        return sl_fail(err, SL_ERR_UNSUPPORTED, "%s: an FP8 cache needs a power-of-two index "
+                       "head dim for the Hadamard transform, not %d", m->dir, dim);
+    m->fp8_cache = true;
+    return SL_OK;
+}
+
 static void model_free(void *p)
 {
     sl_deepseek *m = p;
@@ -514,6 +524,8 @@ static void mla_project(const sl_deepseek *m, ds_state *s, sl_pool *pool, const 
         sl_rope_interleaved(q_pe, (int)nh, (int)qk, (int)rope, pos + t, m->inv_freq);
         scale_rows(q_pe, nh, qk, rope, m->rope_factor);
         sl_rmsnorm(latent + t * R, kv, l->kv_norm, R, c->norm_eps);
+        for (size_t b = 0; m->fp8_cache && b < R; b += 128) /* REF-FIX's act_quant */
+            sl_fp8_fake_quant(latent + t * R + b, R - b < 128 ? R - b : 128);
         memcpy(pe + t * rope, kv + R, rope * sizeof(float));
         sl_rope_interleaved(pe + t * rope, 1, (int)rope, (int)rope, pos + t, m->inv_freq);
         scale_rows(pe + t * rope, 1, rope, rope, m->rope_factor);
@@ -643,7 +655,7 @@ static void attention_block(const sl_deepseek *m, ds_state *s, sl_pool *pool, in
     sl_mla_selection sel = {0}, *use = NULL;
     if (dsa) {
         if (sl_dsa_mode_of(dsa) == SL_DSA_INDEXER)
-            indexer_project(m, s, pool, l, il, n, pos, sl_dsa_indexer_fp8(dsa));
+            indexer_project(m, s, pool, l, il, n, pos, sl_dsa_indexer_fp8(dsa) || m->fp8_cache);
         select_rows(m, s, pool, dsa, il, &a, n, pos, &sel);
         use = &sel;
     }

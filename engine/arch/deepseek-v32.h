@@ -31,5 +31,8 @@ extern const sl_arch_ops sl_deepseek_ops;
 sl_status sl_deepseek_load(const sl_checkpoint *ck, sl_deepseek **out, sl_model_info *info,
                            sl_error *err);
 const sl_ds_config *sl_deepseek_config(const sl_deepseek *model);
+/* DeepSeek's FP8 caches (sl_engine_options.kv_cache_fp8), before any session;
+ * needs a power-of-two index head dim (the FP8 keys are Hadamard-rotated). */
+sl_status sl_deepseek_use_fp8_cache(sl_deepseek *model, sl_error *err);
 
 #endif

@@ -13,7 +13,18 @@ enum { CHUNK = 256 }; /* the CPU's prefill chunk */
 
 typedef struct {
     size_t max_tokens, chunk;
-    sl_bf16 *kv_cache, *index_cache; /* n_layers × max_tokens × (kv_lora + rope | index_dim) */
+    /* n_layers × (max_tokens entries | the indexer's keys): BF16 entries of kv_lora + rope
+     * and index_dim values, or DeepSeek's FP8 layouts (sl_engine_options.kv_cache_fp8) */
+    uint8_t *kv_cache, *index_cache;
+    size_t kv_entry, kv_layer, index_layer; /* bytes an entry, a layer, a layer */
+    /* FP8 caches: a layer's entries or keys in BF16 for the kernels that read
+     * only BF16 (view_il, view_len: which are there; -1 after each forward
+     * call's start), the indexer's FP8 queries and its one block table */
+    sl_bf16 *kv_view, *keys_view;
+    int view_il, view_len;
+    uint8_t *iq8;
+    float *iq_scale;
+    int32_t *block_table;
     float *x, *xn_f, *qr, *q, *kva, *q_abs, *o_lat, *lse;
     float *iq, *iw, *ik, *scores;    /* the indexer, and the scores or the oracle's mass */
     float *router, *weights, *gate, *up, *y, *logits;
@@ -56,7 +67,8 @@ static void state_free(void *p)
     gpu_state *s = p;
     if (!s)
         return;
-    void *all[] = {s->kv_cache, s->index_cache, s->x, s->xn_f, s->qr, s->q, s->kva, s->q_abs,
+    void *all[] = {s->kv_cache, s->index_cache, s->kv_view, s->keys_view, s->iq8, s->iq_scale,
+                   s->block_table, s->x, s->xn_f, s->qr, s->q, s->kva, s->q_abs,
                    s->o_lat, s->lse, s->iq, s->iw, s->ik, s->scores, s->router,
                    s->weights, s->gate, s->up, s->y, s->logits, s->xn, s->qr_b, s->q_abs_b,
                    s->o_lat_b, s->att, s->iq_b, s->h, s->xg, s->ids, s->ks, s->row_len,
@@ -79,9 +91,19 @@ static sl_status state_buffers(const gpu_ds *g, size_t max_tokens, gpu_state *s,
     size_t R = (size_t)c->kv_lora, D = R + (size_t)c->qk_rope, qk = (size_t)(c->qk_nope + c->qk_rope);
     size_t ih = (size_t)c->index_heads, id = (size_t)c->index_dim, E = (size_t)c->n_experts;
     size_t K = (size_t)c->experts_per_tok, F = ffn_width(c), nf = ffn_rows(c, n);
-    size_t kv_cache = L * max_tokens * D * 2, index_cache = L * max_tokens * id * 2;
+    size_t blocks = (max_tokens + 63) / 64;
+    bool fp8 = g->fp8_cache, views = fp8 && !g->fp8_indexer;
+    s->kv_entry = fp8 ? sl_k_mla_fp8_entry_bytes((int)R, c->qk_rope) : D * 2;
+    s->kv_layer = max_tokens * s->kv_entry;
+    s->index_layer = fp8 ? blocks * sl_k_indexer_fp8_block_bytes((int)id) : max_tokens * id * 2;
+    size_t kv_cache = L * s->kv_layer, index_cache = L * s->index_layer;
     const sl_cuda_buffer parts[] = {
         {(void **)&s->kv_cache, kv_cache}, {(void **)&s->index_cache, index_cache},
+        {(void **)&s->kv_view, fp8 ? max_tokens * D * 2 : 0},
+        {(void **)&s->keys_view, views ? max_tokens * id * 2 : 0},
+        {(void **)&s->iq8, g->fp8_indexer ? n * ih * id : 0},
+        {(void **)&s->iq_scale, g->fp8_indexer ? n * ih * 4 : 0},
+        {(void **)&s->block_table, g->fp8_indexer ? blocks * 4 : 0},
         {(void **)&s->x, n * H * 4},         {(void **)&s->xn_f, n * H * 4},
         {(void **)&s->qr, n * (size_t)c->q_lora * 4}, {(void **)&s->q, n * nh * qk * 4},
         {(void **)&s->kva, n * D * 4},       {(void **)&s->q_abs, n * nh * D * 4},
@@ -102,6 +124,19 @@ static sl_status state_buffers(const gpu_ds *g, size_t max_tokens, gpu_state *s,
     };
     return sl_cuda_state_buffers(parts, sizeof parts / sizeof *parts, kv_cache, index_cache,
                                  g->desc, max_tokens, err);
+}
+
+/* The FP8 indexer cache's block table: one sequence, its blocks in order. */
+static sl_status identity_table(const gpu_ds *g, int32_t *table, size_t n, sl_error *err)
+{
+    int32_t *host = malloc(n * sizeof *host);
+    if (!host)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    for (size_t i = 0; i < n; i++)
+        host[i] = (int32_t)i;
+    cudaError_t e = cudaMemcpy(table, host, n * sizeof *host, cudaMemcpyHostToDevice);
+    free(host);
+    return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, "the indexer's block table", err);
 }
 
 static sl_status state_new(const void *model, const sl_pool *pool, size_t max_tokens,
@@ -130,6 +165,8 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
         st = state_buffers(g, max_tokens, s, err);
     if (!st && cudaMemset(s->ks, 0, s->chunk * 4) != cudaSuccess)
         st = sl_fail(err, SL_ERR_IO, "%s: cannot clear the indexer's ranges", g->desc);
+    if (!st && s->block_table)
+        st = identity_table(g, s->block_table, (max_tokens + 63) / 64, err);
     if (st) {
         state_free(s);
         return st;
@@ -160,7 +197,7 @@ static sl_status linear_f32(const gpu_ds *g, const float *w, int out, int in, co
 
 /* MLA's projections of n rows: the absorbed queries into q_abs, the latent
  * cache entries of positions pos … into the layer's cache. */
-static sl_status mla_project(const gpu_ds *g, gpu_state *s, const gpu_layer *l, sl_bf16 *kv,
+static sl_status mla_project(const gpu_ds *g, gpu_state *s, const gpu_layer *l, uint8_t *kv,
                              int n, int pos, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
@@ -176,18 +213,63 @@ static sl_status mla_project(const gpu_ds *g, gpu_state *s, const gpu_layer *l, 
         return st;
     CK(sl_k_rope_interleaved(s->q + c->qk_nope, n, nh, qk, rope, pos, g->inv_freq, g->stream), "rope");
     CK(sl_k_rope_interleaved(s->kva + R, n, 1, D, rope, pos, g->inv_freq, g->stream), "rope");
-    CK(sl_k_mla_cache_entries(s->kva, l->kv_norm, n, R, rope, c->norm_eps, m->rope_factor,
-                              kv + (size_t)pos * (size_t)D, g->stream), "the latent cache");
+    uint8_t *entries = kv + (size_t)pos * s->kv_entry;
+    if (g->fp8_cache)
+        CK(sl_k_mla_cache_entries_fp8(s->kva, l->kv_norm, n, R, rope, c->norm_eps, m->rope_factor,
+                                      entries, g->stream), "the latent cache");
+    else
+        CK(sl_k_mla_cache_entries(s->kva, l->kv_norm, n, R, rope, c->norm_eps, m->rope_factor,
+                                  (sl_bf16 *)entries, g->stream), "the latent cache");
     CK(sl_k_mla_absorb_q(s->q, l->kv_b, n, nh, c->qk_nope, rope, c->v_head, R, m->rope_factor,
                          s->q_abs, g->stream), "the absorbed queries");
     return SL_OK;
 }
 
+/* Layer il's cache entries 0 … L - 1 in BF16: the cache itself, or with an
+ * FP8 cache its entries turned back into s->kv_view (once a layer and call). */
+static sl_status latent_view(const gpu_ds *g, gpu_state *s, int il, const uint8_t *kv, int L,
+                             const sl_bf16 **out, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    *out = g->fp8_cache ? s->kv_view : (const sl_bf16 *)kv;
+    if (!g->fp8_cache || (s->view_il == il && s->view_len == L))
+        return SL_OK;
+    CK(sl_k_mla_cache_from_fp8(kv, L, c->kv_lora, c->qk_rope, s->kv_view, g->stream),
+       "the FP8 latent cache");
+    s->view_il = il, s->view_len = L;
+    return SL_OK;
+}
+
+/* The scores from keys in DeepSeek's FP8 cache: on indexer.cu's FP8 paged
+ * kernel (the queries as e4m3, each head's scale folded into its weight)
+ * where it takes the shape, else over the keys turned back into BF16. */
+static sl_status fp8_cache_scores(const gpu_ds *g, gpu_state *s, const uint8_t *keys, int n,
+                                  int pos, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    int ih = c->index_heads, id = c->index_dim, L = pos + n;
+    CK(sl_k_indexer_keys_fp8(s->ik, n, id, pos, (uint8_t *)keys, g->stream), "the indexer cache");
+    if (g->fp8_indexer) {
+        CK(sl_k_quant_e4m3(s->iq, s->iq8, s->iq_scale, (size_t)n * ih * id, id, g->stream),
+           "the FP8 queries");
+        CK(sl_k_scale_groups(s->iw, s->iq_scale, (size_t)n * ih, 1, g->stream), "the head weights");
+        CK(sl_k_indexer_fp8_paged(s->iq8, s->iw, keys, s->block_table, 0, s->ks, s->row_len, n, ih,
+                                  id, L, s->scores, (size_t)L, g->stream), "the indexer's scores");
+        return SL_OK;
+    }
+    CK(sl_k_f32_to_bf16(s->iq, s->iq_b, (size_t)n * ih * id, g->stream), "bf16");
+    CK(sl_k_indexer_keys_from_fp8(keys, L, id, s->keys_view, g->stream), "the indexer cache");
+    CK(sl_k_indexer_any(s->iq_b, s->iw, s->keys_view, s->ks, s->row_len, n, ih, id, L, s->scores,
+                        (size_t)L, g->stream), "the indexer's scores");
+    return SL_OK;
+}
+
 /* The lightning indexer's scores of n rows over positions 0 … pos + n - 1
  * into s->scores (row stride pos + n): queries, head weights with H^-½·D^-½,
- * keys into the layer's indexer cache; DeepSeek's FP8 numerics when asked. */
+ * keys into the layer's indexer cache; DeepSeek's FP8 numerics when asked
+ * and with an FP8 cache. */
 static sl_status indexer_scores(const gpu_ds *g, gpu_state *s, const gpu_layer *l,
-                                sl_bf16 *keys, int n, int pos, bool fp8, sl_error *err)
+                                uint8_t *keys, int n, int pos, bool fp8, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
     const sl_deepseek *m = g->cpu;
@@ -204,13 +286,17 @@ static sl_status indexer_scores(const gpu_ds *g, gpu_state *s, const gpu_layer *
     CK(sl_k_layernorm(s->ik, l->ik_norm_w, l->ik_norm_b, n, id, 1e-6f, g->stream), "layernorm");
     CK(sl_k_rope_neox(s->ik, n, 1, id, rope, pos, g->inv_freq, g->stream), "rope");
     CK(sl_k_scale_cols(s->ik, n, id, rope, m->rope_factor, g->stream), "rope");
-    if (fp8) {
+    if (fp8 || g->fp8_cache) {
         CK(sl_k_hadamard_fp8(s->iq, n * ih, id, g->stream), "the FP8 queries");
         CK(sl_k_hadamard_fp8(s->ik, n, id, g->stream), "the FP8 keys");
     }
+    if (g->fp8_cache)
+        return fp8_cache_scores(g, s, keys, n, pos, err);
+    sl_bf16 *bf16_keys = (sl_bf16 *)keys;
     CK(sl_k_f32_to_bf16(s->iq, s->iq_b, (size_t)n * ih * id, g->stream), "bf16");
-    CK(sl_k_f32_to_bf16(s->ik, keys + (size_t)pos * id, (size_t)n * id, g->stream), "the indexer cache");
-    CK(sl_k_indexer_any(s->iq_b, s->iw, keys, s->ks, s->row_len, n, ih, id, L, s->scores,
+    CK(sl_k_f32_to_bf16(s->ik, bf16_keys + (size_t)pos * id, (size_t)n * id, g->stream),
+       "the indexer cache");
+    CK(sl_k_indexer_any(s->iq_b, s->iw, bf16_keys, s->ks, s->row_len, n, ih, id, L, s->scores,
                         (size_t)L, g->stream), "the indexer's scores");
     return SL_OK;
 }
@@ -277,20 +363,25 @@ static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il,
 
 /* Each row's selection into s->sel: the top-k of the indexer's scores or of
  * the oracle's mass, over the positions the row sees. */
-static sl_status select_rows(const gpu_ds *g, gpu_state *s, const gpu_layer *l, sl_bf16 *kv,
-                             sl_bf16 *keys, sl_dsa *dsa, int n, int pos, sl_error *err)
+static sl_status select_rows(const gpu_ds *g, gpu_state *s, int il, uint8_t *kv, uint8_t *keys,
+                             sl_dsa *dsa, int n, int pos, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
     int L = pos + n, k = (int)sl_dsa_k(dsa);
+    const sl_bf16 *entries;
     sl_status st = dsa_buffers(g, s, (size_t)k, err);
     if (st)
         return st;
-    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE)
-        CK(sl_k_mla_head_mass(s->q_abs, kv, n, pos, c->n_heads, c->kv_lora, c->qk_rope,
+    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE) {
+        if ((st = latent_view(g, s, il, kv, L, &entries, err)))
+            return st;
+        CK(sl_k_mla_head_mass(s->q_abs, entries, n, pos, c->n_heads, c->kv_lora, c->qk_rope,
                               g->cpu->softmax_scale, s->scores, s->lse, s->o_lat, g->stream),
            "the oracle's mass");
-    else if ((st = indexer_scores(g, s, l, keys, n, pos, sl_dsa_indexer_fp8(dsa), err)))
+    } else if ((st = indexer_scores(g, s, &g->layers[il], keys, n, pos, sl_dsa_indexer_fp8(dsa),
+                                    err))) {
         return st;
+    }
     CK(sl_k_topk(s->scores, (size_t)L, s->row_len, n, L, k, s->sel, s->topk_ws, s->topk_ws_bytes,
                  g->stream), "the top-k");
     return SL_OK;
@@ -298,21 +389,30 @@ static sl_status select_rows(const gpu_ds *g, gpu_state *s, const gpu_layer *l, 
 
 /* Attention in the absorbed form over the selection (sel NULL: densely),
  * then W_UV into s->att. */
-static sl_status mla_attend(const gpu_ds *g, gpu_state *s, const gpu_layer *l, const sl_bf16 *kv,
+static sl_status mla_attend(const gpu_ds *g, gpu_state *s, int il, const uint8_t *kv,
                             const int32_t *sel, int k, int n, int pos, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
-    int nh = c->n_heads, R = c->kv_lora, D = R + c->qk_rope;
+    int nh = c->n_heads, R = c->kv_lora, D = R + c->qk_rope, L = pos + n;
     float scale = g->cpu->softmax_scale;
-    if (sel && g->fast_mla) { /* V3.2's dims: FlashMLA's sparse kernel */
+    if (sel && g->fast_mla) { /* V3.2's dims: FlashMLA's sparse kernels */
         CK(sl_k_f32_to_bf16(s->q_abs, s->q_abs_b, (size_t)n * nh * D, g->stream), "bf16");
-        CK(sl_k_sparse_mla_bf16(s->q_abs_b, kv, sel, n, nh, pos + n, k, scale, s->o_lat_b, s->lse,
-                                s->sparse_ws, s->sparse_ws_bytes, g->stream), "sparse attention");
+        cudaError_t e = g->fp8_cache
+            ? sl_k_sparse_mla_fp8(s->q_abs_b, kv, sel, n, nh, L, k, scale, s->o_lat_b, s->lse,
+                                  s->sparse_ws, s->sparse_ws_bytes, g->stream)
+            : sl_k_sparse_mla_bf16(s->q_abs_b, (const sl_bf16 *)kv, sel, n, nh, L, k, scale,
+                                   s->o_lat_b, s->lse, s->sparse_ws, s->sparse_ws_bytes, g->stream);
+        CK(e, "sparse attention");
         CK(sl_k_bf16_to_f32(s->o_lat_b, s->o_lat, (size_t)n * nh * R, g->stream), "float32");
     } else {
-        CK(sl_k_mla_attention(s->q_abs, kv, sel, k, n, pos, nh, R, c->qk_rope, scale, s->o_lat,
-                              NULL, g->stream), "attention");
+        const sl_bf16 *entries;
+        sl_status st = latent_view(g, s, il, kv, L, &entries, err);
+        if (st)
+            return st;
+        CK(sl_k_mla_attention(s->q_abs, entries, sel, k, n, pos, nh, R, c->qk_rope, scale,
+                              s->o_lat, NULL, g->stream), "attention");
     }
+    const gpu_layer *l = &g->layers[il];
     CK(sl_k_mla_unabsorb(s->o_lat, l->kv_b, n, nh, c->qk_nope, c->v_head, R, s->att, g->stream),
        "the values");
     return SL_OK;
@@ -324,16 +424,16 @@ static sl_status attention_block(const gpu_ds *g, gpu_state *s, int il, int n, i
     const sl_ds_config *c = &g->cpu->c;
     const gpu_layer *l = &g->layers[il];
     int H = c->hidden;
-    sl_bf16 *kv = s->kv_cache + (size_t)il * s->max_tokens * (size_t)(c->kv_lora + c->qk_rope);
-    sl_bf16 *keys = s->index_cache + (size_t)il * s->max_tokens * (size_t)c->index_dim;
+    uint8_t *kv = s->kv_cache + (size_t)il * s->kv_layer;
+    uint8_t *keys = s->index_cache + (size_t)il * s->index_layer;
     sl_status st;
     CK(sl_k_rmsnorm(s->x, l->attn_norm, n, H, c->norm_eps, NULL, s->xn, g->stream), "rmsnorm");
     if ((st = mla_project(g, s, l, kv, n, pos, err)))
         return st;
-    if (dsa && ((st = select_rows(g, s, l, kv, keys, dsa, n, pos, err)) ||
+    if (dsa && ((st = select_rows(g, s, il, kv, keys, dsa, n, pos, err)) ||
                 (st = record_rows(g, s, dsa, il, n, pos, err))))
         return st;
-    if ((st = mla_attend(g, s, l, kv, dsa ? s->sel : NULL, (int)s->sel_k, n, pos, err)))
+    if ((st = mla_attend(g, s, il, kv, dsa ? s->sel : NULL, (int)s->sel_k, n, pos, err)))
         return st;
     return sl_cuda_linear_add(g->blas, CUDA_R_16BF, l->o, H, c->n_heads * c->v_head, s->att, n,
                               s->x, g->desc, err); /* the residual added in the product */
@@ -450,6 +550,7 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     sl_status st;
     (void)pool;
     CK(cudaSetDevice(g->device), "choosing the device");
+    s->view_il = -1; /* the cache may have changed since the last call (a truncation) */
     CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
     CK(sl_k_embed_rows(g->embed, H, s->ids, n, s->x, g->stream), "embeddings");
     if (dsa && (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err)))

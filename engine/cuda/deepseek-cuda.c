@@ -159,10 +159,13 @@ static sl_status upload_model(gpu_ds *g, sl_error *err)
 }
 
 /* The dims the kernels of mla.cu, lightning.cu and moe.cu take. */
-static sl_status check_dims(const sl_ds_config *c, int device, sl_error *err)
+static sl_status check_dims(const sl_ds_config *c, bool fp8_cache, int device, sl_error *err)
 {
     const char *why = NULL;
-    if (c->kv_lora > 1024 || (size_t)(c->kv_lora + c->qk_rope) * 4 > 48 * 1024)
+    if (fp8_cache && (c->kv_lora % 4 || c->index_dim > 128 || c->index_dim % 4))
+        why = "an FP8 cache of a latent that is not a multiple of 4 or index heads of more than "
+              "128 dims";
+    else if (c->kv_lora > 1024 || (size_t)(c->kv_lora + c->qk_rope) * 4 > 48 * 1024)
         why = "a latent of more than 1024 dims";
     else if (!sl_k_indexer_bf16_takes(c->index_heads, c->index_dim) &&
              (size_t)(c->index_heads * c->index_dim + c->index_heads) * 4 > 48 * 1024)
@@ -178,7 +181,7 @@ static sl_status check_dims(const sl_ds_config *c, int device, sl_error *err)
 sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, void **out, char *desc,
                                size_t desc_cap, sl_error *err)
 {
-    sl_status st = check_dims(&model->c, device, err);
+    sl_status st = check_dims(&model->c, model->fp8_cache, device, err);
     if (st)
         return st;
     char name[160];
@@ -191,6 +194,8 @@ sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, void **out, char 
     g->cpu = model;
     g->device = device;
     g->fast_mla = model->c.kv_lora == 512 && model->c.qk_rope == 64;
+    g->fp8_cache = model->fp8_cache;
+    g->fp8_indexer = g->fp8_cache && sl_k_indexer_bf16_takes(model->c.index_heads, model->c.index_dim);
     snprintf(g->desc, sizeof g->desc, "%s", name);
     st = sl_cuda_blas_new(&g->stream, &g->blas, &g->blas_ws, SL_DS_BLAS_WORKSPACE, name, err);
     if (!st)

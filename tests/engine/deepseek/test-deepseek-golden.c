@@ -21,7 +21,13 @@
  *   power-of-two scales), the logits and selections of the same forward in
  *   transformers with DeepSeek's two FP8 steps put back into its indexer;
  *   they change 36 of 96 and 23 of 120 selections of the two checkpoints
- *   where top-k is below the length. */
+ *   where top-k is below the length;
+ * - with --fp8-cache, DeepSeek's FP8 caches (kv_cache_fp8: the latent and
+ *   the indexer keys rounded to e4m3 as DeepSeek caches them) against
+ *   transformers with the same rounding put back (fp8-cache-golden.safetensors,
+ *   tests/reference/make-fp8-cache-golden.py): the prefill's logits and
+ *   selections as above, and each row's logits when the ids are fed one at a
+ *   time (the decode form). */
 #include "../test-util.h"
 #include "model/safetensors.h"
 
@@ -39,6 +45,13 @@ typedef struct {
     float *fp8_logits;               /* the same with DeepSeek's FP8 indexer numerics */
     const sl_st_tensor *fp8_topk[MAX_LAYERS];
 } golden;
+
+/* One forward's reference: its logits and each layer's selections. */
+typedef struct {
+    const char *label; /* "", " (FP8 indexer)", " (FP8 cache)" */
+    const float *logits;
+    const sl_st_tensor *const *topk;
+} reference;
 
 static bool load_golden(const char *dir, int n_layers, golden *g)
 {
@@ -85,9 +98,9 @@ static int by_value(const void *a, const void *b)
 
 /* transformers' selection of row t in layer l, as a sorted set of visible
  * positions (rows with fewer than k visible positions carry masked junk). */
-static size_t golden_set(const golden *g, bool fp8, int l, size_t t, int32_t *out)
+static size_t golden_set(const golden *g, const reference *ref, int l, size_t t, int32_t *out)
 {
-    const int32_t *row = (const int32_t *)(fp8 ? g->fp8_topk : g->topk)[l]->data + t * g->k;
+    const int32_t *row = (const int32_t *)ref->topk[l]->data + t * g->k;
     size_t n = 0;
     for (size_t j = 0; j < g->k; j++)
         if (row[j] >= 0 && (size_t)row[j] <= t)
@@ -116,11 +129,13 @@ static sl_session *session(sl_engine *e, size_t T, sl_dsa_mode mode, int top_k, 
     return s;
 }
 
-/* fp8: DeepSeek's FP8 indexer numerics, against the goldens made with them. */
-static void check_prefill(sl_engine *e, const golden *g, const char *name, bool fp8)
+/* fp8: DeepSeek's FP8 indexer numerics; ref: the goldens made as the engine
+ * and the session compute. */
+static void check_prefill(sl_engine *e, const golden *g, const reference *want_ref,
+                          const char *name, bool fp8)
 {
     const sl_model_info *m = sl_engine_model(e);
-    const float *ref = fp8 ? g->fp8_logits : g->logits;
+    const float *ref = want_ref->logits;
     sl_session *s = session(e, g->T, SL_DSA_INDEXER, m->index_top_k, false, fp8);
     float *out = malloc(g->T * g->V * sizeof(float));
     sl_error err = {0};
@@ -129,7 +144,7 @@ static void check_prefill(sl_engine *e, const golden *g, const char *name, bool 
     for (size_t t = 0; s && t < g->T; t++) {
         double r = sl_rel_error(out + t * g->V, ref + t * g->V, g->V);
         worst = r > worst ? r : worst;
-        CHECKF(r <= TOLERANCE, "%s%s: row %zu: relative error %.3g", name, fp8 ? " fp8" : "", t, r);
+        CHECKF(r <= TOLERANCE, "%s%s: row %zu: relative error %.3g", name, want_ref->label, t, r);
     }
     sl_selection_view view;
     CHECK(s && sl_session_selections(s, &view, &err) == SL_OK);
@@ -140,20 +155,21 @@ static void check_prefill(sl_engine *e, const golden *g, const char *name, bool 
         size_t t = (size_t)rec->query_pos;
         sparse_rows += t >= (size_t)m->index_top_k;
         for (int l = 0; l < m->n_layers; l++) {
-            size_t n_want = golden_set(g, fp8, l, t, want), n_got = 0;
+            size_t n_want = golden_set(g, want_ref, l, t, want), n_got = 0;
             for (int j = 0; j < view.top_k; j++)
                 if (rec->raw[(size_t)l * (size_t)view.top_k + (size_t)j] >= 0)
                     got[n_got++] = rec->raw[(size_t)l * (size_t)view.top_k + (size_t)j];
             qsort(got, n_got, sizeof *got, by_value);
             CHECKF(n_got == n_want && !memcmp(got, want, n_got * sizeof *got),
                    "%s%s: layer %d row %zu: %zu positions selected, transformers %zu", name,
-                   fp8 ? " fp8" : "", l, t, n_got, n_want);
+                   want_ref->label, l, t, n_got, n_want);
             compared++;
         }
     }
     CHECKF(s && view.n_records == g->T, "%s: %zu records", name, s ? view.n_records : 0);
     fprintf(stderr, "%s%s: prefill: worst relative error %.2e over %zu rows; %zu selections equal "
-            "(%zu rows past top-k %d)\n", name, fp8 ? " (FP8 indexer)" : "", worst, g->T, compared, sparse_rows, m->index_top_k);
+            "(%zu rows past top-k %d)\n", name, want_ref->label, worst, g->T, compared, sparse_rows,
+            m->index_top_k);
     free(want);
     free(got);
     free(out);
@@ -210,9 +226,91 @@ static void check_dense_equivalence(sl_engine *e, const golden *g, const char *n
     sl_session_free(b);
 }
 
+/* fp8-cache-golden.safetensors: the forward with DeepSeek's FP8 caches. */
+static bool load_cache_golden(const char *dir, int n_layers, const golden *g, sl_safetensors **file,
+                              float **logits, const sl_st_tensor **topk)
+{
+    char path[4096];
+    sl_error err = {0};
+    snprintf(path, sizeof path, "%s/fp8-cache-golden.safetensors", dir);
+    if (sl_safetensors_open(path, file, &err) != SL_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return false;
+    }
+    const sl_st_tensor *lg = sl_safetensors_find(*file, "logits");
+    if (!lg || (size_t)lg->dims[0] != g->T || (size_t)lg->dims[1] != g->V)
+        return false;
+    *logits = malloc(g->T * g->V * sizeof(float));
+    sl_st_to_f32(lg, 0, g->T * g->V, *logits);
+    for (int l = 0; l < n_layers; l++) {
+        snprintf(path, sizeof path, "topk.%d", l);
+        if (!(topk[l] = sl_safetensors_find(*file, path)))
+            return false;
+    }
+    return true;
+}
+
+/* The ids fed one at a time after the prompt (the absorbed decode form): each
+ * row's logits against ref's. */
+static void check_fed_rows(sl_engine *e, const golden *g, const reference *ref, const char *name)
+{
+    sl_session *s = session(e, g->T, SL_DSA_INDEXER, sl_engine_model(e)->index_top_k, false, false);
+    sl_error err = {0};
+    CHECK(s && sl_session_prefill(s, g->ids, g->n_prompt, NULL, &err) == SL_OK);
+    double worst = 0;
+    for (size_t t = g->n_prompt; s && t <= g->T; t++) {
+        const float *logits = sl_session_logits(s);
+        double r = logits ? sl_rel_error(logits, ref->logits + (t - 1) * g->V, g->V) : 1.0;
+        worst = r > worst ? r : worst;
+        CHECKF(r <= TOLERANCE, "%s%s: fed row %zu: relative error %.3g", name, ref->label, t - 1, r);
+        if (t < g->T)
+            CHECK(sl_session_prefill(s, g->ids + t, 1, NULL, &err) == SL_OK);
+    }
+    fprintf(stderr, "%s%s: %zu rows fed one at a time, worst relative error %.2e\n", name,
+            ref->label, g->T - g->n_prompt, worst);
+    sl_session_free(s);
+}
+
+/* The checkpoint with DeepSeek's FP8 caches against its FP8-cache goldens. */
+static void check_fp8_cache(const char *dir, const char *name)
+{
+    sl_engine *e = NULL;
+    sl_error err = {0};
+    sl_engine_options opt = {.model_path = dir, .n_threads = 2, .kv_cache_fp8 = true};
+    CHECKF(sl_engine_open(&opt, &e, &err) == SL_OK, "%s", err.message);
+    golden g = {0};
+    sl_safetensors *file = NULL;
+    float *logits = NULL;
+    const sl_st_tensor *topk[MAX_LAYERS] = {0};
+    int n_layers = e ? sl_engine_model(e)->n_layers : 0;
+    if (e && load_golden(dir, n_layers, &g) &&
+        load_cache_golden(dir, n_layers, &g, &file, &logits, topk)) {
+        reference ref = {" (FP8 cache)", logits, topk};
+        check_prefill(e, &g, &ref, name, false);
+        check_fed_rows(e, &g, &ref, name);
+    } else {
+        CHECKF(false, "%s: the FP8-cache goldens load", name);
+    }
+    free(logits), free(g.logits), free(g.fp8_logits);
+    sl_safetensors_close(file);
+    sl_safetensors_close(g.file);
+    sl_engine_close(e);
+}
+
+/* argv: checkpoint directories; those after --fp8-cache have FP8-cache goldens. */
 int main(int argc, char **argv)
 {
+    bool fp8_cache = false;
     for (int i = 1; i < argc; i++) {
+        const char *name = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
+        if (strcmp(argv[i], "--fp8-cache") == 0) {
+            fp8_cache = true;
+            continue;
+        }
+        if (fp8_cache) {
+            check_fp8_cache(argv[i], name);
+            continue;
+        }
         sl_engine *e = NULL;
         sl_error err = {0};
         sl_engine_options opt = {.model_path = argv[i], .n_threads = 2};
@@ -224,11 +322,11 @@ int main(int argc, char **argv)
         const sl_model_info *m = sl_engine_model(e);
         CHECK(strcmp(m->architecture, "deepseek_v32") == 0 && m->index_top_k > 0);
         golden g = {0};
-        const char *name = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
         if (load_golden(argv[i], m->n_layers, &g)) {
             CHECK(g.k == ((size_t)m->index_top_k < g.T ? (size_t)m->index_top_k : g.T));
-            check_prefill(e, &g, name, false);
-            check_prefill(e, &g, name, true);
+            reference plain = {"", g.logits, g.topk}, fp8 = {" (FP8 indexer)", g.fp8_logits, g.fp8_topk};
+            check_prefill(e, &g, &plain, name, false);
+            check_prefill(e, &g, &fp8, name, true);
             check_decode(e, &g, name);
             check_dense_equivalence(e, &g, name);
         } else {

@@ -52,6 +52,12 @@ static void check_limits(void)
     CHECK(sl_session_new(e, 0, &s, &err) == SL_ERR_INVALID_ARGUMENT);
     sl_engine_close(e);
 
+    /* an FP8 KV cache is DeepSeek-V3.2's */
+    sl_engine_options fp8 = {.model_path = path, .n_threads = 1, .kv_cache_fp8 = true};
+    e = NULL;
+    CHECK(sl_engine_open(&fp8, &e, &err) == SL_ERR_UNSUPPORTED && e == NULL);
+    CHECKF(strstr(err.message, path) && strstr(err.message, "FP8"), "%s", err.message);
+
     /* a session: out-of-vocabulary ids and a full context are errors, not crashes */
     opt.memory_limit = 0;
     CHECK(sl_engine_open(&opt, &e, &err) == SL_OK);
