@@ -29,7 +29,8 @@
  * time of each stage summed over the row blocks is printed beside it (where
  * the prefill's time goes; those events add a little to that one run).
  *
- * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--batches 1,64] [--json F] */
+ * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--batches 1,64] [--json F]
+ *                        [--score-rows 1024] */
 #include "sightline-kernels.h"
 
 #include <cublas_v2.h>
@@ -41,8 +42,10 @@
 
 enum { D = 7168, H = 128, QL = 1536, KL = 512, ROPE = 64, NOPE = 128, VD = 128,
        QK = NOPE + ROPE, HI = 64, DI = 128, TOPK = 2048,
-       ROW_BLOCK = 8192,   /* query rows projected and attended at a time */
-       SCORE_ROWS = 1024 }; /* rows of indexer scores held at a time */
+       ROW_BLOCK = 8192 }; /* query rows projected and attended at a time */
+/* Rows of indexer scores held at a time (--score-rows): the top-k reads back
+ * what the indexer wrote, from L2 where the rows × L scores fit in it. */
+static int score_rows = 1024;
 static const float SCALE = 0.135234f;
 
 #define CK(call)                                                                           \
@@ -189,8 +192,8 @@ static void prefill(const weights *w, prefill_bufs *b)
         linear(w->iw, HI, D, x, n, b->wI, true);
         CK(sl_k_scale_groups(b->wI, b->q_scale, (size_t)n * HI, 1, stream));
         mark(ST_PROJECT);
-        for (int s0 = 0; s0 < n; s0 += SCORE_ROWS) {
-            int m = n - s0 < SCORE_ROWS ? n - s0 : SCORE_ROWS;
+        for (int s0 = 0; s0 < n; s0 += score_rows) {
+            int m = n - s0 < score_rows ? n - s0 : score_rows;
             int visible = r0 + s0 + m; /* keys the chunk's last row sees */
             CK(sl_k_indexer_fp8(b->q8 + (size_t)s0 * HI * DI, b->wI + (size_t)s0 * HI, b->k8,
                                 b->k_scale, b->ks + r0 + s0, b->ke + r0 + s0, m, HI, DI, visible,
@@ -243,7 +246,7 @@ static prefill_bufs prefill_alloc(int L)
     b.q8 = dev(n * HI * DI);
     b.q_scale = dev(n * HI * 4);
     b.wI = dev(n * HI * 4);
-    b.scores = dev((size_t)SCORE_ROWS * L * 4);
+    b.scores = dev((size_t)score_rows * L * 4);
     b.idx = dev(n * TOPK * 4);
     b.lse = dev(n * H * 4);
     int32_t *ks = calloc((size_t)L, 4), *ke = malloc((size_t)L * 4);
@@ -421,6 +424,8 @@ int main(int argc, char **argv)
             batches = argv[i + 1];
         else if (!strcmp(argv[i], "--json"))
             json = argv[i + 1];
+        else if (!strcmp(argv[i], "--score-rows"))
+            score_rows = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : score_rows;
     }
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
