@@ -191,7 +191,8 @@ static sl_status to_gpu(sl_engine *e, int device, bool graphs, sl_error *err)
             return st;
         e->arch = &sl_llama_cuda_ops;
     } else if (e->arch == &sl_deepseek_ops) {
-        if ((st = sl_deepseek_cuda_new(e->model, device, &gpu, e->device, sizeof e->device, err)))
+        if ((st = sl_deepseek_cuda_new(e->model, device, graphs, &gpu, e->device, sizeof e->device,
+                                       err)))
             return st;
         e->arch = &sl_deepseek_cuda_ops;
     } else {

@@ -90,7 +90,53 @@ __global__ void combine(const float *y, const int32_t *slot, const int32_t *wi,
     }
 }
 
+// One thread per token: its K rows (token-major, row t·K + j for its j-th
+// choice) in increasing order of expert, the order in which the CPU adds them.
+__global__ void token_order(const int32_t *experts, int n, int K, int32_t *slot)
+{
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= n)
+        return;
+    const int32_t *e = experts + (size_t)t * K;
+    int32_t *s = slot + (size_t)t * K;
+    for (int j = 0; j < K; j++) { // insertion sort: K is small
+        int r = j;
+        for (; r > 0 && e[s[r - 1] - t * K] > e[j]; r--)
+            s[r] = s[r - 1];
+        s[r] = t * K + j;
+    }
+}
+
+__global__ void offset_pointers(const int32_t *index, int n, const char *base, size_t stride,
+                                const void **out)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        out[i] = base + (size_t)index[i] * stride;
+}
+
 } // namespace
+
+cudaError_t sl_k_moe_token_order(const int32_t *experts, int n, int K, int32_t *slot,
+                                 cudaStream_t stream)
+{
+    if (n < 0 || K < 1 || (size_t)n * K > 0x7fffffff)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        token_order<<<(n + 127) / 128, 128, 0, stream>>>(experts, n, K, slot);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_offset_pointers(const int32_t *index, int n, const void *base, size_t stride_bytes,
+                                 const void **out, cudaStream_t stream)
+{
+    if (n < 0)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        offset_pointers<<<(n + 127) / 128, 128, 0, stream>>>(
+            index, n, static_cast<const char *>(base), stride_bytes, out);
+    return cudaGetLastError();
+}
 
 cudaError_t sl_k_moe_route(const float *logits, const float *bias, int n, int n_experts,
                            int n_group, int topk_group, int top_k, bool normalise, float scale,

@@ -408,6 +408,17 @@ cudaError_t sl_k_moe_route(const float *logits, const float *bias, int n, int n_
 /* out[i] = x[rows[i]] for i < n, rows of dim bf16. */
 cudaError_t sl_k_gather_rows(const sl_bf16 *x, int dim, const int32_t *rows, int n, sl_bf16 *out,
                              cudaStream_t stream);
+/* Token-major routed rows (row t·K + j: token t's j-th choice, as
+ * sl_k_moe_route writes them): slot[t·K + r] = the row of token t's r-th
+ * smallest expert, the order in which the CPU adds them; as sl_k_moe_combine's
+ * slot and weight_index both. K ≥ 1. */
+cudaError_t sl_k_moe_token_order(const int32_t *experts, int n, int K, int32_t *slot,
+                                 cudaStream_t stream);
+/* out[i] = base + index[i] · stride_bytes for i < n (device pointers: the
+ * chosen experts' matrices for a batched GEMM, without the choice leaving the
+ * device). */
+cudaError_t sl_k_offset_pointers(const int32_t *index, int n, const void *base, size_t stride_bytes,
+                                 const void **out, cudaStream_t stream);
 /* x[t] += Σ_r weights[weight_index[t·K + r]] · y[slot[t·K + r]] for t < n,
  * r < K in order (the caller orders each token's experts as the CPU adds
  * them); rows of dim float32. n ≤ 65535. */

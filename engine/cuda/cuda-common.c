@@ -76,6 +76,20 @@ sl_status sl_cuda_linear_add(cublasHandle_t blas, cudaDataType type, const void 
     return gemm(blas, type, w, out, in, x, n, 1.0f, 1.0f, y, what, err);
 }
 
+sl_status sl_cuda_linear_batched(cublasHandle_t blas, const void *const *w, int out, int in,
+                                 const void *const *x, void *const *y, int batch,
+                                 const char *what, sl_error *err)
+{
+    float alpha = 1.0f, beta = 0.0f;
+    cublasStatus_t st = cublasGemmBatchedEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, out, 1, in, &alpha, w,
+                                            CUDA_R_16BF, in, x, CUDA_R_16BF, in, &beta, y,
+                                            CUDA_R_32F, out, batch, CUBLAS_COMPUTE_32F,
+                                            CUBLAS_GEMM_DEFAULT);
+    return st == CUBLAS_STATUS_SUCCESS
+               ? SL_OK
+               : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", what, (int)st);
+}
+
 sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,
                        sl_error *err)
 {

@@ -47,6 +47,14 @@ sl_status sl_cuda_linear_add(cublasHandle_t blas, cudaDataType type, const void 
                              int in, const void *x, int n, float *y, const char *what,
                              sl_error *err);
 
+/* batch products of one row each, y[j] [out] float32 = W[j] [out × in] · x[j]
+ * [in], all BF16 with float32 sums, through device arrays of device
+ * pointers (so that which matrices a product takes can be chosen on the
+ * device: the routed experts of one token). */
+sl_status sl_cuda_linear_batched(cublasHandle_t blas, const void *const *w, int out, int in,
+                                 const void *const *x, void *const *y, int batch,
+                                 const char *what, sl_error *err);
+
 /* Makes GPU `device` current, checks that weight_bytes fit in its free
  * memory (sl_memory_plan_check: SL_ERR_NO_MEMORY naming the sizes) and names
  * it in name: "cuda:N (model, X GiB)". SL_ERR_UNSUPPORTED when there is no

@@ -37,6 +37,17 @@ typedef struct {
     void *topk_ws, *sparse_ws;
     size_t sel_k, topk_ws_bytes, sparse_ws_bytes;
     double *kept, *host_kept; /* chunk: the oracle's mass each sparse row's selection kept */
+    /* One token at a time (decode): no step waits for the host. The routed
+     * experts' matrices for batched products (A: made on the device from the
+     * choice; B, C: this state's buffers), and each layer's selection and kept
+     * mass copied to pinned memory for the session after the step. */
+    const void **moe_ptrs; /* 9·K: A gate, up, down; B gate, up, down; C gate, up, down */
+    int32_t *step_sel;     /* pinned: n_layers × sel_k */
+    double *step_kept;     /* pinned: n_layers */
+    /* a decode step as a CUDA graph: captured every step and updated in place
+     * (instantiated again only when its shape changes) */
+    cudaGraphExec_t decode;
+    bool no_graphs; /* capturing failed once: steps launch kernel by kernel */
 } gpu_state;
 
 static size_t ffn_width(const sl_ds_config *c)
@@ -75,6 +86,11 @@ static void state_free(void *p)
                    s->experts, s->moe_map, s->sel, s->topk_ws, s->sparse_ws, s->kept};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         cudaFree(all[i]);
+    cudaFree(s->moe_ptrs);
+    cudaFreeHost(s->step_sel);
+    cudaFreeHost(s->step_kept);
+    if (s->decode)
+        cudaGraphExecDestroy(s->decode);
     free(s->host_experts);
     free(s->host_map);
     free(s->host_first);
@@ -139,6 +155,30 @@ static sl_status identity_table(const gpu_ds *g, int32_t *table, size_t n, sl_er
     return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, "the indexer's block table", err);
 }
 
+/* The batched expert products' operands that do not change: B and C of
+ * gate, up (xn into row j of gate, up) and down (row j of h into row j of y). */
+static sl_status expert_pointers(const gpu_ds *g, gpu_state *s, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    int K = c->experts_per_tok, I = c->moe_inter, H = c->hidden;
+    if (c->n_experts == 0 || K < 1)
+        return SL_OK;
+    const void **host = malloc(9 * (size_t)K * sizeof *host);
+    if (!host)
+        return sl_fail(err, SL_ERR_NO_MEMORY, "session: out of memory");
+    for (int j = 0; j < K; j++) {
+        host[3 * K + j] = s->xn, host[4 * K + j] = s->xn, host[5 * K + j] = s->h + (size_t)j * I;
+        host[6 * K + j] = s->gate + (size_t)j * I, host[7 * K + j] = s->up + (size_t)j * I;
+        host[8 * K + j] = s->y + (size_t)j * H;
+        host[j] = host[K + j] = host[2 * K + j] = NULL; /* made on the device */
+    }
+    cudaError_t e = cudaMalloc((void **)&s->moe_ptrs, 9 * (size_t)K * sizeof *host);
+    if (e == cudaSuccess)
+        e = cudaMemcpy(s->moe_ptrs, host, 9 * (size_t)K * sizeof *host, cudaMemcpyHostToDevice);
+    free(host);
+    return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, "the experts' operands", err);
+}
+
 static sl_status state_new(const void *model, const sl_pool *pool, size_t max_tokens,
                            bool use_blas, void **out, sl_error *err)
 {
@@ -167,6 +207,8 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
         st = sl_fail(err, SL_ERR_IO, "%s: cannot clear the indexer's ranges", g->desc);
     if (!st && s->block_table)
         st = identity_table(g, s->block_table, (max_tokens + 63) / 64, err);
+    if (!st)
+        st = expert_pointers(g, s, err);
     if (st) {
         state_free(s);
         return st;
@@ -308,8 +350,9 @@ static sl_status dsa_buffers(const gpu_ds *g, gpu_state *s, size_t k, sl_error *
     if (s->sel_k == k)
         return SL_OK;
     size_t n = s->chunk;
-    cudaFree(s->sel), cudaFree(s->topk_ws), cudaFree(s->sparse_ws);
-    s->sel = NULL, s->topk_ws = NULL, s->sparse_ws = NULL, s->sel_k = 0;
+    cudaFree(s->sel), cudaFree(s->topk_ws), cudaFree(s->sparse_ws), cudaFreeHost(s->step_sel);
+    s->sel = NULL, s->topk_ws = NULL, s->sparse_ws = NULL, s->step_sel = NULL, s->sel_k = 0;
+    size_t L = (size_t)g->cpu->c.n_layers;
     size_t a = sl_k_topk_workspace((int)n, (int)s->max_tokens, (int)k);
     size_t b = sl_k_topk_workspace(1, (int)s->max_tokens, (int)k);
     s->topk_ws_bytes = a > b ? a : b;
@@ -320,6 +363,9 @@ static sl_status dsa_buffers(const gpu_ds *g, gpu_state *s, size_t k, sl_error *
         s->sparse_ws_bytes = a > b ? a : b;
     }
     CK(cudaMalloc((void **)&s->sel, n * k * 4), "the selections");
+    CK(cudaMallocHost((void **)&s->step_sel, L * k * 4), "the selections");
+    if (!s->step_kept)
+        CK(cudaMallocHost((void **)&s->step_kept, L * sizeof(double)), "the kept mass");
     if (s->topk_ws_bytes)
         CK(cudaMalloc(&s->topk_ws, s->topk_ws_bytes), "the top-k's workspace");
     if (s->sparse_ws_bytes)
@@ -328,37 +374,82 @@ static sl_status dsa_buffers(const gpu_ds *g, gpu_state *s, size_t k, sl_error *
     return SL_OK;
 }
 
+/* Which of a call's rows a layer's records take: those that see at most k
+ * positions selected them all (dense_rows of them, counted as the CPU does),
+ * the oracle's sparse rows report the mass they kept, and the rows from
+ * first on are recorded. */
+typedef struct {
+    size_t dense_rows, sparse, first, recorded;
+} record_span;
+
+static record_span span_of(sl_dsa *dsa, int n, int pos)
+{
+    record_span r = {0};
+    size_t k = sl_dsa_k(dsa);
+    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
+        r.dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
+    r.sparse = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE ? (size_t)n - r.dense_rows : 0;
+    r.first = sl_dsa_first_recorded(dsa);
+    r.recorded = r.first < (size_t)n ? (size_t)n - r.first : 0;
+    return r;
+}
+
+/* The session's side of a layer's records, once its selections are in the
+ * rows sl_dsa_rows gives: counts, the oracle's kept mass, the votes. */
+static void rows_done(const gpu_ds *g, sl_dsa *dsa, int il, int n, int pos, const record_span *r,
+                      const double *kept)
+{
+    size_t k = sl_dsa_k(dsa), stride, *count;
+    sl_dsa_rows(dsa, &stride, &count);
+    for (size_t t = 0; t < (size_t)n; t++)
+        count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
+    for (size_t t = 0; t < r->sparse; t++)
+        sl_dsa_note_kept(dsa, 0, il, kept[t] / g->cpu->c.n_heads);
+    sl_dsa_rows_done(dsa, il, r->dense_rows);
+}
+
 /* The recorded rows' selections back to the session, and for the oracle the
  * share of the mass each sparse row kept, summed on the device (the CPU
- * counts every sparse row). Rows that see at most k positions selected them
- * all (dense_rows of them, counted as the CPU does). */
+ * counts every sparse row). A chunk waits for them; a decode step copies
+ * them to pinned memory, for steps_records once it is done, so that nothing
+ * in it waits for the host (it may be a CUDA graph). */
 static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il, int n, int pos,
                              sl_error *err)
 {
     size_t k = sl_dsa_k(dsa), L = (size_t)pos + (size_t)n, stride, *count;
     int32_t *rows = sl_dsa_rows(dsa, &stride, &count);
-    size_t dense_rows = 0;
-    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
-        dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
-    size_t sparse = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE ? (size_t)n - dense_rows : 0;
-    size_t first = sl_dsa_first_recorded(dsa), recorded = first < (size_t)n ? (size_t)n - first : 0;
-    if (sparse)
-        CK(sl_k_selected_sum(s->scores + dense_rows * L, L, s->sel + dense_rows * k, (int)sparse,
-                             (int)k, s->kept, g->stream), "the kept mass");
-    if (recorded)
-        CK(cudaMemcpyAsync(rows + first * stride, s->sel + first * k, recorded * k * 4,
+    record_span r = span_of(dsa, n, pos);
+    if (r.sparse)
+        CK(sl_k_selected_sum(s->scores + r.dense_rows * L, L, s->sel + r.dense_rows * k,
+                             (int)r.sparse, (int)k, s->kept, g->stream), "the kept mass");
+    int32_t *sel_to = n == 1 ? s->step_sel + (size_t)il * k : rows + r.first * stride;
+    double *kept_to = n == 1 ? s->step_kept + il : s->host_kept;
+    if (r.recorded)
+        CK(cudaMemcpyAsync(sel_to, s->sel + r.first * k, r.recorded * k * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the selections");
-    if (sparse)
-        CK(cudaMemcpyAsync(s->host_kept, s->kept, sparse * sizeof(double),
-                           cudaMemcpyDeviceToHost, g->stream), "the kept mass");
-    if (recorded || sparse)
+    if (r.sparse)
+        CK(cudaMemcpyAsync(kept_to, s->kept, r.sparse * sizeof(double), cudaMemcpyDeviceToHost,
+                           g->stream), "the kept mass");
+    if (n == 1)
+        return SL_OK;
+    if (r.recorded || r.sparse)
         CK(cudaStreamSynchronize(g->stream), "the selections");
-    for (size_t t = 0; t < (size_t)n; t++)
-        count[t] = (size_t)pos + t + 1 < k ? (size_t)pos + t + 1 : k;
-    for (size_t t = 0; t < sparse; t++)
-        sl_dsa_note_kept(dsa, 0, il, s->host_kept[t] / g->cpu->c.n_heads);
-    sl_dsa_rows_done(dsa, il, dense_rows);
+    rows_done(g, dsa, il, n, pos, &r, s->host_kept);
     return SL_OK;
+}
+
+/* After a decode step: each layer's selection and kept mass, from pinned
+ * memory into the session's records. */
+static void step_records(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int pos)
+{
+    size_t k = sl_dsa_k(dsa), stride, *count;
+    record_span r = span_of(dsa, 1, pos);
+    for (int il = 0; il < g->cpu->c.n_layers; il++) {
+        int32_t *rows = sl_dsa_rows(dsa, &stride, &count);
+        if (r.recorded)
+            memcpy(rows + r.first * stride, s->step_sel + (size_t)il * k, k * 4);
+        rows_done(g, dsa, il, 1, pos, &r, s->step_kept + il);
+    }
 }
 
 /* Each row's selection into s->sel: the top-k of the indexer's scores or of
@@ -478,8 +569,37 @@ static void group_by_expert(const int32_t *experts, int n, int K, int E, int32_t
     first[E] = i;
 }
 
-/* The routed experts: the choice on the device, the grouping on the host,
- * each expert's GEMMs over its rows, the weighted sum added to x. */
+/* One token's routed experts without the choice leaving the device: the
+ * chosen experts' gate, up and down products as batched GEMVs whose matrices'
+ * addresses are made on the device, then their weighted sum in the CPU's
+ * order. */
+static sl_status moe_step(const gpu_ds *g, gpu_state *s, const gpu_layer *l, sl_error *err)
+{
+    const sl_ds_config *c = &g->cpu->c;
+    int H = c->hidden, K = c->experts_per_tok, I = c->moe_inter;
+    size_t each = (size_t)I * (size_t)H * 2;
+    const void **A = s->moe_ptrs, *const *B = s->moe_ptrs + 3 * K;
+    void *const *C = (void *const *)(s->moe_ptrs + 6 * K);
+    CK(sl_k_offset_pointers(s->experts, K, l->e_gate, each, A, g->stream), "the experts");
+    CK(sl_k_offset_pointers(s->experts, K, l->e_up, each, A + K, g->stream), "the experts");
+    CK(sl_k_offset_pointers(s->experts, K, l->e_down, each, A + 2 * K, g->stream), "the experts");
+    sl_status st;
+    if ((st = sl_cuda_linear_batched(g->blas, A, I, H, B, C, K, g->desc, err)) ||
+        (st = sl_cuda_linear_batched(g->blas, A + K, I, H, B + K, C + K, K, g->desc, err)))
+        return st;
+    CK(sl_k_swiglu(s->gate, s->up, K, I, s->h, g->stream), "swiglu");
+    if ((st = sl_cuda_linear_batched(g->blas, A + 2 * K, H, I, B + 2 * K, C + 2 * K, K, g->desc,
+                                     err)))
+        return st;
+    CK(sl_k_moe_token_order(s->experts, 1, K, s->moe_map, g->stream), "the experts' order");
+    CK(sl_k_moe_combine(s->y, s->moe_map, s->moe_map, s->weights, 1, K, H, s->x, g->stream),
+       "the experts");
+    return SL_OK;
+}
+
+/* The routed experts: the choice on the device; for a chunk the grouping on
+ * the host, each expert's GEMMs over its rows, the weighted sum added to x;
+ * for one token moe_step. */
 static sl_status moe_block(const gpu_ds *g, gpu_state *s, const gpu_layer *l, int n, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
@@ -489,6 +609,8 @@ static sl_status moe_block(const gpu_ds *g, gpu_state *s, const gpu_layer *l, in
         return st;
     CK(sl_k_moe_route(s->router, l->router_bias, n, E, c->n_group, c->topk_group, K, c->norm_topk,
                       c->routed_scale, s->experts, s->weights, g->stream), "the router");
+    if (n == 1)
+        return moe_step(g, s, l, err);
     CK(cudaMemcpyAsync(s->host_experts, s->experts, (size_t)n * K * 4, cudaMemcpyDeviceToHost,
                        g->stream), "the experts chosen");
     CK(cudaStreamSynchronize(g->stream), "the experts chosen");
@@ -538,23 +660,17 @@ static sl_status ffn_block(const gpu_ds *g, gpu_state *s, int il, int n, sl_erro
 
 /* ---- forward ---------------------------------------------------------------------- */
 
-static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
-                         size_t n_tokens, size_t position, float *logits, bool all_logits,
-                         sl_dsa *dsa, sl_error *err)
+/* Every launch of one forward call on the model's stream, nothing waiting for
+ * the host when n = 1: the token ids (in s->ids) through the layers, the
+ * logits of rows first … n - 1 into s->logits (first = n: none). */
+static sl_status launch_all(const gpu_ds *g, gpu_state *s, int n, int pos, int first, sl_dsa *dsa,
+                            sl_error *err)
 {
-    const gpu_ds *g = model;
     const sl_ds_config *c = &g->cpu->c;
-    gpu_state *s = state;
-    int n = (int)n_tokens, pos = (int)position, H = c->hidden;
-    int first = !logits ? n : all_logits ? 0 : n - 1;
+    int H = c->hidden;
     sl_status st;
-    (void)pool;
-    CK(cudaSetDevice(g->device), "choosing the device");
     s->view_il = -1; /* the cache may have changed since the last call (a truncation) */
-    CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
     CK(sl_k_embed_rows(g->embed, H, s->ids, n, s->x, g->stream), "embeddings");
-    if (dsa && (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err)))
-        return st;
     for (int il = 0; il < c->n_layers; il++)
         if ((st = attention_block(g, s, il, n, pos, dsa, err)) || (st = ffn_block(g, s, il, n, err)))
             return st;
@@ -563,11 +679,79 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
                         s->xn, g->stream), "rmsnorm");
         if ((st = linear(g, g->head, c->vocab, H, s->xn, n - first, s->logits, err)))
             return st;
+    }
+    return SL_OK;
+}
+
+/* One decode step as a CUDA graph: captured again each step (its position
+ * and the indexer's ranges change the launches' arguments) and updated in
+ * place; instantiated afresh only when the update is refused (the launches'
+ * shape changed). The GPU then runs the step's few hundred kernels back to
+ * back, with no launch gaps between them. */
+static sl_status launch_as_graph(const gpu_ds *g, gpu_state *s, int pos, sl_dsa *dsa,
+                                 sl_error *err)
+{
+    cudaGraph_t graph = NULL;
+    CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
+    sl_status st = launch_all(g, s, 1, pos, 0, dsa, err);
+    cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
+    if (!st && e == cudaSuccess && s->decode) {
+        cudaGraphExecUpdateResultInfo info;
+        if (cudaGraphExecUpdate(s->decode, graph, &info) != cudaSuccess) {
+            cudaGetLastError();
+            cudaGraphExecDestroy(s->decode);
+            s->decode = NULL;
+        }
+    }
+    if (!st && e == cudaSuccess && !s->decode)
+        e = cudaGraphInstantiate(&s->decode, graph, 0);
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (st || e != cudaSuccess) {
+        cudaGetLastError();
+        return st ? st : sl_cuda_failed(e, "capturing a step", err);
+    }
+    CK(cudaGraphLaunch(s->decode, g->stream), "launching a step");
+    return SL_OK;
+}
+
+static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
+                         size_t n_tokens, size_t position, float *logits, bool all_logits,
+                         sl_dsa *dsa, sl_error *err)
+{
+    const gpu_ds *g = model;
+    const sl_ds_config *c = &g->cpu->c;
+    gpu_state *s = state;
+    int n = (int)n_tokens, pos = (int)position;
+    int first = !logits ? n : all_logits ? 0 : n - 1;
+    sl_status st = SL_ERR_IO;
+    (void)pool;
+    CK(cudaSetDevice(g->device), "choosing the device");
+    CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
+    if (dsa && ((st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err)) ||
+                (st = dsa_buffers(g, s, sl_dsa_k(dsa), err)))) /* not while capturing */
+        return st;
+    st = SL_ERR_IO;
+    if (n == 1 && first == 0 && g->graphs && !s->no_graphs) {
+        sl_error ignored = {0};
+        st = launch_as_graph(g, s, pos, dsa, &ignored);
+        s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
+    }
+    if (st != SL_OK && (st = launch_all(g, s, n, pos, first, dsa, err)))
+        return st;
+    if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * c->vocab * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the logits");
-    }
     CK(cudaStreamSynchronize(g->stream), "the forward pass");
+    if (dsa && n == 1)
+        step_records(g, s, dsa, pos);
     return SL_OK;
+}
+
+static bool decodes_on_graph(const void *state)
+{
+    const gpu_state *s = state;
+    return s->decode && !s->no_graphs;
 }
 
 const sl_arch_ops sl_deepseek_cuda_ops = {
@@ -581,4 +765,5 @@ const sl_arch_ops sl_deepseek_cuda_ops = {
     .dsa = true,
     .selects = true,
     .indexer_files = false,
+    .decodes_on_graph = decodes_on_graph,
 };

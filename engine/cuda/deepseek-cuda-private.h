@@ -31,6 +31,7 @@ typedef struct {
     bool fast_mla; /* V3.2's 512 + 64 dims: sparse-mla.cu's kernel */
     bool fp8_cache;     /* DeepSeek's FP8 cache layouts (sl_engine_options.kv_cache_fp8) */
     bool fp8_indexer;   /* and the indexer's shape takes indexer.cu's FP8 paged kernel */
+    bool graphs;        /* decode steps as CUDA graphs (sl_engine_options.no_graphs off) */
     char desc[160];
 } gpu_ds;
 

@@ -178,7 +178,7 @@ static sl_status check_dims(const sl_ds_config *c, bool fp8_cache, int device, s
                    "model runs on the CPU", device, why);
 }
 
-sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, void **out, char *desc,
+sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, bool graphs, void **out, char *desc,
                                size_t desc_cap, sl_error *err)
 {
     sl_status st = check_dims(&model->c, model->fp8_cache, device, err);
@@ -195,6 +195,7 @@ sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, void **out, char 
     g->device = device;
     g->fast_mla = model->c.kv_lora == 512 && model->c.qk_rope == 64;
     g->fp8_cache = model->fp8_cache;
+    g->graphs = graphs;
     g->fp8_indexer = g->fp8_cache && sl_k_indexer_bf16_takes(model->c.index_heads, model->c.index_dim);
     snprintf(g->desc, sizeof g->desc, "%s", name);
     st = sl_cuda_blas_new(&g->stream, &g->blas, &g->blas_ws, SL_DS_BLAS_WORKSPACE, name, err);

@@ -23,12 +23,13 @@
 extern const sl_arch_ops sl_deepseek_cuda_ops;
 
 /* Uploads the model's weights to GPU `device` and takes the model over
- * (freed with the result). desc gets "cuda:N (name, X GiB)".
+ * (freed with the result). desc gets "cuda:N (name, X GiB)". graphs: decode
+ * steps as CUDA graphs.
  * SL_ERR_NO_MEMORY, naming the sizes, when the weights do not fit in the
  * GPU's free memory; SL_ERR_UNSUPPORTED when there is no such device or a
  * dimension is beyond the kernels' limits. On failure the caller keeps the
  * model. */
-sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, void **out, char *desc,
+sl_status sl_deepseek_cuda_new(sl_deepseek *model, int device, bool graphs, void **out, char *desc,
                                size_t desc_cap, sl_error *err);
 
 #endif

@@ -29,6 +29,10 @@
  *   oracle keeps all of the mass;
  * - in oracle mode, the share of the mass kept is in (0, 1];
  * - device "auto" takes the GPU, with no notice;
+ * - decode steps as CUDA graphs (the default) give the same logits, bit for
+ *   bit, and the same selections as launched kernel by kernel (no_graphs),
+ *   in dense and indexer modes (the oracle's mass is summed by float
+ *   atomics), and the sessions say which they did;
  * - all of it again with DeepSeek's FP8 caches (kv_cache_fp8) on both: the
  *   CPU rounds its latent and indexer keys as the GPU stores them (656- and
  *   132-byte entries at V3.2's dims; here the same layouts at the
@@ -251,12 +255,47 @@ static const mode_case MODES[] = {
     {"oracle", SL_DSA_ORACLE, 16, false},
 };
 
-static sl_engine *open_engine(const char *dir, const char *device, bool fp8_cache)
+/* Decode steps as CUDA graphs against the same steps launched kernel by
+ * kernel: the same logits bit for bit, and the same selections. */
+static void check_graphs(sl_engine *graphs, sl_engine *launches, const int32_t *ids,
+                         const mode_case *m, const char *name)
+{
+    size_t V = (size_t)sl_engine_model(graphs)->n_vocab, max = SHORT + STEPS, rows = max * V;
+    int k = sl_engine_model(graphs)->index_top_k < 24 ? sl_engine_model(graphs)->index_top_k : 24;
+    float *a = calloc(rows, 4), *b = calloc(rows, 4);
+    sl_session *sa = session(graphs, max, m, k), *sb = session(launches, max, m, k);
+    run(sa, ids, V, a);
+    run(sb, ids, V, b);
+    CHECKF(sa && sl_session_decodes_on_graph(sa) && sb && !sl_session_decodes_on_graph(sb),
+           "%s %s: decodes on a graph: %d and %d", name, m->name,
+           sa && sl_session_decodes_on_graph(sa), sb && sl_session_decodes_on_graph(sb));
+    size_t differ = 0;
+    for (size_t i = 0; i < rows; i++)
+        differ += memcmp(&a[i], &b[i], 4) != 0;
+    sl_selection_view va, vb;
+    sl_error err = {0};
+    bool same_sel = true;
+    if (m->mode != SL_DSA_DENSE && sa && sb && sl_session_selections(sa, &va, &err) == SL_OK &&
+        sl_session_selections(sb, &vb, &err) == SL_OK) {
+        same_sel = va.n_records == vb.n_records;
+        for (size_t r = 0; same_sel && r < va.n_records; r++)
+            same_sel = !memcmp(va.records[r].raw, vb.records[r].raw,
+                               (size_t)va.n_layers * (size_t)va.top_k * 4);
+    }
+    CHECKF(differ == 0 && same_sel, "%s %s: graphs against launches: %zu logits differ, "
+           "selections %s", name, m->name, differ, same_sel ? "equal" : "differ");
+    fprintf(stderr, "%s %s: %d decode steps as CUDA graphs equal to launches (%zu of %zu logits "
+            "differ)\n", name, m->name, STEPS, differ, rows);
+    sl_session_free(sa), sl_session_free(sb);
+    free(a), free(b);
+}
+
+static sl_engine *open_engine(const char *dir, const char *device, bool fp8_cache, bool graphs)
 {
     sl_engine *e = NULL;
     sl_error err = {0};
     sl_engine_options o = {.model_path = dir, .n_threads = 4, .device = device,
-                           .kv_cache_fp8 = fp8_cache};
+                           .kv_cache_fp8 = fp8_cache, .no_graphs = !graphs};
     CHECKF(sl_engine_open(&o, &e, &err) == SL_OK, "%s", err.message);
     const char *where = strcmp(device, "cpu") == 0 ? "the CPU" : device;
     CHECK(!e || strncmp(sl_engine_device(e), where, strlen(where)) == 0);
@@ -286,8 +325,10 @@ static void check_checkpoint(const char *dir)
 {
     const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
     sl_error err = {0};
-    sl_engine *cpu = open_engine(dir, "cpu", false), *gpu = open_engine(dir, "cuda:0", false);
-    sl_engine *cpu8 = open_engine(dir, "cpu", true), *gpu8 = open_engine(dir, "cuda:0", true);
+    sl_engine *cpu = open_engine(dir, "cpu", false, false);
+    sl_engine *gpu = open_engine(dir, "cuda:0", false, true);
+    sl_engine *cpu8 = open_engine(dir, "cpu", true, false);
+    sl_engine *gpu8 = open_engine(dir, "cuda:0", true, true);
     sl_tokens ids = {0};
     CHECK(cpu && sl_tokenize(cpu, TEXT, strlen(TEXT), false, &ids, &err) == SL_OK);
     CHECKF(ids.n >= PROMPT + STEPS, "%s: the text is %zu tokens", name, ids.n);
@@ -302,6 +343,11 @@ static void check_checkpoint(const char *dir)
                "cache and %.3g from its float one (mean over rows)", name, fp8, plain);
         fprintf(stderr, "%s: the GPU's FP8-cache logits are %.2e from the CPU's FP8 cache, %.2e "
                 "from its float one (mean over rows)\n", name, fp8, plain);
+        sl_engine *launches = open_engine(dir, "cuda:0", false, false);
+        for (size_t i = 0; i < sizeof MODES / sizeof *MODES; i++)
+            if (MODES[i].mode != SL_DSA_ORACLE) /* its mass is summed by float atomics */
+                check_graphs(gpu, launches, ids.ids, &MODES[i], name);
+        sl_engine_close(launches);
     }
     sl_tokens_free(&ids);
     sl_engine_close(cpu), sl_engine_close(gpu), sl_engine_close(cpu8), sl_engine_close(gpu8);

@@ -6,7 +6,9 @@
  *   differ in its last bit); and with planted ties, the lower index;
  * - sl_k_gather_rows: exact;
  * - sl_k_moe_combine against the CPU's sum (zero, then each expert's
- *   weighted row in turn, then added to x): within 1e-6. */
+ *   weighted row in turn, then added to x): within 1e-6;
+ * - sl_k_moe_token_order: each token's rows in increasing order of expert,
+ *   as a sort on the host puts them; sl_k_offset_pointers: exact. */
 #include "gpu-util.h"
 #include "arch/moe.h"
 #include "sightline-kernels.h"
@@ -96,6 +98,47 @@ static void check_gather_combine(int n, int K, int dim)
         cudaFree(dev[i]);
 }
 
+/* n tokens of K distinct experts among E: the rows in expert order, and the
+ * experts' matrices' addresses. */
+static void check_token_order(int n, int K, int E)
+{
+    int32_t *ex = malloc((size_t)n * K * 4), *want = malloc((size_t)n * K * 4);
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < K; j++) {
+            int32_t e;
+            bool fresh;
+            do { /* distinct within the token, as the router chooses */
+                e = (int32_t)(sl_splitmix64(&rng) % (uint64_t)E);
+                fresh = true;
+                for (int i = 0; i < j; i++)
+                    fresh &= ex[t * K + i] != e;
+            } while (!fresh);
+            ex[t * K + j] = e;
+        }
+    for (int t = 0; t < n; t++) /* selection sort by expert, on the host */
+        for (int r = 0, last = -1; r < K; r++) {
+            int best = -1;
+            for (int j = 0; j < K; j++)
+                if (ex[t * K + j] > last && (best < 0 || ex[t * K + j] < ex[t * K + best]))
+                    best = j;
+            want[t * K + r] = t * K + best;
+            last = ex[t * K + best];
+        }
+    int32_t *d_ex = sl_gpu_upload(ex, (size_t)n * K * 4), *d_slot = sl_gpu_poisoned((size_t)n * K * 4);
+    const void **d_ptr = sl_gpu_poisoned((size_t)n * K * sizeof(void *));
+    static const char base[1];
+    CUDA_CHECK(sl_k_moe_token_order(d_ex, n, K, d_slot, 0));
+    CUDA_CHECK(sl_k_offset_pointers(d_ex, n * K, base, 4096, d_ptr, 0));
+    int32_t *slot = sl_gpu_download(d_slot, (size_t)n * K * 4);
+    uintptr_t *ptr = sl_gpu_download(d_ptr, (size_t)n * K * sizeof(void *));
+    size_t bad = 0;
+    for (int i = 0; i < n * K; i++)
+        bad += slot[i] != want[i] || ptr[i] != (uintptr_t)base + (uintptr_t)ex[i] * 4096;
+    CHECKF(bad == 0, "token order %d × %d of %d experts: %zu wrong", n, K, E, bad);
+    free(ex), free(want), free(slot), free(ptr);
+    cudaFree(d_ex), cudaFree(d_slot), cudaFree(d_ptr);
+}
+
 int main(void)
 {
     sl_gpu_require();
@@ -111,5 +154,8 @@ int main(void)
     check_gather_combine(1, 1, 64);
     check_gather_combine(37, 3, 96);
     check_gather_combine(256, 8, 1000);
+    check_token_order(1, 8, 256);
+    check_token_order(300, 6, 64);
+    check_token_order(5, 1, 7);
     return sl_test_finish();
 }
