@@ -208,10 +208,18 @@ __global__ void __launch_bounds__(kThreads, HMAX <= 64 && MT == 2 ? 2 : 1)
     };
 
     // Keys past L are zeros. The paged cache reads only the keys of its one
-    // row's range: block-table entries past it need not be valid.
+    // row's range: block-table entries past it need not be valid. Otherwise
+    // keys past every row's end are not read (a decode step captured as a
+    // graph passes the whole cache's length as L).
     int klo = 0, khi = p.L;
-    if constexpr (S == Src::fp8_paged)
+    if constexpr (S == Src::fp8_paged) {
         row_range(row0, klo, khi);
+    } else {
+        int top = 0;
+        for (int i = 0; i < nrows; i++)
+            top = max(top, p.ke[row0 + i]);
+        khi = min(khi, top);
+    }
     auto load_keys = [&](int row) {
 #pragma unroll
         for (int mt = 0; mt < kMT; mt++)

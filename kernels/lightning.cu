@@ -113,12 +113,16 @@ __device__ size_t scale_offset(int D, int s)
     return (size_t)(s / kPage) * kPage * (D + 4) + (size_t)kPage * D + 4 * (size_t)(s % kPage);
 }
 
-// One warp per key: its ue8m0 scale and e4m3 bytes, at position first + row.
-__global__ void keys_to_fp8(const float *k, int n, int D, int first, uint8_t *cache)
+// One warp per key: its ue8m0 scale and e4m3 bytes, at position first + row
+// (first_at: non-NULL, first read on the device).
+__global__ void keys_to_fp8(const float *k, int n, int D, int first, const int32_t *first_at,
+                            uint8_t *cache)
 {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= n)
         return;
+    if (first_at)
+        first = __ldg(first_at);
     const float *x = k + (size_t)row * D;
     float amax = 0.0f;
     for (int i = lane; i < D; i += 32)
@@ -133,9 +137,13 @@ __global__ void keys_to_fp8(const float *k, int n, int D, int first, uint8_t *ca
         *reinterpret_cast<float *>(cache + scale_offset(D, first + row)) = s;
 }
 
-// One thread per value: keys 0 … n − 1 back to bf16 (exact).
-__global__ void keys_from_fp8(const uint8_t *cache, int n, int D, __nv_bfloat16 *out)
+// One thread per value: keys 0 … n − 1 back to bf16 (exact); count_at:
+// non-NULL, at most *count_at keys (read on the device).
+__global__ void keys_from_fp8(const uint8_t *cache, int n, const int32_t *count_at, int D,
+                              __nv_bfloat16 *out)
 {
+    if (count_at)
+        n = min(n, __ldg(count_at));
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)n * D;
          i += (size_t)gridDim.x * blockDim.x) {
         int s = (int)(i / D), d = (int)(i % D);
@@ -159,7 +167,17 @@ cudaError_t sl_k_indexer_keys_fp8(const float *k, int n, int D, int first_pos, u
     if (n < 0 || D <= 0 || D > 128 || D % 4 || first_pos < 0)
         return cudaErrorInvalidValue;
     if (n > 0)
-        keys_to_fp8<<<(n + 7) / 8, 256, 0, stream>>>(k, n, D, first_pos, cache);
+        keys_to_fp8<<<(n + 7) / 8, 256, 0, stream>>>(k, n, D, first_pos, nullptr, cache);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_indexer_keys_fp8_at(const float *k, int n, int D, const int32_t *first_pos,
+                                     uint8_t *cache, cudaStream_t stream)
+{
+    if (n < 0 || D <= 0 || D > 128 || D % 4 || !first_pos)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        keys_to_fp8<<<(n + 7) / 8, 256, 0, stream>>>(k, n, D, 0, first_pos, cache);
     return cudaGetLastError();
 }
 
@@ -171,7 +189,19 @@ cudaError_t sl_k_indexer_keys_from_fp8(const uint8_t *cache, int n, int D, sl_bf
     size_t blocks = ((size_t)n * D + 255) / 256;
     if (n > 0)
         keys_from_fp8<<<blocks > 65535 ? 65535u : (unsigned)blocks, 256, 0, stream>>>(
-            cache, n, D, reinterpret_cast<__nv_bfloat16 *>(out));
+            cache, n, nullptr, D, reinterpret_cast<__nv_bfloat16 *>(out));
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_indexer_keys_from_fp8_at(const uint8_t *cache, const int32_t *count, int max_n,
+                                          int D, sl_bf16 *out, cudaStream_t stream)
+{
+    if (max_n < 0 || D <= 0 || D > 128 || D % 4 || !count)
+        return cudaErrorInvalidValue;
+    size_t blocks = ((size_t)max_n * D + 255) / 256;
+    if (max_n > 0) /* a grid for about 1M values a pass: short ranges end early */
+        keys_from_fp8<<<blocks > 4096 ? 4096u : (unsigned)blocks, 256, 0, stream>>>(
+            cache, max_n, count, D, reinterpret_cast<__nv_bfloat16 *>(out));
     return cudaGetLastError();
 }
 

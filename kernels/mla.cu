@@ -29,13 +29,15 @@ __device__ float latent_rms_scale(const float *x, int R, float eps)
 }
 
 // One CTA per row: RMSNorm of the latent (as sl_rmsnorm), the rope part
-// scaled, both rounded to bf16 into the cache entry.
+// scaled, both rounded to bf16 into the cache entry. first_at: non-NULL, row
+// t goes to entry *first_at + t (read on the device).
 __global__ void cache_entries(const float *kva, const float *weight, int R, int rope, float eps,
-                              float rope_scale, __nv_bfloat16 *entries)
+                              float rope_scale, __nv_bfloat16 *entries, const int32_t *first_at)
 {
     int D = R + rope;
     const float *x = kva + (size_t)blockIdx.x * D;
-    __nv_bfloat16 *e = entries + (size_t)blockIdx.x * D;
+    size_t row = (first_at ? (size_t)__ldg(first_at) : 0) + blockIdx.x;
+    __nv_bfloat16 *e = entries + row * D;
     float scale = latent_rms_scale(x, R, eps);
     for (int i = threadIdx.x; i < D; i += blockDim.x)
         e[i] = __float2bfloat16_rn(i < R ? __fmul_rn(__fmul_rn(x[i], scale), weight[i])
@@ -55,12 +57,14 @@ __host__ __device__ size_t fp8_entry_bytes(int R, int rope)
 // 128 quantised as sl_fp8_fake_quant (REF-FIX's act_quant of the latent
 // before caching), the rope part scaled and rounded to bf16.
 __global__ void cache_entries_fp8(const float *kva, const float *weight, int R, int rope,
-                                  float eps, float rope_scale, uint8_t *entries)
+                                  float eps, float rope_scale, uint8_t *entries,
+                                  const int32_t *first_at)
 {
     __shared__ float v[THREADS * MAX_PER_THREAD];
     __shared__ float block_max[THREADS * MAX_PER_THREAD / 128];
     const float *x = kva + (size_t)blockIdx.x * (R + rope);
-    uint8_t *e = entries + (size_t)blockIdx.x * fp8_entry_bytes(R, rope);
+    size_t row = (first_at ? (size_t)__ldg(first_at) : 0) + blockIdx.x;
+    uint8_t *e = entries + row * fp8_entry_bytes(R, rope);
     int n_blocks = (R + 127) / 128;
     float scale = latent_rms_scale(x, R, eps);
     if ((int)threadIdx.x < n_blocks)
@@ -81,22 +85,28 @@ __global__ void cache_entries_fp8(const float *kva, const float *weight, int R, 
         pe[i] = __float2bfloat16_rn(__fmul_rn(x[R + i], rope_scale));
 }
 
-// One CTA per entry: FP8 back to the BF16 entry (exact: an e4m3 value times
-// a power of two fits bf16's 8 bits of mantissa).
-__global__ void cache_entries_from_fp8(const uint8_t *entries, int R, int rope,
-                                       __nv_bfloat16 *out)
+// A CTA per entry, over n entries or *count_at (read on the device): FP8
+// back to the BF16 entry (exact: an e4m3 value times a power of two fits
+// bf16's 8 bits of mantissa).
+__global__ void cache_entries_from_fp8(const uint8_t *entries, int n, const int32_t *count_at,
+                                       int R, int rope, __nv_bfloat16 *out)
 {
-    const uint8_t *e = entries + (size_t)blockIdx.x * fp8_entry_bytes(R, rope);
-    const float *scales = reinterpret_cast<const float *>(e + R);
-    const __nv_bfloat16 *pe = reinterpret_cast<const __nv_bfloat16 *>(e + R + 4 * ((R + 127) / 128));
-    __nv_bfloat16 *o = out + (size_t)blockIdx.x * (R + rope);
-    for (int i = threadIdx.x; i < R + rope; i += blockDim.x) {
-        if (i < R) {
-            __nv_fp8_e4m3 q;
-            q.__x = e[i];
-            o[i] = __float2bfloat16_rn(__fmul_rn(static_cast<float>(q), scales[i / 128]));
-        } else {
-            o[i] = pe[i - R];
+    if (count_at)
+        n = min(n, __ldg(count_at));
+    for (int entry = blockIdx.x; entry < n; entry += gridDim.x) {
+        const uint8_t *e = entries + (size_t)entry * fp8_entry_bytes(R, rope);
+        const float *scales = reinterpret_cast<const float *>(e + R);
+        const __nv_bfloat16 *pe =
+            reinterpret_cast<const __nv_bfloat16 *>(e + R + 4 * ((R + 127) / 128));
+        __nv_bfloat16 *o = out + (size_t)entry * (R + rope);
+        for (int i = threadIdx.x; i < R + rope; i += blockDim.x) {
+            if (i < R) {
+                __nv_fp8_e4m3 q;
+                q.__x = e[i];
+                o[i] = __float2bfloat16_rn(__fmul_rn(static_cast<float>(q), scales[i / 128]));
+            } else {
+                o[i] = pe[i - R];
+            }
         }
     }
 }
@@ -149,15 +159,18 @@ __device__ void tile_logits(const float *qs, const __nv_bfloat16 *kv, int D, con
 }
 
 // One CTA per (row, head), keys in tiles with an online softmax; each
-// thread owns latent dims r = tid + i·THREADS. lse may be NULL.
+// thread owns latent dims r = tid + i·THREADS. lse may be NULL. first_at:
+// non-NULL, the first position is *first_at, read on the device (a decode
+// step captured once as a graph).
 __global__ void attention(const float *q_abs, const __nv_bfloat16 *kv, const int32_t *indices,
-                          int topk, int first_pos, int H, int R, int rope, float scale,
-                          float *out_lat, float *lse)
+                          int topk, int first_pos, const int32_t *first_at, int H, int R,
+                          int rope, float scale, float *out_lat, float *lse)
 {
     extern __shared__ float qs[]; // R + rope
     __shared__ float logit[TILE];
     __shared__ int pos[TILE];
-    int D = R + rope, t = blockIdx.x / H, last = first_pos + t;
+    int first = first_at ? __ldg(first_at) : first_pos;
+    int D = R + rope, t = blockIdx.x / H, last = first + t;
     const int32_t *idx = indices ? indices + (size_t)t * topk : nullptr;
     int n_keys = indices ? topk : last + 1;
     for (int i = threadIdx.x; i < D; i += blockDim.x)
@@ -271,7 +284,21 @@ cudaError_t sl_k_mla_cache_entries(const float *kva, const float *norm_weight, i
         return cudaErrorInvalidValue;
     if (n > 0)
         cache_entries<<<n, THREADS, 0, stream>>>(kva, norm_weight, R, rope, eps, rope_scale,
-                                                 reinterpret_cast<__nv_bfloat16 *>(entries));
+                                                 reinterpret_cast<__nv_bfloat16 *>(entries),
+                                                 nullptr);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_cache_entries_at(const float *kva, const float *norm_weight, int n, int R,
+                                      int rope, float eps, float rope_scale, sl_bf16 *cache,
+                                      const int32_t *first_pos, cudaStream_t stream)
+{
+    if (bad_dims(n, 1, R, rope) || !first_pos)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        cache_entries<<<n, THREADS, 0, stream>>>(kva, norm_weight, R, rope, eps, rope_scale,
+                                                 reinterpret_cast<__nv_bfloat16 *>(cache),
+                                                 first_pos);
     return cudaGetLastError();
 }
 
@@ -288,18 +315,41 @@ cudaError_t sl_k_mla_cache_entries_fp8(const float *kva, const float *norm_weigh
         return cudaErrorInvalidValue;
     if (n > 0)
         cache_entries_fp8<<<n, THREADS, 0, stream>>>(kva, norm_weight, R, rope, eps, rope_scale,
-                                                     entries);
+                                                     entries, nullptr);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_cache_entries_fp8_at(const float *kva, const float *norm_weight, int n, int R,
+                                          int rope, float eps, float rope_scale, uint8_t *cache,
+                                          const int32_t *first_pos, cudaStream_t stream)
+{
+    if (bad_dims(n, 1, R, rope) || R % 4 || !first_pos)
+        return cudaErrorInvalidValue;
+    if (n > 0)
+        cache_entries_fp8<<<n, THREADS, 0, stream>>>(kva, norm_weight, R, rope, eps, rope_scale,
+                                                     cache, first_pos);
     return cudaGetLastError();
 }
 
 cudaError_t sl_k_mla_cache_from_fp8(const uint8_t *entries, int n, int R, int rope, sl_bf16 *out,
                                     cudaStream_t stream)
 {
-    if (bad_dims(n, 1, R, rope) || R % 4 || n > 0x7fffffff)
+    if (bad_dims(n, 1, R, rope) || R % 4)
         return cudaErrorInvalidValue;
     if (n > 0)
-        cache_entries_from_fp8<<<n, 128, 0, stream>>>(entries, R, rope,
-                                                      reinterpret_cast<__nv_bfloat16 *>(out));
+        cache_entries_from_fp8<<<n < 65535 ? n : 65535, 128, 0, stream>>>(
+            entries, n, nullptr, R, rope, reinterpret_cast<__nv_bfloat16 *>(out));
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_cache_from_fp8_at(const uint8_t *entries, const int32_t *count, int max_n,
+                                       int R, int rope, sl_bf16 *out, cudaStream_t stream)
+{
+    if (bad_dims(max_n, 1, R, rope) || R % 4 || !count)
+        return cudaErrorInvalidValue;
+    if (max_n > 0)
+        cache_entries_from_fp8<<<max_n < 4096 ? max_n : 4096, 128, 0, stream>>>(
+            entries, max_n, count, R, rope, reinterpret_cast<__nv_bfloat16 *>(out));
     return cudaGetLastError();
 }
 
@@ -323,8 +373,23 @@ cudaError_t sl_k_mla_attention(const float *q_abs, const sl_bf16 *kv, const int3
     if (n > 0)
         attention<<<n * H, THREADS, smem, stream>>>(q_abs,
                                                     reinterpret_cast<const __nv_bfloat16 *>(kv),
-                                                    indices, topk, first_pos, H, R, rope, scale,
-                                                    out_lat, lse);
+                                                    indices, topk, first_pos, nullptr, H, R, rope,
+                                                    scale, out_lat, lse);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_attention_at(const float *q_abs, const sl_bf16 *kv, const int32_t *indices,
+                                  int topk, int n, const int32_t *first_pos, int H, int R, int rope,
+                                  float scale, float *out_lat, float *lse, cudaStream_t stream)
+{
+    if (bad_dims(n, H, R, rope) || !first_pos || (indices && topk < 0))
+        return cudaErrorInvalidValue;
+    size_t smem = (size_t)(R + rope) * sizeof(float);
+    if (n > 0)
+        attention<<<n * H, THREADS, smem, stream>>>(q_abs,
+                                                    reinterpret_cast<const __nv_bfloat16 *>(kv),
+                                                    indices, topk, 0, first_pos, H, R, rope,
+                                                    scale, out_lat, lse);
     return cudaGetLastError();
 }
 

@@ -66,16 +66,19 @@ __device__ __forceinline__ void turn(float &a, float &b, float angle)
     a = ra;
 }
 
+// first_at: non-NULL, the first position is *first_at, read on the device
+// (a decode step captured once as a graph).
 template <bool neox>
 __global__ void rope(float *x, size_t pairs, int heads, int head_dim, int half, int first_pos,
-                     const float *inv_freq)
+                     const int32_t *first_at, const float *inv_freq)
 {
+    long long first = first_at ? (long long)__ldg(first_at) : (long long)first_pos;
     for (size_t k = blockIdx.x * (size_t)blockDim.x + threadIdx.x; k < pairs;
          k += (size_t)gridDim.x * blockDim.x) {
         int i = (int)(k % (size_t)half);
         size_t th = k / (size_t)half; // row · heads + head
         size_t t = th / (size_t)heads;
-        float angle = __fmul_rn((float)((long long)first_pos + (long long)t), inv_freq[i]);
+        float angle = __fmul_rn((float)(first + (long long)t), inv_freq[i]);
         float *p = x + th * (size_t)head_dim;
         float *pa = neox ? p + i : p + 2 * i;
         float *pb = neox ? p + i + half : p + 2 * i + 1;
@@ -113,7 +116,8 @@ __global__ void rope_qkv_at(const float *qkv, int heads, int kv_heads, int head_
 }
 
 cudaError_t rope_launch(bool neox, float *x, int n, int heads, int head_dim, int rot_dims,
-                        int first_pos, const float *inv_freq, cudaStream_t s)
+                        int first_pos, const int32_t *first_at, const float *inv_freq,
+                        cudaStream_t s)
 {
     if (n < 0 || heads < 0 || head_dim <= 0 || rot_dims < 0 || rot_dims % 2 || rot_dims > head_dim ||
         first_pos < 0)
@@ -123,10 +127,10 @@ cudaError_t rope_launch(bool neox, float *x, int n, int heads, int head_dim, int
         return cudaSuccess;
     if (neox)
         rope<true><<<grid_for(pairs, 256), 256, 0, s>>>(x, pairs, heads, head_dim, rot_dims / 2,
-                                                        first_pos, inv_freq);
+                                                        first_pos, first_at, inv_freq);
     else
         rope<false><<<grid_for(pairs, 256), 256, 0, s>>>(x, pairs, heads, head_dim, rot_dims / 2,
-                                                         first_pos, inv_freq);
+                                                         first_pos, first_at, inv_freq);
     return cudaGetLastError();
 }
 
@@ -246,7 +250,16 @@ extern "C" cudaError_t sl_k_rmsnorm(const float *x, const float *weight, int n, 
 extern "C" cudaError_t sl_k_rope_interleaved(float *x, int n, int heads, int head_dim, int rot_dims,
                                              int first_pos, const float *inv_freq, cudaStream_t s)
 {
-    return rope_launch(false, x, n, heads, head_dim, rot_dims, first_pos, inv_freq, s);
+    return rope_launch(false, x, n, heads, head_dim, rot_dims, first_pos, NULL, inv_freq, s);
+}
+
+extern "C" cudaError_t sl_k_rope_interleaved_at(float *x, int n, int heads, int head_dim,
+                                                int rot_dims, const int32_t *first_pos,
+                                                const float *inv_freq, cudaStream_t s)
+{
+    if (!first_pos)
+        return cudaErrorInvalidValue;
+    return rope_launch(false, x, n, heads, head_dim, rot_dims, 0, first_pos, inv_freq, s);
 }
 
 extern "C" cudaError_t sl_k_rope_qkv_at(const float *qkv, int heads, int kv_heads, int head_dim,
@@ -270,7 +283,16 @@ extern "C" cudaError_t sl_k_rope_qkv_at(const float *qkv, int heads, int kv_head
 extern "C" cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dims,
                                       int first_pos, const float *inv_freq, cudaStream_t s)
 {
-    return rope_launch(true, x, n, heads, head_dim, rot_dims, first_pos, inv_freq, s);
+    return rope_launch(true, x, n, heads, head_dim, rot_dims, first_pos, NULL, inv_freq, s);
+}
+
+extern "C" cudaError_t sl_k_rope_neox_at(float *x, int n, int heads, int head_dim, int rot_dims,
+                                         const int32_t *first_pos, const float *inv_freq,
+                                         cudaStream_t s)
+{
+    if (!first_pos)
+        return cudaErrorInvalidValue;
+    return rope_launch(true, x, n, heads, head_dim, rot_dims, 0, first_pos, inv_freq, s);
 }
 
 extern "C" cudaError_t sl_k_swiglu(const float *gate, const float *up, int n, int dim, sl_bf16 *out,

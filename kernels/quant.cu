@@ -9,8 +9,10 @@ namespace {
 
 // row: non-NULL, out is row *row of n values (read on the device, for a
 // decode step replayed as a graph).
-__global__ void f32_to_bf16(const float *in, __nv_bfloat16 *out, size_t n)
+__global__ void f32_to_bf16(const float *in, __nv_bfloat16 *out, size_t n, const int32_t *row)
 {
+    if (row)
+        out += (size_t)__ldg(row) * n;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n;
          i += (size_t)gridDim.x * blockDim.x)
         out[i] = __float2bfloat16_rn(in[i]);
@@ -61,7 +63,18 @@ unsigned grid_for(size_t n, unsigned threads)
 
 extern "C" cudaError_t sl_k_f32_to_bf16(const float *in, sl_bf16 *out, size_t n, cudaStream_t stream)
 {
-    f32_to_bf16<<<grid_for(n, 256), 256, 0, stream>>>(in, reinterpret_cast<__nv_bfloat16 *>(out), n);
+    f32_to_bf16<<<grid_for(n, 256), 256, 0, stream>>>(in, reinterpret_cast<__nv_bfloat16 *>(out), n,
+                                                      nullptr);
+    return cudaGetLastError();
+}
+
+extern "C" cudaError_t sl_k_f32_to_bf16_at(const float *in, sl_bf16 *out, size_t n,
+                                           const int32_t *row, cudaStream_t stream)
+{
+    if (!row)
+        return cudaErrorInvalidValue;
+    f32_to_bf16<<<grid_for(n, 256), 256, 0, stream>>>(in, reinterpret_cast<__nv_bfloat16 *>(out), n,
+                                                      row);
     return cudaGetLastError();
 }
 

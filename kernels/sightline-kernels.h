@@ -25,6 +25,9 @@ typedef uint16_t sl_bf16;
 
 cudaError_t sl_k_f32_to_bf16(const float *in, sl_bf16 *out, size_t n, cudaStream_t stream);
 cudaError_t sl_k_bf16_to_f32(const sl_bf16 *in, float *out, size_t n, cudaStream_t stream);
+/* in [n] into row *row of out (rows of n bf16), the row read on the device. */
+cudaError_t sl_k_f32_to_bf16_at(const float *in, sl_bf16 *out, size_t n, const int32_t *row,
+                                cudaStream_t stream);
 /* Per block of `block` consecutive values (n a multiple of block): the
  * power-of-two scale s = 2^ceil(log2(max(amax, 1e-4) / 448)) and the e4m3
  * bytes of x / s (round to nearest even, saturating at ±448), as DeepSeek's
@@ -205,6 +208,14 @@ cudaError_t sl_k_rope_interleaved(float *x, int n, int heads, int head_dim, int 
                                   int first_pos, const float *inv_freq, cudaStream_t stream);
 cudaError_t sl_k_rope_neox(float *x, int n, int heads, int head_dim, int rot_dims, int first_pos,
                            const float *inv_freq, cudaStream_t stream);
+/* The same with the first position read on the device from *first_pos (a
+ * decode step captured once as a CUDA graph, its position written before each
+ * replay). */
+cudaError_t sl_k_rope_interleaved_at(float *x, int n, int heads, int head_dim, int rot_dims,
+                                     const int32_t *first_pos, const float *inv_freq,
+                                     cudaStream_t stream);
+cudaError_t sl_k_rope_neox_at(float *x, int n, int heads, int head_dim, int rot_dims,
+                              const int32_t *first_pos, const float *inv_freq, cudaStream_t stream);
 /* A decode step's q, k and v in one launch: qkv holds one row's q ‖ k ‖ v
  * (heads, kv_heads and kv_heads × head_dim floats); q and k turned as
  * sl_k_rope_interleaved at the position *pos, read on the device (a decode
@@ -330,6 +341,10 @@ cudaError_t sl_k_mla_absorb_q(const float *q, const float *kv_b, int n, int H, i
 cudaError_t sl_k_mla_attention(const float *q_abs, const sl_bf16 *kv, const int32_t *indices,
                                int topk, int n, int first_pos, int H, int R, int rope, float scale,
                                float *out_lat, float *lse, cudaStream_t stream);
+/* The same with the first position read on the device (*first_pos). */
+cudaError_t sl_k_mla_attention_at(const float *q_abs, const sl_bf16 *kv, const int32_t *indices,
+                                  int topk, int n, const int32_t *first_pos, int H, int R, int rope,
+                                  float scale, float *out_lat, float *lse, cudaStream_t stream);
 /* The oracle's mass as sl_mla_head_mass: mass[t·(first_pos + n) + p] =
  * Σ_h p_h,p for p ≤ first_pos + t, 0 past it. lse [n][H] and out_lat
  * [n][H][R] are scratch (dense attention's). Float atomics: the last bits
@@ -352,6 +367,17 @@ cudaError_t sl_k_mla_cache_entries_fp8(const float *kva, const float *norm_weigh
                                        cudaStream_t stream);
 cudaError_t sl_k_mla_cache_from_fp8(const uint8_t *entries, int n, int R, int rope, sl_bf16 *out,
                                     cudaStream_t stream);
+/* A decode step captured once as a CUDA graph reads its position on the
+ * device: the entries of rows 0 … n - 1 go to positions *first_pos … of
+ * cache; the reader turns entries 0 … *count - 1 back (at most max_n). */
+cudaError_t sl_k_mla_cache_entries_at(const float *kva, const float *norm_weight, int n, int R,
+                                      int rope, float eps, float rope_scale, sl_bf16 *cache,
+                                      const int32_t *first_pos, cudaStream_t stream);
+cudaError_t sl_k_mla_cache_entries_fp8_at(const float *kva, const float *norm_weight, int n, int R,
+                                          int rope, float eps, float rope_scale, uint8_t *cache,
+                                          const int32_t *first_pos, cudaStream_t stream);
+cudaError_t sl_k_mla_cache_from_fp8_at(const uint8_t *entries, const int32_t *count, int max_n,
+                                       int R, int rope, sl_bf16 *out, cudaStream_t stream);
 /* out [n][H][vd] bf16 = W_UV[h]·out_lat[t][h]. */
 cudaError_t sl_k_mla_unabsorb(const float *out_lat, const float *kv_b, int n, int H, int nope,
                               int vd, int R, sl_bf16 *out, cudaStream_t stream);
@@ -382,6 +408,13 @@ cudaError_t sl_k_indexer_keys_fp8(const float *k, int n, int D, int first_pos, u
                                   cudaStream_t stream);
 cudaError_t sl_k_indexer_keys_from_fp8(const uint8_t *cache, int n, int D, sl_bf16 *out,
                                        cudaStream_t stream);
+/* The same with positions read on the device (a decode step captured once
+ * as a CUDA graph): keys to *first_pos …; keys 0 … *count - 1 back (at most
+ * max_n). */
+cudaError_t sl_k_indexer_keys_fp8_at(const float *k, int n, int D, const int32_t *first_pos,
+                                     uint8_t *cache, cudaStream_t stream);
+cudaError_t sl_k_indexer_keys_from_fp8_at(const uint8_t *cache, const int32_t *count, int max_n,
+                                          int D, sl_bf16 *out, cudaStream_t stream);
 /* sl_k_indexer_bf16's scores for any H and D with H·D + H ≤ 12288 and rows ≤
  * 65535: the fast kernel where it takes the shape (sl_k_indexer_bf16_takes),
  * else one thread per key, the heads summed in order. */

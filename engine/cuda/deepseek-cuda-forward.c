@@ -44,10 +44,12 @@ typedef struct {
     const void **moe_ptrs; /* 9·K: A gate, up, down; B gate, up, down; C gate, up, down */
     int32_t *step_sel;     /* pinned: n_layers × sel_k */
     double *step_kept;     /* pinned: n_layers */
-    /* a decode step as a CUDA graph: captured every step and updated in place
-     * (instantiated again only when its shape changes) */
+    /* a decode step as a CUDA graph, captured once, reading its token, position
+     * and length from step (device) = step_host (pinned), written each step */
     cudaGraphExec_t decode;
+    int graph_key;  /* what it was captured for (graph_key) */
     bool no_graphs; /* capturing failed once: steps launch kernel by kernel */
+    int32_t *step, *step_host;
 } gpu_state;
 
 static size_t ffn_width(const sl_ds_config *c)
@@ -89,6 +91,8 @@ static void state_free(void *p)
     cudaFree(s->moe_ptrs);
     cudaFreeHost(s->step_sel);
     cudaFreeHost(s->step_kept);
+    cudaFreeHost(s->step_host);
+    cudaFree(s->step);
     if (s->decode)
         cudaGraphExecDestroy(s->decode);
     free(s->host_experts);
@@ -209,6 +213,9 @@ static sl_status state_new(const void *model, const sl_pool *pool, size_t max_to
         st = identity_table(g, s->block_table, (max_tokens + 63) / 64, err);
     if (!st)
         st = expert_pointers(g, s, err);
+    if (!st && (cudaMalloc((void **)&s->step, 3 * sizeof(int32_t)) != cudaSuccess ||
+                cudaMallocHost((void **)&s->step_host, 3 * sizeof(int32_t)) != cudaSuccess))
+        st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a decode step", g->desc);
     if (st) {
         state_free(s);
         return st;
@@ -237,10 +244,25 @@ static sl_status linear_f32(const gpu_ds *g, const float *w, int out, int in, co
 
 /* ---- attention ------------------------------------------------------------------ */
 
+/* A decode step captured once as a CUDA graph reads its position on the
+ * device: at[0] = pos and at[1] = pos + 1 (its length), written before each
+ * replay; at is NULL for calls launched kernel by kernel. Its launches cover
+ * the whole cache (whose positions past the row's are left alone or read as
+ * -inf), so that they are the same at every position. */
+static int positions(const gpu_state *s, int n, int pos, const int32_t *at)
+{
+    return at ? (int)s->max_tokens : pos + n;
+}
+
+static const int32_t *row_lengths(const gpu_state *s, const int32_t *at)
+{
+    return at ? at + 1 : s->row_len;
+}
+
 /* MLA's projections of n rows: the absorbed queries into q_abs, the latent
  * cache entries of positions pos … into the layer's cache. */
 static sl_status mla_project(const gpu_ds *g, gpu_state *s, const gpu_layer *l, uint8_t *kv,
-                             int n, int pos, sl_error *err)
+                             int n, int pos, const int32_t *at, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
     const sl_deepseek *m = g->cpu;
@@ -253,27 +275,49 @@ static sl_status mla_project(const gpu_ds *g, gpu_state *s, const gpu_layer *l, 
     if ((st = linear(g, l->q_b, nh * qk, c->q_lora, s->qr_b, n, s->q, err)) ||
         (st = linear(g, l->kv_a, D, H, s->xn, n, s->kva, err)))
         return st;
-    CK(sl_k_rope_interleaved(s->q + c->qk_nope, n, nh, qk, rope, pos, g->inv_freq, g->stream), "rope");
-    CK(sl_k_rope_interleaved(s->kva + R, n, 1, D, rope, pos, g->inv_freq, g->stream), "rope");
+    float eps = c->norm_eps, f = m->rope_factor;
     uint8_t *entries = kv + (size_t)pos * s->kv_entry;
-    if (g->fp8_cache)
-        CK(sl_k_mla_cache_entries_fp8(s->kva, l->kv_norm, n, R, rope, c->norm_eps, m->rope_factor,
-                                      entries, g->stream), "the latent cache");
-    else
-        CK(sl_k_mla_cache_entries(s->kva, l->kv_norm, n, R, rope, c->norm_eps, m->rope_factor,
-                                  (sl_bf16 *)entries, g->stream), "the latent cache");
+    cudaError_t e;
+    if (at) {
+        e = sl_k_rope_interleaved_at(s->q + c->qk_nope, n, nh, qk, rope, at, g->inv_freq, g->stream);
+        if (e == cudaSuccess)
+            e = sl_k_rope_interleaved_at(s->kva + R, n, 1, D, rope, at, g->inv_freq, g->stream);
+        if (e == cudaSuccess)
+            e = g->fp8_cache
+                    ? sl_k_mla_cache_entries_fp8_at(s->kva, l->kv_norm, n, R, rope, eps, f, kv, at,
+                                                    g->stream)
+                    : sl_k_mla_cache_entries_at(s->kva, l->kv_norm, n, R, rope, eps, f,
+                                                (sl_bf16 *)kv, at, g->stream);
+    } else {
+        e = sl_k_rope_interleaved(s->q + c->qk_nope, n, nh, qk, rope, pos, g->inv_freq, g->stream);
+        if (e == cudaSuccess)
+            e = sl_k_rope_interleaved(s->kva + R, n, 1, D, rope, pos, g->inv_freq, g->stream);
+        if (e == cudaSuccess)
+            e = g->fp8_cache
+                    ? sl_k_mla_cache_entries_fp8(s->kva, l->kv_norm, n, R, rope, eps, f, entries,
+                                                 g->stream)
+                    : sl_k_mla_cache_entries(s->kva, l->kv_norm, n, R, rope, eps, f,
+                                             (sl_bf16 *)entries, g->stream);
+    }
+    CK(e, "the latent cache");
     CK(sl_k_mla_absorb_q(s->q, l->kv_b, n, nh, c->qk_nope, rope, c->v_head, R, m->rope_factor,
                          s->q_abs, g->stream), "the absorbed queries");
     return SL_OK;
 }
 
 /* Layer il's cache entries 0 … L - 1 in BF16: the cache itself, or with an
- * FP8 cache its entries turned back into s->kv_view (once a layer and call). */
+ * FP8 cache its entries turned back into s->kv_view (once a layer and call;
+ * a graph's step, every time it is replayed). */
 static sl_status latent_view(const gpu_ds *g, gpu_state *s, int il, const uint8_t *kv, int L,
-                             const sl_bf16 **out, sl_error *err)
+                             const int32_t *at, const sl_bf16 **out, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
     *out = g->fp8_cache ? s->kv_view : (const sl_bf16 *)kv;
+    if (g->fp8_cache && at) {
+        CK(sl_k_mla_cache_from_fp8_at(kv, at + 1, L, c->kv_lora, c->qk_rope, s->kv_view,
+                                      g->stream), "the FP8 latent cache");
+        return SL_OK;
+    }
     if (!g->fp8_cache || (s->view_il == il && s->view_len == L))
         return SL_OK;
     CK(sl_k_mla_cache_from_fp8(kv, L, c->kv_lora, c->qk_rope, s->kv_view, g->stream),
@@ -286,22 +330,26 @@ static sl_status latent_view(const gpu_ds *g, gpu_state *s, int il, const uint8_
  * kernel (the queries as e4m3, each head's scale folded into its weight)
  * where it takes the shape, else over the keys turned back into BF16. */
 static sl_status fp8_cache_scores(const gpu_ds *g, gpu_state *s, const uint8_t *keys, int n,
-                                  int pos, sl_error *err)
+                                  int pos, const int32_t *at, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
-    int ih = c->index_heads, id = c->index_dim, L = pos + n;
-    CK(sl_k_indexer_keys_fp8(s->ik, n, id, pos, (uint8_t *)keys, g->stream), "the indexer cache");
+    int ih = c->index_heads, id = c->index_dim, L = positions(s, n, pos, at);
+    const int32_t *len = row_lengths(s, at);
+    CK(at ? sl_k_indexer_keys_fp8_at(s->ik, n, id, at, (uint8_t *)keys, g->stream)
+          : sl_k_indexer_keys_fp8(s->ik, n, id, pos, (uint8_t *)keys, g->stream),
+       "the indexer cache");
     if (g->fp8_indexer) {
         CK(sl_k_quant_e4m3(s->iq, s->iq8, s->iq_scale, (size_t)n * ih * id, id, g->stream),
            "the FP8 queries");
         CK(sl_k_scale_groups(s->iw, s->iq_scale, (size_t)n * ih, 1, g->stream), "the head weights");
-        CK(sl_k_indexer_fp8_paged(s->iq8, s->iw, keys, s->block_table, 0, s->ks, s->row_len, n, ih,
-                                  id, L, s->scores, (size_t)L, g->stream), "the indexer's scores");
+        CK(sl_k_indexer_fp8_paged(s->iq8, s->iw, keys, s->block_table, 0, s->ks, len, n, ih, id,
+                                  L, s->scores, (size_t)L, g->stream), "the indexer's scores");
         return SL_OK;
     }
     CK(sl_k_f32_to_bf16(s->iq, s->iq_b, (size_t)n * ih * id, g->stream), "bf16");
-    CK(sl_k_indexer_keys_from_fp8(keys, L, id, s->keys_view, g->stream), "the indexer cache");
-    CK(sl_k_indexer_any(s->iq_b, s->iw, s->keys_view, s->ks, s->row_len, n, ih, id, L, s->scores,
+    CK(at ? sl_k_indexer_keys_from_fp8_at(keys, len, L, id, s->keys_view, g->stream)
+          : sl_k_indexer_keys_from_fp8(keys, L, id, s->keys_view, g->stream), "the indexer cache");
+    CK(sl_k_indexer_any(s->iq_b, s->iw, s->keys_view, s->ks, len, n, ih, id, L, s->scores,
                         (size_t)L, g->stream), "the indexer's scores");
     return SL_OK;
 }
@@ -311,34 +359,40 @@ static sl_status fp8_cache_scores(const gpu_ds *g, gpu_state *s, const uint8_t *
  * keys into the layer's indexer cache; DeepSeek's FP8 numerics when asked
  * and with an FP8 cache. */
 static sl_status indexer_scores(const gpu_ds *g, gpu_state *s, const gpu_layer *l,
-                                uint8_t *keys, int n, int pos, bool fp8, sl_error *err)
+                                uint8_t *keys, int n, int pos, const int32_t *at, bool fp8,
+                                sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
     const sl_deepseek *m = g->cpu;
-    int H = c->hidden, ih = c->index_heads, id = c->index_dim, rope = c->qk_rope, L = pos + n;
+    int H = c->hidden, ih = c->index_heads, id = c->index_dim, rope = c->qk_rope;
+    int L = positions(s, n, pos, at);
+    const int32_t *len = row_lengths(s, at);
     sl_status st;
     if ((st = linear(g, l->iq, ih * id, c->q_lora, s->qr_b, n, s->iq, err)) ||
         (st = linear(g, l->ik, id, H, s->xn, n, s->ik, err)) ||
         (st = linear(g, l->iw, ih, H, s->xn, n, s->iw, err)))
         return st;
     float w_scale = 1.0f / sqrtf((float)ih) / sqrtf((float)id);
-    CK(sl_k_rope_neox(s->iq, n, ih, id, rope, pos, g->inv_freq, g->stream), "rope");
+    CK(at ? sl_k_rope_neox_at(s->iq, n, ih, id, rope, at, g->inv_freq, g->stream)
+          : sl_k_rope_neox(s->iq, n, ih, id, rope, pos, g->inv_freq, g->stream), "rope");
     CK(sl_k_scale_cols(s->iq, n * ih, id, rope, m->rope_factor, g->stream), "rope");
     CK(sl_k_scale_cols(s->iw, n, ih, ih, w_scale, g->stream), "the head weights");
     CK(sl_k_layernorm(s->ik, l->ik_norm_w, l->ik_norm_b, n, id, 1e-6f, g->stream), "layernorm");
-    CK(sl_k_rope_neox(s->ik, n, 1, id, rope, pos, g->inv_freq, g->stream), "rope");
+    CK(at ? sl_k_rope_neox_at(s->ik, n, 1, id, rope, at, g->inv_freq, g->stream)
+          : sl_k_rope_neox(s->ik, n, 1, id, rope, pos, g->inv_freq, g->stream), "rope");
     CK(sl_k_scale_cols(s->ik, n, id, rope, m->rope_factor, g->stream), "rope");
     if (fp8 || g->fp8_cache) {
         CK(sl_k_hadamard_fp8(s->iq, n * ih, id, g->stream), "the FP8 queries");
         CK(sl_k_hadamard_fp8(s->ik, n, id, g->stream), "the FP8 keys");
     }
     if (g->fp8_cache)
-        return fp8_cache_scores(g, s, keys, n, pos, err);
+        return fp8_cache_scores(g, s, keys, n, pos, at, err);
     sl_bf16 *bf16_keys = (sl_bf16 *)keys;
     CK(sl_k_f32_to_bf16(s->iq, s->iq_b, (size_t)n * ih * id, g->stream), "bf16");
-    CK(sl_k_f32_to_bf16(s->ik, bf16_keys + (size_t)pos * id, (size_t)n * id, g->stream),
+    CK(at ? sl_k_f32_to_bf16_at(s->ik, bf16_keys, (size_t)id, at, g->stream) /* one row */
+          : sl_k_f32_to_bf16(s->ik, bf16_keys + (size_t)pos * id, (size_t)n * id, g->stream),
        "the indexer cache");
-    CK(sl_k_indexer_any(s->iq_b, s->iw, bf16_keys, s->ks, s->row_len, n, ih, id, L, s->scores,
+    CK(sl_k_indexer_any(s->iq_b, s->iw, bf16_keys, s->ks, len, n, ih, id, L, s->scores,
                         (size_t)L, g->stream), "the indexer's scores");
     return SL_OK;
 }
@@ -411,7 +465,7 @@ static void rows_done(const gpu_ds *g, sl_dsa *dsa, int il, int n, int pos, cons
 /* The recorded rows' selections back to the session, and for the oracle the
  * share of the mass each sparse row kept, summed on the device (the CPU
  * counts every sparse row). A chunk waits for them; a decode step copies
- * them to pinned memory, for steps_records once it is done, so that nothing
+ * them to pinned memory, for step_records once it is done, so that nothing
  * in it waits for the host (it may be a CUDA graph). */
 static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il, int n, int pos,
                              sl_error *err)
@@ -424,7 +478,10 @@ static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il,
                              (int)r.sparse, (int)k, s->kept, g->stream), "the kept mass");
     int32_t *sel_to = n == 1 ? s->step_sel + (size_t)il * k : rows + r.first * stride;
     double *kept_to = n == 1 ? s->step_kept + il : s->host_kept;
-    if (r.recorded)
+    if (n == 1) /* the step's records take the row or not: step_records */
+        CK(cudaMemcpyAsync(sel_to, s->sel, k * 4, cudaMemcpyDeviceToHost, g->stream),
+           "the selections");
+    else if (r.recorded)
         CK(cudaMemcpyAsync(sel_to, s->sel + r.first * k, r.recorded * k * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the selections");
     if (r.sparse)
@@ -455,36 +512,37 @@ static void step_records(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int pos)
 /* Each row's selection into s->sel: the top-k of the indexer's scores or of
  * the oracle's mass, over the positions the row sees. */
 static sl_status select_rows(const gpu_ds *g, gpu_state *s, int il, uint8_t *kv, uint8_t *keys,
-                             sl_dsa *dsa, int n, int pos, sl_error *err)
+                             sl_dsa *dsa, int n, int pos, const int32_t *at, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
-    int L = pos + n, k = (int)sl_dsa_k(dsa);
+    int L = positions(s, n, pos, at), k = (int)sl_dsa_k(dsa);
     const sl_bf16 *entries;
     sl_status st = dsa_buffers(g, s, (size_t)k, err);
     if (st)
         return st;
-    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE) {
-        if ((st = latent_view(g, s, il, kv, L, &entries, err)))
+    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE) { /* never in a graph (decode_graph) */
+        if ((st = latent_view(g, s, il, kv, L, NULL, &entries, err)))
             return st;
         CK(sl_k_mla_head_mass(s->q_abs, entries, n, pos, c->n_heads, c->kv_lora, c->qk_rope,
                               g->cpu->softmax_scale, s->scores, s->lse, s->o_lat, g->stream),
            "the oracle's mass");
-    } else if ((st = indexer_scores(g, s, &g->layers[il], keys, n, pos, sl_dsa_indexer_fp8(dsa),
-                                    err))) {
+    } else if ((st = indexer_scores(g, s, &g->layers[il], keys, n, pos, at,
+                                    sl_dsa_indexer_fp8(dsa), err))) {
         return st;
     }
-    CK(sl_k_topk(s->scores, (size_t)L, s->row_len, n, L, k, s->sel, s->topk_ws, s->topk_ws_bytes,
-                 g->stream), "the top-k");
+    CK(sl_k_topk(s->scores, (size_t)L, row_lengths(s, at), n, L, k, s->sel, s->topk_ws,
+                 s->topk_ws_bytes, g->stream), "the top-k");
     return SL_OK;
 }
 
 /* Attention in the absorbed form over the selection (sel NULL: densely),
  * then W_UV into s->att. */
 static sl_status mla_attend(const gpu_ds *g, gpu_state *s, int il, const uint8_t *kv,
-                            const int32_t *sel, int k, int n, int pos, sl_error *err)
+                            const int32_t *sel, int k, int n, int pos, const int32_t *at,
+                            sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
-    int nh = c->n_heads, R = c->kv_lora, D = R + c->qk_rope, L = pos + n;
+    int nh = c->n_heads, R = c->kv_lora, D = R + c->qk_rope, L = positions(s, n, pos, at);
     float scale = g->cpu->softmax_scale;
     if (sel && g->fast_mla) { /* V3.2's dims: FlashMLA's sparse kernels */
         CK(sl_k_f32_to_bf16(s->q_abs, s->q_abs_b, (size_t)n * nh * D, g->stream), "bf16");
@@ -497,11 +555,13 @@ static sl_status mla_attend(const gpu_ds *g, gpu_state *s, int il, const uint8_t
         CK(sl_k_bf16_to_f32(s->o_lat_b, s->o_lat, (size_t)n * nh * R, g->stream), "float32");
     } else {
         const sl_bf16 *entries;
-        sl_status st = latent_view(g, s, il, kv, L, &entries, err);
+        sl_status st = latent_view(g, s, il, kv, L, at, &entries, err);
         if (st)
             return st;
-        CK(sl_k_mla_attention(s->q_abs, entries, sel, k, n, pos, nh, R, c->qk_rope, scale,
-                              s->o_lat, NULL, g->stream), "attention");
+        CK(at ? sl_k_mla_attention_at(s->q_abs, entries, sel, k, n, at, nh, R, c->qk_rope, scale,
+                                      s->o_lat, NULL, g->stream)
+              : sl_k_mla_attention(s->q_abs, entries, sel, k, n, pos, nh, R, c->qk_rope, scale,
+                                   s->o_lat, NULL, g->stream), "attention");
     }
     const gpu_layer *l = &g->layers[il];
     CK(sl_k_mla_unabsorb(s->o_lat, l->kv_b, n, nh, c->qk_nope, c->v_head, R, s->att, g->stream),
@@ -510,7 +570,7 @@ static sl_status mla_attend(const gpu_ds *g, gpu_state *s, int il, const uint8_t
 }
 
 static sl_status attention_block(const gpu_ds *g, gpu_state *s, int il, int n, int pos,
-                                 sl_dsa *dsa, sl_error *err)
+                                 const int32_t *at, sl_dsa *dsa, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
     const gpu_layer *l = &g->layers[il];
@@ -519,12 +579,12 @@ static sl_status attention_block(const gpu_ds *g, gpu_state *s, int il, int n, i
     uint8_t *keys = s->index_cache + (size_t)il * s->index_layer;
     sl_status st;
     CK(sl_k_rmsnorm(s->x, l->attn_norm, n, H, c->norm_eps, NULL, s->xn, g->stream), "rmsnorm");
-    if ((st = mla_project(g, s, l, kv, n, pos, err)))
+    if ((st = mla_project(g, s, l, kv, n, pos, at, err)))
         return st;
-    if (dsa && ((st = select_rows(g, s, il, kv, keys, dsa, n, pos, err)) ||
+    if (dsa && ((st = select_rows(g, s, il, kv, keys, dsa, n, pos, at, err)) ||
                 (st = record_rows(g, s, dsa, il, n, pos, err))))
         return st;
-    if ((st = mla_attend(g, s, il, kv, dsa ? s->sel : NULL, (int)s->sel_k, n, pos, err)))
+    if ((st = mla_attend(g, s, il, kv, dsa ? s->sel : NULL, (int)s->sel_k, n, pos, at, err)))
         return st;
     return sl_cuda_linear_add(g->blas, CUDA_R_16BF, l->o, H, c->n_heads * c->v_head, s->att, n,
                               s->x, g->desc, err); /* the residual added in the product */
@@ -661,18 +721,22 @@ static sl_status ffn_block(const gpu_ds *g, gpu_state *s, int il, int n, sl_erro
 /* ---- forward ---------------------------------------------------------------------- */
 
 /* Every launch of one forward call on the model's stream, nothing waiting for
- * the host when n = 1: the token ids (in s->ids) through the layers, the
- * logits of rows first … n - 1 into s->logits (first = n: none). */
+ * the host when n = 1: the token ids through the layers, the logits of rows
+ * first … n - 1 into s->logits (first = n: none). The ids are in s->ids at
+ * positions pos …, or with step (a decode step captured once as a graph) one
+ * id and its position on the device: step[0] the id, step + 1 as `at`. */
 static sl_status launch_all(const gpu_ds *g, gpu_state *s, int n, int pos, int first, sl_dsa *dsa,
-                            sl_error *err)
+                            const int32_t *step, sl_error *err)
 {
     const sl_ds_config *c = &g->cpu->c;
     int H = c->hidden;
+    const int32_t *at = step ? step + 1 : NULL;
     sl_status st;
     s->view_il = -1; /* the cache may have changed since the last call (a truncation) */
-    CK(sl_k_embed_rows(g->embed, H, s->ids, n, s->x, g->stream), "embeddings");
+    CK(sl_k_embed_rows(g->embed, H, step ? step : s->ids, n, s->x, g->stream), "embeddings");
     for (int il = 0; il < c->n_layers; il++)
-        if ((st = attention_block(g, s, il, n, pos, dsa, err)) || (st = ffn_block(g, s, il, n, err)))
+        if ((st = attention_block(g, s, il, n, pos, at, dsa, err)) ||
+            (st = ffn_block(g, s, il, n, err)))
             return st;
     if (first < n) {
         CK(sl_k_rmsnorm(s->x + (size_t)first * H, g->final_norm, n - first, H, c->norm_eps, NULL,
@@ -683,34 +747,52 @@ static sl_status launch_all(const gpu_ds *g, gpu_state *s, int n, int pos, int f
     return SL_OK;
 }
 
-/* One decode step as a CUDA graph: captured again each step (its position
- * and the indexer's ranges change the launches' arguments) and updated in
- * place; instantiated afresh only when the update is refused (the launches'
- * shape changed). The GPU then runs the step's few hundred kernels back to
- * back, with no launch gaps between them. */
-static sl_status launch_as_graph(const gpu_ds *g, gpu_state *s, int pos, sl_dsa *dsa,
+/* What a captured step depends on besides its position: the session's DSA
+ * mode, top-k and indexer numerics (a new session's, after a truncation to
+ * nothing, may differ). */
+static int graph_key(sl_dsa *dsa)
+{
+    if (!dsa)
+        return 0;
+    return 1 + (int)sl_dsa_mode_of(dsa) + 4 * (sl_dsa_indexer_fp8(dsa) ? 1 : 0) +
+           8 * (int)sl_dsa_k(dsa);
+}
+
+/* One decode step as a CUDA graph: captured on the session's first step with
+ * its token and position read on the device, and replayed for every later
+ * one, with nothing launched from the host but the graph (captured again
+ * only when graph_key changes). The oracle's steps launch kernel by kernel:
+ * its mass covers the row's own positions. */
+static sl_status launch_as_graph(const gpu_ds *g, gpu_state *s, int32_t id, int pos, sl_dsa *dsa,
                                  sl_error *err)
 {
-    cudaGraph_t graph = NULL;
-    CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
-    sl_status st = launch_all(g, s, 1, pos, 0, dsa, err);
-    cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
-    if (!st && e == cudaSuccess && s->decode) {
-        cudaGraphExecUpdateResultInfo info;
-        if (cudaGraphExecUpdate(s->decode, graph, &info) != cudaSuccess) {
+    int key = graph_key(dsa);
+    if (s->decode && s->graph_key != key) {
+        cudaGraphExecDestroy(s->decode);
+        s->decode = NULL;
+    }
+    if (!s->decode) {
+        cudaGraph_t graph = NULL;
+        CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal),
+           "capturing a step");
+        sl_status st = launch_all(g, s, 1, 0, 0, dsa, s->step, err);
+        cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
+        if (!st && e == cudaSuccess)
+            e = cudaGraphInstantiate(&s->decode, graph, 0);
+        if (graph)
+            cudaGraphDestroy(graph);
+        if (st || e != cudaSuccess) {
             cudaGetLastError();
-            cudaGraphExecDestroy(s->decode);
             s->decode = NULL;
+            return st ? st : sl_cuda_failed(e, "capturing a step", err);
         }
+        s->graph_key = key;
     }
-    if (!st && e == cudaSuccess && !s->decode)
-        e = cudaGraphInstantiate(&s->decode, graph, 0);
-    if (graph)
-        cudaGraphDestroy(graph);
-    if (st || e != cudaSuccess) {
-        cudaGetLastError();
-        return st ? st : sl_cuda_failed(e, "capturing a step", err);
-    }
+    s->step_host[0] = id; /* the previous step's copy is done: forward ends in a sync */
+    s->step_host[1] = pos;
+    s->step_host[2] = pos + 1;
+    CK(cudaMemcpyAsync(s->step, s->step_host, 3 * sizeof(int32_t), cudaMemcpyHostToDevice,
+                       g->stream), "the step's token");
     CK(cudaGraphLaunch(s->decode, g->stream), "launching a step");
     return SL_OK;
 }
@@ -727,18 +809,22 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     sl_status st = SL_ERR_IO;
     (void)pool;
     CK(cudaSetDevice(g->device), "choosing the device");
-    CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream), "token ids");
-    if (dsa && ((st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err)) ||
-                (st = dsa_buffers(g, s, sl_dsa_k(dsa), err)))) /* not while capturing */
+    if (dsa && (st = dsa_buffers(g, s, sl_dsa_k(dsa), err))) /* not while capturing */
         return st;
     st = SL_ERR_IO;
-    if (n == 1 && first == 0 && g->graphs && !s->no_graphs) {
+    if (n == 1 && first == 0 && g->graphs && !s->no_graphs &&
+        !(dsa && sl_dsa_mode_of(dsa) == SL_DSA_ORACLE)) {
         sl_error ignored = {0};
-        st = launch_as_graph(g, s, pos, dsa, &ignored);
+        st = launch_as_graph(g, s, ids[0], pos, dsa, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
     }
-    if (st != SL_OK && (st = launch_all(g, s, n, pos, first, dsa, err)))
-        return st;
+    if (st != SL_OK) {
+        CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream),
+           "token ids");
+        if ((dsa && (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err))) ||
+            (st = launch_all(g, s, n, pos, first, dsa, NULL, err)))
+            return st;
+    }
     if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * c->vocab * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the logits");

@@ -29,10 +29,11 @@
  *   oracle keeps all of the mass;
  * - in oracle mode, the share of the mass kept is in (0, 1];
  * - device "auto" takes the GPU, with no notice;
- * - decode steps as CUDA graphs (the default) give the same logits, bit for
- *   bit, and the same selections as launched kernel by kernel (no_graphs),
- *   in dense and indexer modes (the oracle's mass is summed by float
- *   atomics), and the sessions say which they did;
+ * - decode steps as CUDA graphs (the default: captured once, the position
+ *   read on the device) give the same logits, bit for bit, and the same
+ *   selections as launched kernel by kernel (no_graphs), in dense and indexer
+ *   modes, with BF16 and FP8 caches, and the sessions say which they did
+ *   (the oracle's steps launch kernel by kernel);
  * - all of it again with DeepSeek's FP8 caches (kv_cache_fp8) on both: the
  *   CPU rounds its latent and indexer keys as the GPU stores them (656- and
  *   132-byte entries at V3.2's dims; here the same layouts at the
@@ -344,10 +345,16 @@ static void check_checkpoint(const char *dir)
         fprintf(stderr, "%s: the GPU's FP8-cache logits are %.2e from the CPU's FP8 cache, %.2e "
                 "from its float one (mean over rows)\n", name, fp8, plain);
         sl_engine *launches = open_engine(dir, "cuda:0", false, false);
+        sl_engine *launches8 = open_engine(dir, "cuda:0", true, false);
+        char name8[64];
+        snprintf(name8, sizeof name8, "%s (FP8 cache)", name);
         for (size_t i = 0; i < sizeof MODES / sizeof *MODES; i++)
-            if (MODES[i].mode != SL_DSA_ORACLE) /* its mass is summed by float atomics */
+            if (MODES[i].mode != SL_DSA_ORACLE) { /* its steps launch kernel by kernel */
                 check_graphs(gpu, launches, ids.ids, &MODES[i], name);
-        sl_engine_close(launches);
+                if (!MODES[i].fp8)
+                    check_graphs(gpu8, launches8, ids.ids, &MODES[i], name8);
+            }
+        sl_engine_close(launches), sl_engine_close(launches8);
     }
     sl_tokens_free(&ids);
     sl_engine_close(cpu), sl_engine_close(gpu), sl_engine_close(cpu8), sl_engine_close(gpu8);
