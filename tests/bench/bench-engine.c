@@ -6,9 +6,11 @@
  * speed does not depend on what the text says.
  *
  * usage: bench-engine --model M|default [--blas] [--threads N] [--contexts 512,2048,8192]
- *                     [--decode N] [--device cpu|cuda:N] [--no-graphs] [--json OUT]
+ *                     [--decode N] [--device cpu|cuda:N] [--no-graphs] [--fp8-cache]
+ *                     [--json OUT]
  * --no-graphs: on a GPU, decode steps launch by launch instead of as CUDA
- * graphs, to measure what the graphs give. */
+ * graphs, to measure what the graphs give. --fp8-cache: DeepSeek-V3.2's
+ * caches in FP8 (sl_engine_options.kv_cache_fp8). */
 #include "sightline-engine.h"
 
 #include <stdio.h>
@@ -101,11 +103,13 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *json = NULL, *contexts = "512,2048,8192";
     int threads = 0, n_decode = 64;
-    bool blas = false, no_graphs = false;
+    bool blas = false, no_graphs = false, fp8_cache = false;
     const char *device = NULL;
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--blas") || !strcmp(argv[i], "--no-graphs")) {
-            *(!strcmp(argv[i], "--blas") ? &blas : &no_graphs) = true;
+        if (!strcmp(argv[i], "--blas") || !strcmp(argv[i], "--no-graphs") ||
+            !strcmp(argv[i], "--fp8-cache")) {
+            *(!strcmp(argv[i], "--blas") ? &blas : !strcmp(argv[i], "--no-graphs") ? &no_graphs
+                                                                                  : &fp8_cache) = true;
             memmove(argv + i, argv + i + 1, (size_t)(argc - i - 1) * sizeof *argv);
             argc--;
             i--;
@@ -120,14 +124,16 @@ int main(int argc, char **argv)
     }
     if (!model) {
         fprintf(stderr, "usage: bench-engine --model M [--threads N] [--contexts 512,2048] "
-                        "[--decode N] [--device cpu|cuda:N] [--no-graphs] [--json OUT]\n");
+                        "[--decode N] [--device cpu|cuda:N] [--no-graphs] [--fp8-cache] "
+                        "[--json OUT]\n");
         return 2;
     }
     char path[4096];
     if (!sl_model_path(model, path, sizeof path))
         return 2;
     sl_engine_options opt = {.model_path = path, .n_threads = threads, .use_blas = blas,
-                             .device = device, .no_graphs = no_graphs};
+                             .device = device, .no_graphs = no_graphs,
+                             .kv_cache_fp8 = fp8_cache};
     sl_engine *e = NULL;
     sl_error err = {0};
     double t0 = now();
@@ -140,9 +146,9 @@ int main(int argc, char **argv)
     struct utsname un;
     uname(&un);
     cpu_name(cpu, sizeof cpu);
-    printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s%s\n",
+    printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s%s%s\n",
            sl_engine_model(e)->name, sl_engine_device(e), blas ? "BLAS" : "own kernels", cpu, load_s,
-           no_graphs ? "   decode: no CUDA graphs" : "");
+           no_graphs ? "   decode: no CUDA graphs" : "", fp8_cache ? "   FP8 cache" : "");
     printf("%8s %14s %14s %12s %12s\n", "context", "prefill tok/s", "decode tok/s", "peak MiB",
            "decode graph");
     result res[16];
