@@ -21,4 +21,20 @@ static __device__ __forceinline__ __nv_fp8_e4m3 e4m3_of(float x, float s)
     return __nv_fp8_e4m3(fminf(fmaxf(x / s, -448.0f), 448.0f));
 }
 
+// One warp rounds x[0, n) as one block: its amax by a warp reduction, the
+// e4m3 bytes of each lane's share into out; every lane gets the scale.
+static __device__ __forceinline__ float warp_quant_e4m3(const float *x, int n, uint8_t *out)
+{
+    int lane = threadIdx.x % 32;
+    float amax = 0.0f;
+    for (int i = lane; i < n; i += 32)
+        amax = fmaxf(amax, fabsf(x[i]));
+    for (int off = 16; off > 0; off /= 2)
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    float s = ue8m0_scale(amax);
+    for (int i = lane; i < n; i += 32)
+        out[i] = e4m3_of(x[i], s).__x;
+    return s;
+}
+
 #endif

@@ -672,6 +672,19 @@ extern "C" cudaError_t sl_k_gqa_sparse_attention(const sl_bf16 *q, const sl_bf16
                      workspace_bytes, s);
 }
 
+extern "C" cudaError_t sl_k_gqa_sparse_attention_at(const sl_bf16 *q, const sl_bf16 *k_cache,
+                                                    const sl_bf16 *v_cache, const int32_t *indices,
+                                                    int topk, const int32_t *pos, int H, int Hkv,
+                                                    int Dh, float scale, sl_bf16 *out,
+                                                    void *workspace, size_t workspace_bytes,
+                                                    cudaStream_t s)
+{
+    if (!pos)
+        return cudaErrorInvalidValue;
+    return attention(true, q, k_cache, v_cache, indices, 1, topk, 0, H, Hkv, Dh, scale, out,
+                     workspace, workspace_bytes, s, pos);
+}
+
 extern "C" size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int Hkv, int Dh)
 {
     if (n <= 0 || bad_shape(n, first_pos, H, Hkv, Dh, 1.0f))
@@ -681,9 +694,13 @@ extern "C" size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int 
     return lse + (pl.splits > 1 ? (size_t)pl.splits * split_bytes(n, H, Dh, false) : 0);
 }
 
-extern "C" cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cache, int n, int first_pos, int H,
-                                          int Hkv, int Dh, float scale, float *mass, void *workspace,
-                                          size_t workspace_bytes, cudaStream_t s)
+namespace {
+
+// The two passes of the oracle's mass; pos_dev: one row whose position is
+// read on the device, first_pos then the last it may take.
+cudaError_t head_mass(const sl_bf16 *q, const sl_bf16 *k_cache, int n, int first_pos, int H, int Hkv,
+                      int Dh, float scale, float *mass, void *workspace, size_t workspace_bytes,
+                      cudaStream_t s, const int32_t *pos_dev)
 {
     if (bad_shape(n, first_pos, H, Hkv, Dh, scale) || !q || !k_cache || !mass || !aligned16(k_cache) ||
         ((uintptr_t)q & 3))
@@ -700,6 +717,7 @@ extern "C" cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cac
     // Pass 1: each (row, head)'s lse, split where it pays.
     const Plan pl = plan(false, n, first_pos, 0, H, Hkv, Dh, split_bytes(n, H, Dh, false), workspace_bytes - lse_bytes);
     Params p = base_params(q, k_cache, k_cache, n, first_pos, H, Hkv, scale, pl);
+    p.pos_dev = pos_dev;
     p.lse = static_cast<float *>(workspace);
     if (pl.splits > 1)
         p.lse_part = reinterpret_cast<float *>(static_cast<uint8_t *>(workspace) + lse_bytes);
@@ -717,8 +735,29 @@ extern "C" cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cac
     // Pass 2: Σ_h 2^(s_h − lse_h) into mass, over as many splits as pay (no workspace).
     const Plan pm = plan(false, n, first_pos, 0, H, Hkv, Dh, 0, SIZE_MAX);
     Params p2 = base_params(q, k_cache, k_cache, n, first_pos, H, Hkv, scale, pm);
+    p2.pos_dev = pos_dev;
     p2.lse = p.lse;
     p2.mass = mass;
     p2.mass_stride = stride;
     return dispatch<MASS>(p2, Dh, false, pm, (unsigned)((long long)pm.mtiles * Hkv * pm.splits), s);
+}
+
+} // namespace
+
+extern "C" cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cache, int n, int first_pos, int H,
+                                          int Hkv, int Dh, float scale, float *mass, void *workspace,
+                                          size_t workspace_bytes, cudaStream_t s)
+{
+    return head_mass(q, k_cache, n, first_pos, H, Hkv, Dh, scale, mass, workspace, workspace_bytes, s,
+                     nullptr);
+}
+
+extern "C" cudaError_t sl_k_gqa_head_mass_at(const sl_bf16 *q, const sl_bf16 *k_cache, const int32_t *pos,
+                                             int max_pos, int H, int Hkv, int Dh, float scale, float *mass,
+                                             void *workspace, size_t workspace_bytes, cudaStream_t s)
+{
+    if (!pos || max_pos < 1)
+        return cudaErrorInvalidValue;
+    return head_mass(q, k_cache, 1, max_pos - 1, H, Hkv, Dh, scale, mass, workspace, workspace_bytes, s,
+                     pos);
 }

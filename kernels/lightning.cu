@@ -123,16 +123,7 @@ __global__ void keys_to_fp8(const float *k, int n, int D, int first, const int32
         return;
     if (first_at)
         first = __ldg(first_at);
-    const float *x = k + (size_t)row * D;
-    float amax = 0.0f;
-    for (int i = lane; i < D; i += 32)
-        amax = fmaxf(amax, fabsf(x[i]));
-    for (int off = 16; off > 0; off /= 2)
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-    float s = ue8m0_scale(amax);
-    uint8_t *out = cache + key_offset(D, first + row);
-    for (int i = lane; i < D; i += 32)
-        out[i] = e4m3_of(x[i], s).__x;
+    float s = warp_quant_e4m3(k + (size_t)row * D, D, cache + key_offset(D, first + row));
     if (lane == 0)
         *reinterpret_cast<float *>(cache + scale_offset(D, first + row)) = s;
 }

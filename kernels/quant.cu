@@ -33,17 +33,9 @@ __global__ void quant_e4m3(const float *in, uint8_t *out, float *scales, size_t 
     int lane = threadIdx.x % 32;
     if (b >= n_blocks)
         return;
-    const float *x = in + b * (size_t)block;
-    float amax = 0.0f;
-    for (int i = lane; i < block; i += 32)
-        amax = fmaxf(amax, fabsf(x[i]));
-    for (int off = 16; off > 0; off /= 2)
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-    float s = ue8m0_scale(amax);
+    float s = warp_quant_e4m3(in + b * (size_t)block, block, out + b * (size_t)block);
     if (lane == 0)
         scales[b] = s;
-    for (int i = lane; i < block; i += 32)
-        out[b * (size_t)block + i] = e4m3_of(x[i], s).__x;
 }
 
 __global__ void scale_groups(float *x, const float *s, size_t n, int group)

@@ -296,6 +296,13 @@ cudaError_t sl_k_gqa_sparse_attention(const sl_bf16 *q, const sl_bf16 *k_cache, 
                                       int Hkv, int Dh, float scale, sl_bf16 *out, void *workspace,
                                       size_t workspace_bytes, cudaStream_t s);
 size_t sl_k_gqa_sparse_attention_workspace(int n, int topk, int H, int Hkv, int Dh);
+/* One row (a decode step captured once as a CUDA graph) at the position *pos
+ * read on the device. */
+cudaError_t sl_k_gqa_sparse_attention_at(const sl_bf16 *q, const sl_bf16 *k_cache,
+                                         const sl_bf16 *v_cache, const int32_t *indices, int topk,
+                                         const int32_t *pos, int H, int Hkv, int Dh, float scale,
+                                         sl_bf16 *out, void *workspace, size_t workspace_bytes,
+                                         cudaStream_t s);
 /* The oracle's selection scores: for each row t and visible position p ≤
  * first_pos+t, mass[t·(first_pos+n) + p] = Σ_h softmax_h(scale · q_h·K)[p],
  * the attention probabilities summed over the H heads (engine/dsa's
@@ -308,6 +315,12 @@ cudaError_t sl_k_gqa_head_mass(const sl_bf16 *q, const sl_bf16 *k_cache, int n, 
                                int Hkv, int Dh, float scale, float *mass, void *workspace,
                                size_t workspace_bytes, cudaStream_t s);
 size_t sl_k_gqa_head_mass_workspace(int n, int first_pos, int H, int Hkv, int Dh);
+/* One row at the position *pos < max_pos read on the device: mass [max_pos]
+ * (zeros past *pos); workspace: sl_k_gqa_head_mass_workspace(1, max_pos - 1,
+ * H, Hkv, Dh) bytes. */
+cudaError_t sl_k_gqa_head_mass_at(const sl_bf16 *q, const sl_bf16 *k_cache, const int32_t *pos,
+                                  int max_pos, int H, int Hkv, int Dh, float scale, float *mass,
+                                  void *workspace, size_t workspace_bytes, cudaStream_t s);
 /* Tuning, for benchmarks and tests: the later launches split the key range
  * to reach about ctas_per_sm CTAs an SM (0 chooses: 1; the workspace sizes
  * follow it), and prefill at head dim 64 gives each warp prefill_mtiles

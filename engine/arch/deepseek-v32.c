@@ -620,9 +620,7 @@ static void select_rows(const sl_deepseek *m, ds_state *s, sl_pool *pool, sl_dsa
 {
     size_t stride, *count;
     int32_t *sel = sl_dsa_rows(dsa, &stride, &count);
-    size_t k = sl_dsa_k(dsa), dense_rows = 0;
-    if (!sl_dsa_sparse_always(dsa) && k > pos)
-        dense_rows = k - pos < n ? k - pos : n;
+    size_t dense_rows = sl_dsa_dense_rows(dsa, n, pos);
     for (size_t t = 0; t < dense_rows; t++) {
         count[t] = pos + t + 1;
         for (size_t j = 0; j < count[t]; j++)

@@ -90,6 +90,35 @@ sl_status sl_cuda_linear_batched(cublasHandle_t blas, const void *const *w, int 
                : sl_fail(err, SL_ERR_IO, "%s: cuBLAS failed (status %d)", what, (int)st);
 }
 
+sl_status sl_cuda_capture_end(cudaStream_t stream, sl_status launched, cudaGraphExec_t *exec,
+                              sl_error *err)
+{
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(stream, &graph);
+    *exec = NULL;
+    if (!launched && e == cudaSuccess)
+        e = cudaGraphInstantiate(exec, graph, 0);
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (!launched && e == cudaSuccess)
+        return SL_OK;
+    cudaGetLastError();
+    *exec = NULL;
+    return launched ? launched : sl_cuda_failed(e, "capturing a step", err);
+}
+
+sl_status sl_cuda_step_replay(cudaStream_t stream, cudaGraphExec_t exec, int32_t *step,
+                              int32_t *step_host, int32_t id, int pos, sl_error *err)
+{
+    step_host[0] = id;
+    step_host[1] = pos;
+    step_host[2] = pos + 1;
+    CK(cudaMemcpyAsync(step, step_host, 3 * sizeof(int32_t), cudaMemcpyHostToDevice, stream),
+       "the step's token");
+    CK(cudaGraphLaunch(exec, stream), "launching a step");
+    return SL_OK;
+}
+
 sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,
                        sl_error *err)
 {

@@ -55,6 +55,18 @@ sl_status sl_cuda_linear_batched(cublasHandle_t blas, const void *const *w, int 
                                  const void *const *x, void *const *y, int batch,
                                  const char *what, sl_error *err);
 
+/* A decode step as a CUDA graph. After launches were captured on stream
+ * (launched: their status), ends the capture and instantiates it into
+ * *exec; on failure *exec is NULL, CUDA's error cleared, and launched's or the
+ * capture's failure returned. */
+sl_status sl_cuda_capture_end(cudaStream_t stream, sl_status launched, cudaGraphExec_t *exec,
+                              sl_error *err);
+/* A replay: the step's {token, position, length = position + 1} written to
+ * step (device) through step_host (pinned; the previous step's copy done),
+ * then exec launched, on stream. */
+sl_status sl_cuda_step_replay(cudaStream_t stream, cudaGraphExec_t exec, int32_t *step,
+                              int32_t *step_host, int32_t id, int pos, sl_error *err);
+
 /* Makes GPU `device` current, checks that weight_bytes fit in its free
  * memory (sl_memory_plan_check: SL_ERR_NO_MEMORY naming the sizes) and names
  * it in name: "cuda:N (model, X GiB)". SL_ERR_UNSUPPORTED when there is no

@@ -439,9 +439,7 @@ typedef struct {
 static record_span span_of(sl_dsa *dsa, int n, int pos)
 {
     record_span r = {0};
-    size_t k = sl_dsa_k(dsa);
-    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
-        r.dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
+    r.dense_rows = sl_dsa_dense_rows(dsa, (size_t)n, (size_t)pos);
     r.sparse = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE ? (size_t)n - r.dense_rows : 0;
     r.first = sl_dsa_first_recorded(dsa);
     r.recorded = r.first < (size_t)n ? (size_t)n - r.first : 0;
@@ -772,29 +770,14 @@ static sl_status launch_as_graph(const gpu_ds *g, gpu_state *s, int32_t id, int 
         s->decode = NULL;
     }
     if (!s->decode) {
-        cudaGraph_t graph = NULL;
         CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal),
            "capturing a step");
         sl_status st = launch_all(g, s, 1, 0, 0, dsa, s->step, err);
-        cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
-        if (!st && e == cudaSuccess)
-            e = cudaGraphInstantiate(&s->decode, graph, 0);
-        if (graph)
-            cudaGraphDestroy(graph);
-        if (st || e != cudaSuccess) {
-            cudaGetLastError();
-            s->decode = NULL;
-            return st ? st : sl_cuda_failed(e, "capturing a step", err);
-        }
+        if ((st = sl_cuda_capture_end(g->stream, st, &s->decode, err)))
+            return st;
         s->graph_key = key;
     }
-    s->step_host[0] = id; /* the previous step's copy is done: forward ends in a sync */
-    s->step_host[1] = pos;
-    s->step_host[2] = pos + 1;
-    CK(cudaMemcpyAsync(s->step, s->step_host, 3 * sizeof(int32_t), cudaMemcpyHostToDevice,
-                       g->stream), "the step's token");
-    CK(cudaGraphLaunch(s->decode, g->stream), "launching a step");
-    return SL_OK;
+    return sl_cuda_step_replay(g->stream, s->decode, s->step, s->step_host, id, pos, err);
 }
 
 static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,

@@ -127,7 +127,8 @@ static sl_status product(cublasHandle_t blas, const sl_bf16 *w, int out, int in,
 }
 
 sl_status sl_cuda_indexer_project(sl_cuda_indexer *c, cublasHandle_t blas, cudaStream_t stream,
-                                  int layer, const sl_bf16 *x, int n, int pos, sl_error *err)
+                                  int layer, const sl_bf16 *x, int n, int pos, const int32_t *pos_at,
+                                  sl_error *err)
 {
     const cuda_indexer_layer *l = &c->layers[layer];
     int H = c->H, D = c->D, E = c->n_embd;
@@ -137,20 +138,24 @@ sl_status sl_cuda_indexer_project(sl_cuda_indexer *c, cublasHandle_t blas, cudaS
         (st = product(blas, l->wp, H, E, x, n, 1.0f / sqrtf((float)(H * D)), c->w, err)))
         return st;
     CK(sl_k_layernorm(c->k, l->norm_weight, l->norm_bias, n, D, c->eps, stream), "key norm");
-    if (c->rope_dims > 0) {
+    if (c->rope_dims > 0 && pos_at) {
+        CK(sl_k_rope_neox_at(c->q, n, H, D, c->rope_dims, pos_at, c->inv_freq, stream), "rope");
+        CK(sl_k_rope_neox_at(c->k, n, 1, D, c->rope_dims, pos_at, c->inv_freq, stream), "rope");
+    } else if (c->rope_dims > 0) {
         CK(sl_k_rope_neox(c->q, n, H, D, c->rope_dims, pos, c->inv_freq, stream), "rope");
         CK(sl_k_rope_neox(c->k, n, 1, D, c->rope_dims, pos, c->inv_freq, stream), "rope");
     }
     CK(sl_k_f32_to_bf16(c->q, c->qb, (size_t)n * H * D, stream), "queries");
-    CK(sl_k_f32_to_bf16(c->k, l->keys + (size_t)pos * D, (size_t)n * D, stream), "key cache");
+    CK(pos_at ? sl_k_f32_to_bf16_at(c->k, l->keys, (size_t)D, pos_at, stream) /* one row */
+              : sl_k_f32_to_bf16(c->k, l->keys + (size_t)pos * D, (size_t)n * D, stream),
+       "key cache");
     return SL_OK;
 }
 
 sl_status sl_cuda_indexer_scores(sl_cuda_indexer *c, cudaStream_t stream, int layer, int n,
-                                 int pos, const int32_t *row_len, float *scores, sl_error *err)
+                                 int L, const int32_t *row_len, float *scores, sl_error *err)
 {
     const cuda_indexer_layer *l = &c->layers[layer];
-    int L = pos + n;
     cudaError_t e = sl_k_indexer_any(c->qb, c->w, l->keys, c->zeros, row_len, n, c->H, c->D, L,
                                      scores, (size_t)L, stream);
     CK(e, "scores");

@@ -27,14 +27,17 @@ void sl_cuda_indexer_free(sl_cuda_indexer *cix);
 const sl_indexer *sl_cuda_indexer_source(const sl_cuda_indexer *cix);
 
 /* For n rows of the layer's attention input x (BF16, n × n_embd) at
- * positions pos …: the rows' queries and head weights, and their keys into
- * the layer's cache. Enqueued on stream (which blas runs on). */
+ * positions pos … (or, pos_at non-NULL, one row at the position *pos_at read
+ * on the device: a decode step captured once as a graph): the rows'
+ * queries and head weights, and their keys into the layer's cache. Enqueued
+ * on stream (which blas runs on). */
 sl_status sl_cuda_indexer_project(sl_cuda_indexer *cix, cublasHandle_t blas, cudaStream_t stream,
-                                  int layer, const sl_bf16 *x, int n, int pos, sl_error *err);
-/* After sl_cuda_indexer_project of the same rows: I[t, s] for s < pos + n
- * into scores[t·(pos + n) + s], -inf past row t's length row_len[t] (device,
- * n values, pos + t + 1). */
+                                  int layer, const sl_bf16 *x, int n, int pos, const int32_t *pos_at,
+                                  sl_error *err);
+/* After sl_cuda_indexer_project of the same rows: I[t, s] for s < L into
+ * scores[t·L + s], -inf past row t's length row_len[t] (device, n values,
+ * pos + t + 1). L: pos + n, or any more (a graph's step: the cache's length). */
 sl_status sl_cuda_indexer_scores(sl_cuda_indexer *cix, cudaStream_t stream, int layer, int n,
-                                 int pos, const int32_t *row_len, float *scores, sl_error *err);
+                                 int L, const int32_t *row_len, float *scores, sl_error *err);
 
 #endif

@@ -36,6 +36,17 @@ typedef struct {
     char desc[160];
 } gpu_llama;
 
+/* What a captured decode step depends on besides its token and position:
+ * DSA or not, its mode and options, whether its active layers attend densely
+ * (the row sees at most k positions) or over a selection, and the buffers its
+ * copies and the indexer file write (a later call may allocate them anew). */
+typedef struct {
+    bool dsa, dense_phase, sparse_always;
+    int mode;
+    size_t k, first_recorded;
+    const void *rec_sel, *sel, *indexer;
+} graph_key;
+
 typedef struct {
     size_t max_tokens;
     sl_bf16 *k_cache, *v_cache; /* n_layers × max_tokens × kv_dim */
@@ -49,8 +60,9 @@ typedef struct {
     /* A decode step is captured once as a CUDA graph that reads its token and
      * position from step (device) and is replayed for every later step. */
     cudaGraphExec_t decode;
-    int32_t *step, *step_host; /* {token, position}: device, and pinned host */
+    int32_t *step, *step_host; /* {token, position, length}: device, and pinned host */
     bool no_graphs;            /* capture failed once: decode steps run launch by launch */
+    graph_key key;             /* what the graph was captured for */
     /* DSA: the selection's scores (the heads' attention mass, or the indexer's
      * scores), the selection, row lengths */
     float *mass;            /* chunk × max_tokens */
@@ -256,14 +268,14 @@ static sl_status state_buffers(const gpu_llama *g, size_t max_tokens, gpu_state 
         {(void **)&s->k, n * kvd * 4}, {(void **)&s->v, n * kvd * 4}, {(void **)&s->gate, (n + 1) * F * 4},
         {(void **)&s->up, n * F * 4},  {(void **)&s->logits, n * V * 4},
         {(void **)&s->xn, n * E * 2},  {(void **)&s->qb, n * qd * 2}, {(void **)&s->att, n * qd * 2},
-        {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4}, {(void **)&s->step, 2 * 4},
+        {(void **)&s->h, n * F * 2},   {(void **)&s->ids, n * 4}, {(void **)&s->step, 3 * 4},
         {&s->att_ws, s->att_ws_bytes},
         {(void **)&s->mass, n * max_tokens * 4}, {(void **)&s->row_len, n * 4},
         {&s->mass_ws, s->mass_ws_bytes},
     };
     sl_status st = sl_cuda_state_buffers(parts, sizeof parts / sizeof *parts, 2 * cache, 0,
                                          g->desc, max_tokens, err);
-    if (!st && cudaMallocHost((void **)&s->step_host, 2 * sizeof(int32_t)) != cudaSuccess)
+    if (!st && cudaMallocHost((void **)&s->step_host, 3 * sizeof(int32_t)) != cudaSuccess)
         st = sl_fail(err, SL_ERR_NO_MEMORY, "%s: out of memory for a context of %zu tokens",
                      g->desc, max_tokens);
     return st;
@@ -393,15 +405,22 @@ static sl_status records_end(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int 
 }
 
 /* The selection's scores of n rows: the heads' attention mass (the oracle)
- * or the indexer file's scores, rows of pos + n into s->mass. */
+ * or the indexer file's scores, rows of L into s->mass; with pos_dev one
+ * row whose position is read on the device (L: the whole cache). */
 static sl_status selection_scores(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int il, int n,
-                                  int pos, const sl_bf16 *k_cache, float scale, sl_error *err)
+                                  int pos, const int32_t *pos_dev, int L, const sl_bf16 *k_cache,
+                                  float scale, sl_error *err)
 {
     const sl_llama *m = g->cpu;
     if (sl_dsa_mode_of(dsa) == SL_DSA_INDEXER)
-        return sl_cuda_indexer_scores(s->indexer, g->stream, il, n, pos, s->row_len, s->mass, err);
-    CK(sl_k_gqa_head_mass(s->qb, k_cache, n, pos, m->n_heads, m->n_kv_heads, m->head_dim, scale,
-                          s->mass, s->mass_ws, s->mass_ws_bytes, g->stream), "the oracle's mass");
+        return sl_cuda_indexer_scores(s->indexer, g->stream, il, n, L,
+                                      pos_dev ? pos_dev + 1 : s->row_len, s->mass, err);
+    CK(pos_dev ? sl_k_gqa_head_mass_at(s->qb, k_cache, pos_dev, L, m->n_heads, m->n_kv_heads,
+                                       m->head_dim, scale, s->mass, s->mass_ws,
+                                       s->mass_ws_bytes, g->stream)
+               : sl_k_gqa_head_mass(s->qb, k_cache, n, pos, m->n_heads, m->n_kv_heads,
+                                    m->head_dim, scale, s->mass, s->mass_ws, s->mass_ws_bytes,
+                                    g->stream), "the oracle's mass");
     return SL_OK;
 }
 
@@ -411,32 +430,43 @@ static sl_status selection_scores(const gpu_llama *g, gpu_state *s, sl_dsa *dsa,
  * device for records_end. Rows that see at most k positions select them
  * all: where every row does, dense attention runs. */
 static sl_status dsa_attention(const gpu_llama *g, gpu_state *s, sl_dsa *dsa, int il, int n,
-                               int pos, const sl_bf16 *k_cache, const sl_bf16 *v_cache,
-                               float scale, sl_error *err)
+                               int pos, const int32_t *pos_dev, const sl_bf16 *k_cache,
+                               const sl_bf16 *v_cache, float scale, sl_error *err)
 {
     const sl_llama *m = g->cpu;
-    size_t k = sl_dsa_k(dsa), L = (size_t)pos + (size_t)n, first = sl_dsa_first_recorded(dsa);
-    size_t dense_rows = 0, recorded = first < (size_t)n ? (size_t)n - first : 0;
+    size_t k = sl_dsa_k(dsa), first = sl_dsa_first_recorded(dsa);
+    size_t L = pos_dev ? s->max_tokens : (size_t)pos + (size_t)n;
+    size_t dense_rows = sl_dsa_dense_rows(dsa, (size_t)n, (size_t)pos);
+    size_t recorded = first < (size_t)n ? (size_t)n - first : 0;
     sl_status st;
     if (sl_dsa_mode_of(dsa) == SL_DSA_INDEXER && /* every row's keys are cached */
-        (st = sl_cuda_indexer_project(s->indexer, g->blas, g->stream, il, s->xn, n, pos, err)))
+        (st = sl_cuda_indexer_project(s->indexer, g->blas, g->stream, il, s->xn, n, pos, pos_dev,
+                                      err)))
         return st;
-    if (!sl_dsa_sparse_always(dsa) && k > (size_t)pos)
-        dense_rows = k - (size_t)pos < (size_t)n ? k - (size_t)pos : (size_t)n;
     s->dense_rows[il] = dense_rows;
+    if (dense_rows == (size_t)n && pos_dev) {
+        CK(sl_k_gqa_decode_attention_at(s->qb, k_cache, v_cache, pos_dev, (int)s->max_tokens,
+                                        m->n_heads, m->n_kv_heads, m->head_dim, scale, s->att,
+                                        s->att_ws, s->att_ws_bytes, g->stream), "attention");
+        return SL_OK;
+    }
     if (dense_rows == (size_t)n) {
         CK(sl_k_gqa_attention(s->qb, k_cache, v_cache, n, pos, m->n_heads, m->n_kv_heads,
                               m->head_dim, scale, s->att, s->att_ws, s->att_ws_bytes, g->stream),
            "attention");
         return SL_OK;
     }
-    if ((st = selection_scores(g, s, dsa, il, n, pos, k_cache, scale, err)))
+    if ((st = selection_scores(g, s, dsa, il, n, pos, pos_dev, (int)L, k_cache, scale, err)))
         return st;
-    CK(sl_k_topk(s->mass, L, s->row_len, n, (int)L, (int)k, s->sel, s->topk_ws, s->topk_ws_bytes,
-                 g->stream), "the top-k");
-    CK(sl_k_gqa_sparse_attention(s->qb, k_cache, v_cache, s->sel, n, (int)k, pos, m->n_heads,
-                                 m->n_kv_heads, m->head_dim, scale, s->att, s->sparse_ws,
-                                 s->sparse_ws_bytes, g->stream), "sparse attention");
+    CK(sl_k_topk(s->mass, L, pos_dev ? pos_dev + 1 : s->row_len, n, (int)L, (int)k, s->sel,
+                 s->topk_ws, s->topk_ws_bytes, g->stream), "the top-k");
+    CK(pos_dev ? sl_k_gqa_sparse_attention_at(s->qb, k_cache, v_cache, s->sel, (int)k, pos_dev,
+                                              m->n_heads, m->n_kv_heads, m->head_dim, scale,
+                                              s->att, s->sparse_ws, s->sparse_ws_bytes, g->stream)
+               : sl_k_gqa_sparse_attention(s->qb, k_cache, v_cache, s->sel, n, (int)k, pos,
+                                           m->n_heads, m->n_kv_heads, m->head_dim, scale, s->att,
+                                           s->sparse_ws, s->sparse_ws_bytes, g->stream),
+       "sparse attention");
     if (recorded)
         CK(cudaMemcpyAsync(s->rec_sel + (size_t)il * recorded * k, s->sel + first * k,
                            recorded * k * 4, cudaMemcpyDeviceToDevice, g->stream), "the selections");
@@ -516,13 +546,13 @@ static sl_status attention_block(const gpu_llama *g, gpu_state *s, int il, int n
         return st;
     float scale = 1.0f / sqrtf((float)m->head_dim);
     sl_bf16 *kc = s->k_cache + layer, *vc = s->v_cache + layer;
-    if (pos_dev) {
+    if (dsa && sl_dsa_layer_active(dsa, il)) {
+        if ((st = dsa_attention(g, s, dsa, il, n, pos, pos_dev, kc, vc, scale, err)))
+            return st;
+    } else if (pos_dev) {
         CK(sl_k_gqa_decode_attention_at(s->qb, kc, vc, pos_dev, (int)s->max_tokens, m->n_heads,
                                         m->n_kv_heads, m->head_dim, scale, s->att, s->att_ws,
                                         s->att_ws_bytes, g->stream), "attention");
-    } else if (dsa && sl_dsa_layer_active(dsa, il)) {
-        if ((st = dsa_attention(g, s, dsa, il, n, pos, kc, vc, scale, err)))
-            return st;
     } else {
         CK(sl_k_gqa_attention(s->qb, kc, vc, n, pos, m->n_heads, m->n_kv_heads, m->head_dim, scale,
                               s->att, s->att_ws, s->att_ws_bytes, g->stream), "attention");
@@ -585,34 +615,56 @@ static sl_status launch_all(const gpu_llama *g, gpu_state *s, int n, int pos, in
     return SL_OK;
 }
 
-/* One decode step (its logits wanted) as a CUDA graph: captured on the
- * session's first step, with the token and position read on the device, and
- * replayed for every later one: one launch instead of seven a layer, and no
- * capture or update on the host. */
-static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int32_t id, int pos,
-                                 sl_error *err)
+/* What a decode step at pos under dsa (NULL: none) would be captured for. */
+static graph_key key_of(const gpu_state *s, sl_dsa *dsa, int pos)
 {
-    if (!s->decode) {
-        cudaGraph_t graph = NULL;
-        CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
-        sl_status st = launch_all(g, s, 1, 0, 0, s->step, NULL, err);
-        cudaError_t e = cudaStreamEndCapture(g->stream, &graph);
-        if (!st && e == cudaSuccess)
-            e = cudaGraphInstantiate(&s->decode, graph, 0);
-        if (graph)
-            cudaGraphDestroy(graph);
-        if (st || e != cudaSuccess) {
-            cudaGetLastError();
-            s->decode = NULL;
-            return st ? st : sl_cuda_failed(e, "capturing a step", err);
-        }
+    graph_key k = {0};
+    if (!dsa)
+        return k;
+    k.dsa = true;
+    k.dense_phase = sl_dsa_dense_rows(dsa, 1, (size_t)pos) == 1;
+    k.sparse_always = sl_dsa_sparse_always(dsa);
+    k.mode = (int)sl_dsa_mode_of(dsa);
+    k.k = sl_dsa_k(dsa);
+    k.first_recorded = sl_dsa_first_recorded(dsa) ? 1 : 0;
+    k.rec_sel = s->rec_sel, k.sel = s->sel, k.indexer = s->indexer;
+    return k;
+}
+
+static bool same_key(const graph_key *a, const graph_key *b)
+{
+    return a->dsa == b->dsa && a->dense_phase == b->dense_phase &&
+           a->sparse_always == b->sparse_always && a->mode == b->mode && a->k == b->k &&
+           a->first_recorded == b->first_recorded && a->rec_sel == b->rec_sel &&
+           a->sel == b->sel && a->indexer == b->indexer;
+}
+
+/* One decode step (its logits wanted) as a CUDA graph: captured on the
+ * session's first step, with the token, position and length read on the
+ * device, and replayed for every later one: one launch instead of seven a
+ * layer, and no capture or update on the host. Under DSA the step is captured
+ * again when what it depends on changes (key_of): once, when the row first
+ * sees more than k positions. The DSA layers' dense rows are the host's to
+ * count for records_end (dsa_attention counts them when it runs). */
+static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int32_t id, int pos,
+                                 sl_dsa *dsa, sl_error *err)
+{
+    graph_key key = key_of(s, dsa, pos);
+    if (s->decode && !same_key(&s->key, &key)) {
+        cudaGraphExecDestroy(s->decode);
+        s->decode = NULL;
     }
-    s->step_host[0] = id; /* the previous step's copy is done: forward ends in a sync */
-    s->step_host[1] = pos;
-    CK(cudaMemcpyAsync(s->step, s->step_host, 2 * sizeof(int32_t), cudaMemcpyHostToDevice,
-                       g->stream), "the step's token");
-    CK(cudaGraphLaunch(s->decode, g->stream), "launching a step");
-    return SL_OK;
+    if (!s->decode) {
+        CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal), "capturing a step");
+        sl_status st = launch_all(g, s, 1, pos, 0, s->step, dsa, err);
+        if ((st = sl_cuda_capture_end(g->stream, st, &s->decode, err)))
+            return st;
+        s->key = key;
+    }
+    for (int il = 0; dsa && il < g->n_layers; il++)
+        if (sl_dsa_layer_active(dsa, il))
+            s->dense_rows[il] = sl_dsa_dense_rows(dsa, 1, (size_t)pos);
+    return sl_cuda_step_replay(g->stream, s->decode, s->step, s->step_host, id, pos, err);
 }
 
 /* The session's indexer file on the device, uploaded on its first forward
@@ -642,20 +694,19 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     CK(cudaSetDevice(g->device), "choosing the device");
     if (dsa && sl_dsa_indexer(dsa) && (st = indexer_on_device(g, s, sl_dsa_indexer(dsa), err)))
         return st;
-    if (dsa && ((st = records_begin(g, s, dsa, n, err)) ||
-                (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err))))
+    if (dsa && (st = records_begin(g, s, dsa, n, err)))
         return st;
     st = SL_ERR_IO;
-    /* DSA copies its records back after the launches: no graph */
-    if (n == 1 && first == 0 && !s->no_graphs && !g->graphs_off && !dsa) {
+    if (n == 1 && first == 0 && !s->no_graphs && !g->graphs_off) {
         sl_error ignored = {0};
-        st = launch_as_graph(g, s, ids[0], pos, &ignored);
+        st = launch_as_graph(g, s, ids[0], pos, dsa, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
     }
     if (st != SL_OK) {
         CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream),
            "token ids");
-        if ((st = launch_all(g, s, n, pos, first, NULL, dsa, err)))
+        if ((dsa && (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err))) ||
+            (st = launch_all(g, s, n, pos, first, NULL, dsa, err)))
             return st;
     }
     if (first < n)

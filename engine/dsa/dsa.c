@@ -370,9 +370,7 @@ void sl_dsa_attention(sl_dsa *d, sl_pool *pool, int layer, const sl_attention_ar
                            a->first_pos, d->iq, d->iw, d->ikeys[layer] + a->first_pos * D);
     }
     /* rows that see at most k positions select everything: dense attention */
-    size_t dense_rows = 0;
-    if (!d->opt.sparse_always && d->k > a->first_pos)
-        dense_rows = d->k - a->first_pos < a->n_rows ? d->k - a->first_pos : a->n_rows;
+    size_t dense_rows = sl_dsa_dense_rows(d, a->n_rows, a->first_pos);
     if (dense_rows > 0) {
         sl_attention_args dense = *a;
         dense.n_rows = dense_rows;
@@ -395,6 +393,13 @@ const sl_indexer *sl_dsa_indexer(const sl_dsa *d)
 size_t sl_dsa_k(const sl_dsa *d) { return d->k; }
 size_t sl_dsa_first_recorded(const sl_dsa *d) { return d->record_from; }
 bool sl_dsa_sparse_always(const sl_dsa *d) { return d->opt.sparse_always; }
+
+size_t sl_dsa_dense_rows(const sl_dsa *d, size_t n, size_t pos)
+{
+    if (d->opt.sparse_always || d->k <= pos)
+        return 0;
+    return d->k - pos < n ? d->k - pos : n;
+}
 bool sl_dsa_indexer_fp8(const sl_dsa *d) { return d->opt.indexer_fp8; }
 sl_topk *sl_dsa_topk(sl_dsa *d, int thread) { return d->topk[thread]; }
 

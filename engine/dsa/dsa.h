@@ -55,6 +55,10 @@ sl_dsa_mode sl_dsa_mode_of(const sl_dsa *dsa);
 const sl_indexer *sl_dsa_indexer(const sl_dsa *dsa);
 size_t sl_dsa_k(const sl_dsa *dsa);
 bool sl_dsa_sparse_always(const sl_dsa *dsa);
+/* How many of n rows at positions pos … see at most k positions: those rows
+ * select every position, and attend densely (none when the session takes
+ * the sparse path always). They come first. */
+size_t sl_dsa_dense_rows(const sl_dsa *dsa, size_t n, size_t pos);
 bool sl_dsa_indexer_fp8(const sl_dsa *dsa);
 sl_topk *sl_dsa_topk(sl_dsa *dsa, int thread);
 int32_t *sl_dsa_rows(sl_dsa *dsa, size_t *stride, size_t **count);

@@ -7,8 +7,10 @@
  *
  * usage: bench-engine --model M|default [--blas] [--threads N] [--contexts 512,2048,8192]
  *                     [--decode N] [--device cpu|cuda:N] [--no-graphs] [--fp8-cache]
- *                     [--json OUT]
- * --no-graphs: on a GPU, decode steps launch by launch instead of as CUDA
+ *                     [--dsa oracle|indexer] [--json OUT]
+ * --dsa: sessions with DeepSeek Sparse Attention (top-k 2048) in that mode
+ * (the app's default is the oracle); a DeepSeek-V3.2 model's sessions take
+ * its indexer without it. --no-graphs: on a GPU, decode steps launch by launch instead of as CUDA
  * graphs, to measure what the graphs give. --fp8-cache: DeepSeek-V3.2's
  * caches in FP8 (sl_engine_options.kv_cache_fp8). */
 #include "sightline-engine.h"
@@ -55,6 +57,8 @@ typedef struct {
     bool on_graph; /* the decode steps ran as one replayed CUDA graph */
 } result;
 
+static const char *dsa_mode; /* --dsa, or NULL */
+
 static int run_one(sl_engine *e, int context, int n_decode, result *r)
 {
     sl_error err = {0};
@@ -71,7 +75,11 @@ static int run_one(sl_engine *e, int context, int n_decode, result *r)
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         ids[i] = (int32_t)((x >> 33) % (uint64_t)vocab);
     }
-    if (sl_session_new(e, (size_t)context, &s, &err) != SL_OK) {
+    sl_dsa_options dsa = sl_dsa_default();
+    dsa.mode = dsa_mode && !strcmp(dsa_mode, "oracle") ? SL_DSA_ORACLE : SL_DSA_INDEXER;
+    if (sl_session_new(e, (size_t)context, &s, &err) != SL_OK ||
+        (dsa_mode && sl_session_set_dsa(s, &dsa, &err) != SL_OK)) {
+        sl_session_free(s);
         fprintf(stderr, "bench: %s\n", err.message);
         free(ids);
         return 1;
@@ -121,11 +129,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--decode")) n_decode = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--json")) json = argv[i + 1];
         else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
+        else if (!strcmp(argv[i], "--dsa")) dsa_mode = argv[i + 1];
     }
     if (!model) {
         fprintf(stderr, "usage: bench-engine --model M [--threads N] [--contexts 512,2048] "
                         "[--decode N] [--device cpu|cuda:N] [--no-graphs] [--fp8-cache] "
-                        "[--json OUT]\n");
+                        "[--dsa oracle|indexer] [--json OUT]\n");
         return 2;
     }
     char path[4096];
@@ -146,9 +155,10 @@ int main(int argc, char **argv)
     struct utsname un;
     uname(&un);
     cpu_name(cpu, sizeof cpu);
-    printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s%s%s\n",
+    printf("model: %s   on: %s   matmul: %s   cpu: %s   load: %.2f s%s%s%s%s\n",
            sl_engine_model(e)->name, sl_engine_device(e), blas ? "BLAS" : "own kernels", cpu, load_s,
-           no_graphs ? "   decode: no CUDA graphs" : "", fp8_cache ? "   FP8 cache" : "");
+           no_graphs ? "   decode: no CUDA graphs" : "", fp8_cache ? "   FP8 cache" : "",
+           dsa_mode ? "   DSA: " : "", dsa_mode ? dsa_mode : "");
     printf("%8s %14s %14s %12s %12s\n", "context", "prefill tok/s", "decode tok/s", "peak MiB",
            "decode graph");
     result res[16];

@@ -8,7 +8,14 @@
  *   key range differs, by the one made for the session's longest context);
  * - the session emptied back to an earlier position and decoded again: the
  *   graph reads the new positions (its logits still match);
- * - two sessions of one engine decode in turn, each on its own graph. */
+ * - two sessions of one engine decode in turn, each on its own graph;
+ * - under DSA, with the oracle and with an indexer file (small-indexer.
+ *   safetensors beside the model) and top-k 80, decode steps from position
+ *   70 to 109: the first ten attend densely, the rest over their selection,
+ *   so the session captures its step again once; on the graph too, every
+ *   step's logits within 2e-3 of launches, the indexer's selections equal
+ *   and the oracle's (its mass summed by float atomics, so near-ties may
+ *   fall either way) overlapping by 99%. */
 #include "../engine/test-util.h"
 
 enum { MAX = 600, PROMPT = 70, STEPS = 40, BACK = 31 };
@@ -23,6 +30,11 @@ static sl_engine *open_engine(const char *path, bool graphs)
     sl_error err = {0};
     sl_engine_options o = {.model_path = path, .device = "cuda:0", .no_graphs = !graphs};
     CHECKF(sl_engine_open(&o, &e, &err) == SL_OK, "%s", err.message);
+    char indexer[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(indexer, sizeof indexer, "%.*ssmall-indexer.safetensors",
+             slash ? (int)(slash - path + 1) : 0, path);
+    CHECKF(!e || sl_engine_load_indexer(e, indexer, &err) == SL_OK, "%s", err.message);
     return e;
 }
 
@@ -51,6 +63,54 @@ static double decode_both(sl_session *g, sl_session *plain, int steps, size_t vo
         worst = r > worst || isnan(r) ? r : worst;
     }
     return worst;
+}
+
+/* Selections of the decode rows: equal in how many of their positions, as
+ * sets, over every layer. */
+static double selections_overlap(sl_session *a, sl_session *b)
+{
+    sl_selection_view va, vb;
+    sl_error err = {0};
+    if (!a || !b || sl_session_selections(a, &va, &err) || sl_session_selections(b, &vb, &err) ||
+        va.n_records != vb.n_records || !va.records[0].raw || !vb.records[0].raw)
+        return 0;
+    size_t same = 0, total = 0, per = (size_t)va.n_layers * (size_t)va.top_k;
+    for (size_t r = 0; r < va.n_records; r++)
+        for (size_t i = 0; i < per; i++) {
+            int32_t x = va.records[r].raw[i];
+            if (x < 0)
+                continue;
+            total++;
+            const int32_t *row = vb.records[r].raw + i / (size_t)va.top_k * (size_t)va.top_k;
+            for (int j = 0; j < va.top_k; j++)
+                if (row[j] == x) {
+                    same++;
+                    break;
+                }
+        }
+    return total ? (double)same / (double)total : 0;
+}
+
+/* DSA decode on the graph against launches, across the step where rows
+ * first see more than k positions. */
+static void check_dsa(sl_engine *eg, sl_engine *ep, const int32_t *ids, sl_dsa_mode mode,
+                      size_t vocab)
+{
+    sl_dsa_options o = sl_test_dsa_options(mode, 80, 1);
+    o.record_raw = true;
+    sl_session *g = sl_test_dsa_session(eg, MAX, &o), *p = sl_test_dsa_session(ep, MAX, &o);
+    sl_error err = {0};
+    CHECK(g && p && sl_session_prefill(g, ids, PROMPT, NULL, &err) == SL_OK &&
+          sl_session_prefill(p, ids, PROMPT, NULL, &err) == SL_OK);
+    double worst = decode_both(g, p, STEPS, vocab), overlap = selections_overlap(g, p);
+    const char *name = mode == SL_DSA_ORACLE ? "oracle" : "indexer";
+    CHECKF(worst <= 2e-3, "%s: graph against launches: %.3g", name, worst);
+    CHECKF(mode == SL_DSA_ORACLE ? overlap >= 0.99 : overlap == 1.0,
+           "%s: selections overlap %.4f", name, overlap);
+    CHECK(sl_session_decodes_on_graph(g) && !sl_session_decodes_on_graph(p));
+    fprintf(stderr, "DSA %s, top-k 80, positions %d to %d: graph against launches %.1e, "
+            "selections overlap %.4f\n", name, PROMPT, PROMPT + STEPS - 1, worst, overlap);
+    sl_session_free(g), sl_session_free(p);
 }
 
 int main(int argc, char **argv)
@@ -95,6 +155,8 @@ int main(int argc, char **argv)
             "%d: %.1e; two sessions in turn: %.1e\n", PROMPT, STEPS, first, BACK, again, turns);
 
     sl_session_free(g), sl_session_free(p), sl_session_free(g2), sl_session_free(p2);
+    check_dsa(eg, ep, ids.ids, SL_DSA_ORACLE, vocab);
+    check_dsa(eg, ep, ids.ids, SL_DSA_INDEXER, vocab);
     sl_tokens_free(&ids);
     sl_engine_close(eg), sl_engine_close(ep);
     return sl_test_finish();
