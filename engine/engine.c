@@ -422,6 +422,8 @@ sl_status sl_engine_load_indexer(sl_engine *e, const char *path, sl_error *err)
                        "files are for llama-family models", path, e->info.architecture);
     model_sha256(e, hex);
     sl_status st = sl_indexer_load(path, &e->info, hex, &ix, err);
+    if (!st && e->arch->load_indexer && (st = e->arch->load_indexer(e->model, ix, err)))
+        sl_indexer_free(ix);
     if (st != SL_OK)
         return st;
     sl_indexer_free(e->indexer);

@@ -34,6 +34,10 @@ typedef struct {
     bool replays;
     /* Whether the state's decode steps run as one replayed CUDA graph (NULL: never). */
     bool (*decodes_on_graph)(const void *state);
+    /* Optional: ix is becoming the engine's indexer file (the one before it
+     * is freed next, with the sessions that used it gone): the backend may
+     * prepare it for every session (the GPU uploads its weights once). */
+    sl_status (*load_indexer)(void *model, const sl_indexer *ix, sl_error *err);
 } sl_arch_ops;
 
 #endif

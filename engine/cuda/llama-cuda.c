@@ -33,6 +33,7 @@ typedef struct {
     sl_bf16 *embd, *output;
     float *output_norm, *inv_freq;
     gpu_layer *layers;
+    sl_cuda_indexer_weights *indexer; /* the engine's indexer file, for every session */
     char desc[160];
 } gpu_llama;
 
@@ -149,6 +150,7 @@ static void model_free(void *p)
     cudaFree(g->embd);
     cudaFree(g->output_norm);
     cudaFree(g->inv_freq);
+    sl_cuda_indexer_weights_free(g->indexer);
     if (g->blas)
         cublasDestroy(g->blas);
     cudaFree(g->blas_ws);
@@ -667,18 +669,36 @@ static sl_status launch_as_graph(const gpu_llama *g, gpu_state *s, int32_t id, i
     return sl_cuda_step_replay(g->stream, s->decode, s->step, s->step_host, id, pos, err);
 }
 
-/* The session's indexer file on the device, uploaded on its first forward
- * call in indexer mode (and again if the session's indexer changes). */
+/* The engine's indexer file on the device, uploaded once when it is loaded
+ * (the one before freed: its sessions are gone by then). */
+static sl_status load_indexer(void *model, const sl_indexer *ix, sl_error *err)
+{
+    gpu_llama *g = model;
+    const sl_llama *m = g->cpu;
+    sl_cuda_indexer_weights *w = NULL;
+    CK(cudaSetDevice(g->device), "choosing the device");
+    sl_status st = sl_cuda_indexer_weights_new(ix, m->n_layers, m->n_embd, m->rope_theta, &w, err);
+    if (st)
+        return st;
+    sl_cuda_indexer_weights_free(g->indexer);
+    g->indexer = w;
+    return SL_OK;
+}
+
+/* The session's side of the indexer (its key cache), made on its first
+ * forward call in indexer mode over the engine's weights. */
 static sl_status indexer_on_device(const gpu_llama *g, gpu_state *s, const sl_indexer *ix,
                                    sl_error *err)
 {
-    if (s->indexer && sl_cuda_indexer_source(s->indexer) == ix)
+    if (!g->indexer || sl_cuda_indexer_weights_source(g->indexer) != ix)
+        return sl_fail(err, SL_ERR_INVALID_ARGUMENT, "%s: the session's indexer is not the "
+                       "engine's (load it with sl_engine_load_indexer)", g->desc);
+    if (s->indexer && sl_cuda_indexer_weights_of(s->indexer) == g->indexer)
         return SL_OK;
     sl_cuda_indexer_free(s->indexer);
     s->indexer = NULL;
-    const sl_llama *m = g->cpu;
-    return sl_cuda_indexer_new(ix, m->n_layers, m->n_embd, m->rope_theta, s->max_tokens,
-                               chunk_for(s->max_tokens), &s->indexer, err);
+    return sl_cuda_indexer_new(g->indexer, s->max_tokens, chunk_for(s->max_tokens), &s->indexer,
+                               err);
 }
 
 static sl_status forward(const void *model, void *state, sl_pool *pool, const int32_t *ids,
@@ -736,4 +756,5 @@ const sl_arch_ops sl_llama_cuda_ops = {
     .selects = true,
     .indexer_files = true,
     .decodes_on_graph = decodes_on_graph,
+    .load_indexer = load_indexer,
 };

@@ -18,7 +18,10 @@
  * selection is causal, of min(k, t + 1) distinct positions; layers without
  * an indexer select nothing; decoding records each answer token; with top-k
  * at least the length, indexer mode equals dense attention, and the sparse
- * path forced over every position stays within 2e-2 of it. */
+ * path forced over every position stays within 2e-2 of it. The GPU uploads
+ * a file's weights once, when the engine loads it: an engine that loaded one
+ * file and then another gives sessions the same logits, bit for bit, as an
+ * engine that loaded only the second. */
 #include "../engine/test-util.h"
 
 enum { K = 16, DECODE = 4 };
@@ -193,6 +196,38 @@ static void check_indexer(const char *indexer)
     sl_engine_close(gpu);
 }
 
+/* Logits of a short prefill in indexer mode on e, into out (n × vocab). */
+static void prefill_logits(sl_engine *e, const int32_t *ids, size_t n, float *out)
+{
+    sl_session *s = e ? indexer_session(e, n, 4, false) : NULL;
+    sl_error err = {0};
+    CHECKF(s && sl_session_prefill_all_logits(s, ids, n, out, &err) == SL_OK, "%s", err.message);
+    sl_session_free(s);
+}
+
+static void check_reload(void)
+{
+    enum { N = 24 };
+    sl_engine *twice = open_engine("cuda:0", "small-indexer.safetensors");
+    sl_engine *once = open_engine("cuda:0", "small-indexer-odd.safetensors");
+    sl_error err = {0};
+    CHECKF(twice && sl_engine_load_indexer(twice, path_in("small-indexer-odd.safetensors"),
+                                           &err) == SL_OK, "%s", err.message);
+    sl_tokens ids = {0};
+    CHECK(once && sl_tokenize(once, TEXT, strlen(TEXT), false, &ids, &err) == SL_OK && ids.n >= N);
+    size_t V = once ? (size_t)sl_engine_model(once)->n_vocab : 1;
+    float *a = calloc(N * V, 4), *b = calloc(N * V, 4);
+    if (ids.n >= N) {
+        prefill_logits(twice, ids.ids, N, a);
+        prefill_logits(once, ids.ids, N, b);
+    }
+    CHECKF(!memcmp(a, b, N * V * 4), "an indexer loaded after another: logits differ from its own");
+    fprintf(stderr, "an indexer loaded over another: its sessions' logits as its own engine's\n");
+    free(a), free(b);
+    sl_tokens_free(&ids);
+    sl_engine_close(twice), sl_engine_close(once);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -204,5 +239,6 @@ int main(int argc, char **argv)
         return 77;
     check_indexer("small-indexer.safetensors");      /* 8 heads of 64: the tensor-core kernel */
     check_indexer("small-indexer-odd.safetensors");  /* 3 heads of 24: the generic kernel */
+    check_reload();
     return sl_test_finish();
 }
