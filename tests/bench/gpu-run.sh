@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu-run.sh OUT: on a machine with an NVIDIA GPU (no GTK needed), build the
 # engine and the kernels, run the gpu test suite, and time the DSA kernels and
-# the DeepSeek-V3.2 attention block with and without DSA. Logs, JSON and the
+# the DeepSeek-V3.2 attention block with and without DSA, and decode on CUDA
+# graphs against launches on the DeepSeek test checkpoints. Logs, JSON and the
 # cost-curve plot (when matplotlib is there) go to OUT. KERNEL_BENCHES=0 skips
 # the per-kernel benchmarks.
 set -uo pipefail
@@ -35,6 +36,13 @@ echo "== DeepSeek-V3.2 attention block: DSA (ours) and dense (PyTorch)"
 python3 tests/bench/peer-dense-layer.py --json "$out/dense-layer.json" 2>&1 | tee "$out/dense-layer.txt"
 python3 tests/bench/plot-dsa-layer.py "$out/dsa-layer.json" "$out/dense-layer.json" \
     "$out/dsa-layer.png" --table "$out/dsa-layer.md" 2>&1 | tail -n 12
+echo "== decode on CUDA graphs against launches (DeepSeek-V3.2's test checkpoints)"
+for m in small-f32 fp8-sharded; do
+    for flags in "" --no-graphs; do
+        "$b/bench-engine" --model "tests/data/deepseek-v32/$m" --device cuda:0 \
+            --contexts 4096,16384 --decode 256 $flags 2>&1 | grep -v "^ context"
+    done
+done | tee "$out/engine-deepseek-graphs.txt"
 echo "== DeepSeek-V3.2 goldens regenerated with this machine's transformers"
 python3 tests/reference/check-deepseek-goldens.py 2>&1 | grep -v "^Loading" | tail -n 3
 exit $status
