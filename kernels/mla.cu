@@ -219,10 +219,15 @@ __global__ void attention(const float *q_abs, const __nv_bfloat16 *kv, const int
 
 // The oracle's mass: with each (row, head)'s lse known, every position's
 // probability added into mass[t][p] (float atomics).
+// first_at: non-NULL, one row (n = 1) at the position *first_at read on the
+// device.
 __global__ void head_mass(const float *q_abs, const __nv_bfloat16 *kv, const float *lse,
-                          int first_pos, int n, int H, int R, int rope, float scale, float *mass)
+                          int first_pos, const int32_t *first_at, int n, int H, int R, int rope,
+                          float scale, float *mass)
 {
     extern __shared__ float qs[];
+    if (first_at)
+        first_pos = __ldg(first_at);
     int D = R + rope, t = blockIdx.x / H, last = first_pos + t;
     int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     for (int i = threadIdx.x; i < D; i += blockDim.x)
@@ -410,7 +415,26 @@ cudaError_t sl_k_mla_head_mass(const float *q_abs, const sl_bf16 *kv, int n, int
         return e;
     size_t smem = (size_t)(R + rope) * sizeof(float);
     head_mass<<<n * H, THREADS, smem, stream>>>(q_abs, reinterpret_cast<const __nv_bfloat16 *>(kv),
-                                                lse, first_pos, n, H, R, rope, scale, mass);
+                                                lse, first_pos, nullptr, n, H, R, rope, scale,
+                                                mass);
+    return cudaGetLastError();
+}
+
+cudaError_t sl_k_mla_head_mass_at(const float *q_abs, const sl_bf16 *kv, const int32_t *pos,
+                                  int max_pos, int H, int R, int rope, float scale, float *mass,
+                                  float *lse, float *out_lat, cudaStream_t stream)
+{
+    if (bad_dims(1, H, R, rope) || !pos || max_pos < 1)
+        return cudaErrorInvalidValue;
+    cudaError_t e = cudaMemsetAsync(mass, 0, (size_t)max_pos * sizeof(float), stream);
+    if (e == cudaSuccess)
+        e = sl_k_mla_attention_at(q_abs, kv, NULL, 0, 1, pos, H, R, rope, scale, out_lat, lse,
+                                  stream);
+    if (e != cudaSuccess)
+        return e;
+    size_t smem = (size_t)(R + rope) * sizeof(float);
+    head_mass<<<H, THREADS, smem, stream>>>(q_abs, reinterpret_cast<const __nv_bfloat16 *>(kv), lse,
+                                            0, pos, 1, H, R, rope, scale, mass);
     return cudaGetLastError();
 }
 

@@ -365,6 +365,11 @@ cudaError_t sl_k_mla_attention_at(const float *q_abs, const sl_bf16 *kv, const i
 cudaError_t sl_k_mla_head_mass(const float *q_abs, const sl_bf16 *kv, int n, int first_pos, int H,
                                int R, int rope, float scale, float *mass, float *lse,
                                float *out_lat, cudaStream_t stream);
+/* One row at the position *pos < max_pos read on the device: mass [max_pos],
+ * zeros past *pos. */
+cudaError_t sl_k_mla_head_mass_at(const float *q_abs, const sl_bf16 *kv, const int32_t *pos,
+                                  int max_pos, int H, int R, int rope, float scale, float *mass,
+                                  float *lse, float *out_lat, cudaStream_t stream);
 /* DeepSeek's FP8 latent cache (REF-FIX rounds the latent so before caching;
  * FlashMLA's 656-byte entry at R = 512, rope = 64, which sl_k_sparse_mla_fp8
  * reads): R e4m3 bytes, a float32 power-of-two scale per block of 128 latent

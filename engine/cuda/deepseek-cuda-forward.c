@@ -518,11 +518,14 @@ static sl_status select_rows(const gpu_ds *g, gpu_state *s, int il, uint8_t *kv,
     sl_status st = dsa_buffers(g, s, (size_t)k, err);
     if (st)
         return st;
-    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE) { /* never in a graph (decode_graph) */
-        if ((st = latent_view(g, s, il, kv, L, NULL, &entries, err)))
+    if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE) {
+        if ((st = latent_view(g, s, il, kv, L, at, &entries, err)))
             return st;
-        CK(sl_k_mla_head_mass(s->q_abs, entries, n, pos, c->n_heads, c->kv_lora, c->qk_rope,
-                              g->cpu->softmax_scale, s->scores, s->lse, s->o_lat, g->stream),
+        float scale = g->cpu->softmax_scale;
+        CK(at ? sl_k_mla_head_mass_at(s->q_abs, entries, at, L, c->n_heads, c->kv_lora,
+                                      c->qk_rope, scale, s->scores, s->lse, s->o_lat, g->stream)
+              : sl_k_mla_head_mass(s->q_abs, entries, n, pos, c->n_heads, c->kv_lora, c->qk_rope,
+                                   scale, s->scores, s->lse, s->o_lat, g->stream),
            "the oracle's mass");
     } else if ((st = indexer_scores(g, s, &g->layers[il], keys, n, pos, at,
                                     sl_dsa_indexer_fp8(dsa), err))) {
@@ -747,24 +750,26 @@ static sl_status launch_all(const gpu_ds *g, gpu_state *s, int n, int pos, int f
 
 /* What a captured step depends on besides its position: the session's DSA
  * mode, top-k and indexer numerics (a new session's, after a truncation to
- * nothing, may differ). */
-static int graph_key(sl_dsa *dsa)
+ * nothing, may differ), and for the oracle whether the row still sees at
+ * most k positions (it reports no kept mass then). */
+static int graph_key(sl_dsa *dsa, int pos)
 {
     if (!dsa)
         return 0;
+    bool oracle_dense = sl_dsa_mode_of(dsa) == SL_DSA_ORACLE &&
+                        sl_dsa_dense_rows(dsa, 1, (size_t)pos) == 1;
     return 1 + (int)sl_dsa_mode_of(dsa) + 4 * (sl_dsa_indexer_fp8(dsa) ? 1 : 0) +
-           8 * (int)sl_dsa_k(dsa);
+           8 * (oracle_dense ? 1 : 0) + 16 * (int)sl_dsa_k(dsa);
 }
 
 /* One decode step as a CUDA graph: captured on the session's first step with
  * its token and position read on the device, and replayed for every later
  * one, with nothing launched from the host but the graph (captured again
- * only when graph_key changes). The oracle's steps launch kernel by kernel:
- * its mass covers the row's own positions. */
+ * only when graph_key changes). */
 static sl_status launch_as_graph(const gpu_ds *g, gpu_state *s, int32_t id, int pos, sl_dsa *dsa,
                                  sl_error *err)
 {
-    int key = graph_key(dsa);
+    int key = graph_key(dsa, pos);
     if (s->decode && s->graph_key != key) {
         cudaGraphExecDestroy(s->decode);
         s->decode = NULL;
@@ -772,7 +777,7 @@ static sl_status launch_as_graph(const gpu_ds *g, gpu_state *s, int32_t id, int 
     if (!s->decode) {
         CK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal),
            "capturing a step");
-        sl_status st = launch_all(g, s, 1, 0, 0, dsa, s->step, err);
+        sl_status st = launch_all(g, s, 1, pos, 0, dsa, s->step, err);
         if ((st = sl_cuda_capture_end(g->stream, st, &s->decode, err)))
             return st;
         s->graph_key = key;
@@ -795,8 +800,7 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
     if (dsa && (st = dsa_buffers(g, s, sl_dsa_k(dsa), err))) /* not while capturing */
         return st;
     st = SL_ERR_IO;
-    if (n == 1 && first == 0 && g->graphs && !s->no_graphs &&
-        !(dsa && sl_dsa_mode_of(dsa) == SL_DSA_ORACLE)) {
+    if (n == 1 && first == 0 && g->graphs && !s->no_graphs) {
         sl_error ignored = {0};
         st = launch_as_graph(g, s, ids[0], pos, dsa, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */

@@ -33,7 +33,8 @@
  *   read on the device) give the same logits, bit for bit, and the same
  *   selections as launched kernel by kernel (no_graphs), in dense and indexer
  *   modes, with BF16 and FP8 caches, and the sessions say which they did
- *   (the oracle's steps launch kernel by kernel);
+ *   (the oracle's mass is summed by float atomics: there within 2e-3 and
+ *   overlapping by 99%);
  * - all of it again with DeepSeek's FP8 caches (kv_cache_fp8) on both: the
  *   CPU rounds its latent and indexer keys as the GPU stores them (656- and
  *   132-byte entries at V3.2's dims; here the same layouts at the
@@ -257,7 +258,9 @@ static const mode_case MODES[] = {
 };
 
 /* Decode steps as CUDA graphs against the same steps launched kernel by
- * kernel: the same logits bit for bit, and the same selections. */
+ * kernel: the same logits bit for bit, and the same selections; the oracle's
+ * mass is summed by float atomics, so there within 2e-3 and overlapping by
+ * 99% (a near-tie may fall either way). */
 static void check_graphs(sl_engine *graphs, sl_engine *launches, const int32_t *ids,
                          const mode_case *m, const char *name)
 {
@@ -270,23 +273,25 @@ static void check_graphs(sl_engine *graphs, sl_engine *launches, const int32_t *
     CHECKF(sa && sl_session_decodes_on_graph(sa) && sb && !sl_session_decodes_on_graph(sb),
            "%s %s: decodes on a graph: %d and %d", name, m->name,
            sa && sl_session_decodes_on_graph(sa), sb && sl_session_decodes_on_graph(sb));
+    bool oracle = m->mode == SL_DSA_ORACLE;
     size_t differ = 0;
+    double worst = 0;
     for (size_t i = 0; i < rows; i++)
         differ += memcmp(&a[i], &b[i], 4) != 0;
-    sl_selection_view va, vb;
-    sl_error err = {0};
-    bool same_sel = true;
-    if (m->mode != SL_DSA_DENSE && sa && sb && sl_session_selections(sa, &va, &err) == SL_OK &&
-        sl_session_selections(sb, &vb, &err) == SL_OK) {
-        same_sel = va.n_records == vb.n_records;
-        for (size_t r = 0; same_sel && r < va.n_records; r++)
-            same_sel = !memcmp(va.records[r].raw, vb.records[r].raw,
-                               (size_t)va.n_layers * (size_t)va.top_k * 4);
+    for (size_t t = 0; t < max; t++) {
+        double e = sl_rel_error(a + t * V, b + t * V, V);
+        worst = e > worst || isnan(e) ? e : worst;
     }
-    CHECKF(differ == 0 && same_sel, "%s %s: graphs against launches: %zu logits differ, "
-           "selections %s", name, m->name, differ, same_sel ? "equal" : "differ");
-    fprintf(stderr, "%s %s: %d decode steps as CUDA graphs equal to launches (%zu of %zu logits "
-            "differ)\n", name, m->name, STEPS, differ, rows);
+    double overlap = 1.0;
+    char what[96];
+    snprintf(what, sizeof what, "%s %s, graphs against launches", name, m->name);
+    if (m->mode != SL_DSA_DENSE && sa && sb)
+        overlap = compare_selections(sb, sa, what);
+    CHECKF(oracle ? worst <= 2e-3 && overlap >= 0.99 : differ == 0 && overlap == 1.0,
+           "%s %s: graphs against launches: %zu logits differ (worst row %.3g), selections "
+           "overlap %.4f", name, m->name, differ, worst, overlap);
+    fprintf(stderr, "%s %s: %d decode steps as CUDA graphs against launches: %zu of %zu logits "
+            "differ (worst row %.1e)\n", name, m->name, STEPS, differ, rows, worst);
     sl_session_free(sa), sl_session_free(sb);
     free(a), free(b);
 }
@@ -348,12 +353,11 @@ static void check_checkpoint(const char *dir)
         sl_engine *launches8 = open_engine(dir, "cuda:0", true, false);
         char name8[64];
         snprintf(name8, sizeof name8, "%s (FP8 cache)", name);
-        for (size_t i = 0; i < sizeof MODES / sizeof *MODES; i++)
-            if (MODES[i].mode != SL_DSA_ORACLE) { /* its steps launch kernel by kernel */
-                check_graphs(gpu, launches, ids.ids, &MODES[i], name);
-                if (!MODES[i].fp8)
-                    check_graphs(gpu8, launches8, ids.ids, &MODES[i], name8);
-            }
+        for (size_t i = 0; i < sizeof MODES / sizeof *MODES; i++) {
+            check_graphs(gpu, launches, ids.ids, &MODES[i], name);
+            if (!MODES[i].fp8)
+                check_graphs(gpu8, launches8, ids.ids, &MODES[i], name8);
+        }
         sl_engine_close(launches), sl_engine_close(launches8);
     }
     sl_tokens_free(&ids);
