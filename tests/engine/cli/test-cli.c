@@ -182,8 +182,33 @@ static void test_dsa(void)
     CHECKF(strstr(out, "--indexer FILE") != NULL, "%s", out);
 }
 
+/* logits (n × vocab floats at path) against the tensor name of the
+ * safetensors file at golden: ‖got − ref‖ / ‖ref‖. */
+static double logits_error(const char *path, const char *golden, const char *name, size_t n,
+                           size_t vocab)
+{
+    sl_safetensors *g = NULL;
+    sl_error err = {0};
+    size_t len = 0;
+    float *got = sl_test_read_file(path, &len), *ref = malloc(n * vocab * sizeof(float));
+    const sl_st_tensor *t = sl_safetensors_open(golden, &g, &err) == SL_OK
+                                ? sl_safetensors_find(g, name) : NULL;
+    double num = 0, den = 0;
+    if (t && got && len == n * vocab * sizeof(float) && (size_t)t->dims[0] * t->dims[1] == n * vocab) {
+        sl_st_to_f32(t, 0, n * vocab, ref);
+        for (size_t i = 0; i < n * vocab; i++) {
+            num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
+            den += (double)ref[i] * ref[i];
+        }
+    }
+    free(got), free(ref);
+    sl_safetensors_close(g);
+    return den > 0 ? sqrt(num / den) : 1.0;
+}
+
 /* A DeepSeek-V3.2 checkpoint directory: info, logits equal to transformers'
- * (golden.safetensors beside it), selections of its own indexer, generate. */
+ * (golden.safetensors beside it), selections of its own indexer, generate;
+ * with --fp8-cache, logits equal to fp8-cache-golden.safetensors'. */
 static void test_checkpoint(const char *dir)
 {
     char out[16384], path[1024], json[1024], ids[1024] = "";
@@ -206,22 +231,15 @@ static void test_checkpoint(const char *dir)
     snprintf(json, sizeof json, "%s/ds-selections.json", tmpdir);
     CHECK(run(out, sizeof out, "%s logits --model %s --tokens %s --out %s --selections %s", cli, dir,
               ids, path, json) == 0);
+    char golden[1024];
+    snprintf(golden, sizeof golden, "%s/golden.safetensors", dir);
+    double e = logits_error(path, golden, "logits", n, vocab);
+    CHECKF(e < 1e-4, "logits against transformers': relative error %.3g", e);
     size_t len = 0;
-    float *got = sl_test_read_file(path, &len), *ref = malloc(n * vocab * sizeof(float));
-    sl_st_to_f32(tl, 0, n * vocab, ref);
-    double num = 0, den = 0;
-    for (size_t i = 0; got && len == n * vocab * sizeof(float) && i < n * vocab; i++) {
-        num += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
-        den += (double)ref[i] * ref[i];
-    }
-    CHECKF(got && len == n * vocab * sizeof(float) && sqrt(num / den) < 1e-4,
-           "logits of %zu bytes, relative error %.3g", len, den > 0 ? sqrt(num / den) : -1.0);
     char *text = sl_test_read_file(json, &len);
     CHECKF(text && strstr(text, "\"mode\": \"indexer\"") && strstr(text, "\"top_k\": 8"), "%s",
            text ? text : out);
     free(text);
-    free(got);
-    free(ref);
     sl_safetensors_close(g);
     CHECK(run(out, sizeof out, "%s logits --model %s --tokens %s --out %s --dsa dense", cli, dir, ids,
               path) == 0);
@@ -229,6 +247,13 @@ static void test_checkpoint(const char *dir)
               ids, path) == 0);
     CHECK(run(out, sizeof out, "%s logits --model %s --tokens 1,2 --out %s --indexer-fp8", cli, model,
               path) == 1 && strstr(out, "indexer of its own"));
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens %s --out %s --fp8-cache", cli, dir,
+              ids, path) == 0);
+    snprintf(golden, sizeof golden, "%s/fp8-cache-golden.safetensors", dir);
+    e = logits_error(path, golden, "logits", n, vocab);
+    CHECKF(e < 1e-4, "--fp8-cache: logits against transformers with DeepSeek's FP8 caches: %.3g", e);
+    CHECK(run(out, sizeof out, "%s logits --model %s --tokens 1,2 --out %s --fp8-cache", cli, model,
+              path) == 1 && strstr(out, "FP8 KV cache"));
     CHECK(run(out, sizeof out, "%s generate --model %s --ctx 64 --max-tokens 4 --chat hello", cli,
               dir) == 0);
 }
