@@ -37,4 +37,17 @@ static __device__ __forceinline__ float warp_quant_e4m3(const float *x, int n, u
     return s;
 }
 
+// DeepSeek's FP8 MLA cache entry (FlashMLA's 656 bytes at R = 512, rope =
+// 64): R e4m3 bytes of the latent, a float32 power-of-two scale per block of
+// 128 latent values (the last block may be shorter), the rope part in bf16,
+// the entry padded to a multiple of 16 bytes.
+__host__ __device__ constexpr int mla_fp8_scales(int R) { return (R + 127) / 128; }
+
+__host__ __device__ constexpr int mla_fp8_rope_offset(int R) { return R + 4 * mla_fp8_scales(R); }
+
+__host__ __device__ constexpr size_t mla_fp8_entry_bytes(int R, int rope)
+{
+    return ((size_t)mla_fp8_rope_offset(R) + 2 * (size_t)rope + 15) / 16 * 16;
+}
+
 #endif

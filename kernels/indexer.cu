@@ -28,6 +28,7 @@
 // as for bf16; FP8 halves the key bytes read, not the tensor-core time.
 #include "sightline-kernels.h"
 #include "device.cuh"
+#include "indexer-cache.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -46,7 +47,7 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kRowsPerCta = 32;
-constexpr int kPage = 64;                    // tokens per block of the paged cache
+constexpr int kPage = kIndexerPage;          // tokens per block of the paged cache
 
 enum class Src { bf16, fp8, fp8_paged };
 
@@ -96,7 +97,7 @@ __device__ __forceinline__ const uint8_t *key_row(const Params &p, int row, int 
 {
     if constexpr (S == Src::fp8_paged) {
         int blk = p.block_table[(size_t)row * p.block_table_stride + s / kPage];
-        return p.k + (size_t)blk * (kPage * (D + 4)) + (size_t)(s % kPage) * D;
+        return p.k + indexer_key_offset(D, blk, s % kPage);
     } else if constexpr (S == Src::fp8) {
         return p.k + (size_t)s * D;
     } else {
@@ -109,8 +110,7 @@ __device__ __forceinline__ float key_scale(const Params &p, int row, int s)
 {
     if constexpr (S == Src::fp8_paged) {
         int blk = p.block_table[(size_t)row * p.block_table_stride + s / kPage];
-        const uint8_t *base = p.k + (size_t)blk * (kPage * (D + 4)) + (size_t)kPage * D;
-        return reinterpret_cast<const float *>(base)[s % kPage];
+        return *reinterpret_cast<const float *>(p.k + indexer_scale_offset(D, blk, s % kPage));
     } else if constexpr (S == Src::fp8) {
         return p.k_scale[s];
     } else {

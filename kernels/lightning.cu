@@ -7,6 +7,7 @@
 
 #include "block-sum.cuh"
 #include "fp8-common.cuh"
+#include "indexer-cache.cuh"
 
 #include <cuda_bf16.h>
 #include <math.h>
@@ -97,20 +98,16 @@ __global__ void scores_any(const __nv_bfloat16 *q, const float *w, const __nv_bf
     scores[(size_t)r * stride + s] = score;
 }
 
-// DeepSeek's FP8 indexer cache: blocks of kPage tokens, each kPage·D e4m3
-// bytes (token-major) then kPage float32 scales, one a token (132 bytes a
-// token at D = 128), as indexer.cu's paged kernel reads it.
-constexpr int kPage = 64;
-
-// Byte offsets of key s's values and of its scale.
+// Byte offsets of key s's values and of its scale in the FP8 indexer cache
+// of one sequence (its blocks in order).
 __device__ size_t key_offset(int D, int s)
 {
-    return (size_t)(s / kPage) * kPage * (D + 4) + (size_t)(s % kPage) * D;
+    return indexer_key_offset(D, s / kIndexerPage, s % kIndexerPage);
 }
 
 __device__ size_t scale_offset(int D, int s)
 {
-    return (size_t)(s / kPage) * kPage * (D + 4) + (size_t)kPage * D + 4 * (size_t)(s % kPage);
+    return indexer_scale_offset(D, s / kIndexerPage, s % kIndexerPage);
 }
 
 // One warp per key: its ue8m0 scale and e4m3 bytes, at position first + row
@@ -149,7 +146,7 @@ __global__ void keys_from_fp8(const uint8_t *cache, int n, const int32_t *count_
 
 size_t sl_k_indexer_fp8_block_bytes(int D)
 {
-    return D > 0 ? (size_t)kPage * ((size_t)D + 4) : 0;
+    return D > 0 ? indexer_block_bytes(D) : 0;
 }
 
 cudaError_t sl_k_indexer_keys_fp8(const float *k, int n, int D, int first_pos, uint8_t *cache,

@@ -44,14 +44,6 @@ __global__ void cache_entries(const float *kva, const float *weight, int R, int 
                                          : __fmul_rn(x[i], rope_scale));
 }
 
-// DeepSeek's FP8 cache entry (FlashMLA's 656 bytes at R = 512, rope = 64):
-// R e4m3 bytes of the latent, a float32 power-of-two scale per block of 128
-// latent values (the last block may be shorter), the rope part in bf16, the
-// entry padded to a multiple of 16 bytes.
-__host__ __device__ size_t fp8_entry_bytes(int R, int rope)
-{
-    return ((size_t)R + 4 * (size_t)((R + 127) / 128) + 2 * (size_t)rope + 15) / 16 * 16;
-}
 
 // One CTA per row: the latent normed as cache_entries, then each block of
 // 128 quantised as sl_fp8_fake_quant (REF-FIX's act_quant of the latent
@@ -64,8 +56,8 @@ __global__ void cache_entries_fp8(const float *kva, const float *weight, int R, 
     __shared__ float block_max[THREADS * MAX_PER_THREAD / 128];
     const float *x = kva + (size_t)blockIdx.x * (R + rope);
     size_t row = (first_at ? (size_t)__ldg(first_at) : 0) + blockIdx.x;
-    uint8_t *e = entries + row * fp8_entry_bytes(R, rope);
-    int n_blocks = (R + 127) / 128;
+    uint8_t *e = entries + row * mla_fp8_entry_bytes(R, rope);
+    int n_blocks = mla_fp8_scales(R);
     float scale = latent_rms_scale(x, R, eps);
     if ((int)threadIdx.x < n_blocks)
         block_max[threadIdx.x] = 0.0f;
@@ -76,7 +68,7 @@ __global__ void cache_entries_fp8(const float *kva, const float *weight, int R, 
     }
     __syncthreads();
     float *scales = reinterpret_cast<float *>(e + R);
-    __nv_bfloat16 *pe = reinterpret_cast<__nv_bfloat16 *>(e + R + 4 * n_blocks);
+    __nv_bfloat16 *pe = reinterpret_cast<__nv_bfloat16 *>(e + mla_fp8_rope_offset(R));
     for (int i = threadIdx.x; i < R; i += blockDim.x)
         e[i] = e4m3_of(v[i], ue8m0_scale(block_max[i / 128])).__x;
     if ((int)threadIdx.x < n_blocks)
@@ -94,10 +86,10 @@ __global__ void cache_entries_from_fp8(const uint8_t *entries, int n, const int3
     if (count_at)
         n = min(n, __ldg(count_at));
     for (int entry = blockIdx.x; entry < n; entry += gridDim.x) {
-        const uint8_t *e = entries + (size_t)entry * fp8_entry_bytes(R, rope);
+        const uint8_t *e = entries + (size_t)entry * mla_fp8_entry_bytes(R, rope);
         const float *scales = reinterpret_cast<const float *>(e + R);
         const __nv_bfloat16 *pe =
-            reinterpret_cast<const __nv_bfloat16 *>(e + R + 4 * ((R + 127) / 128));
+            reinterpret_cast<const __nv_bfloat16 *>(e + mla_fp8_rope_offset(R));
         __nv_bfloat16 *o = out + (size_t)entry * (R + rope);
         for (int i = threadIdx.x; i < R + rope; i += blockDim.x) {
             if (i < R) {
@@ -309,7 +301,7 @@ cudaError_t sl_k_mla_cache_entries_at(const float *kva, const float *norm_weight
 
 size_t sl_k_mla_fp8_entry_bytes(int R, int rope)
 {
-    return R > 0 && rope >= 0 ? fp8_entry_bytes(R, rope) : 0;
+    return R > 0 && rope >= 0 ? mla_fp8_entry_bytes(R, rope) : 0;
 }
 
 cudaError_t sl_k_mla_cache_entries_fp8(const float *kva, const float *norm_weight, int n, int R,

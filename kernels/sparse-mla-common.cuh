@@ -10,10 +10,14 @@
 #include <cuda_runtime_api.h>
 #include <stdint.h>
 
+#include "fp8-common.cuh"
 #include "mma-ptx.cuh" // cp.async; both kernel files take it from here
 
-// DeepSeek's FP8 cache entry: 512 e4m3 | 4 float32 scales | 64 bf16 (rope).
-constexpr int SPARSE_MLA_FP8_ROW = 656;
+// DeepSeek's FP8 cache entry at V3.2's dims (mla.cu writes it): 512 e4m3 |
+// 4 float32 scales | 64 bf16 (rope).
+constexpr int SPARSE_MLA_FP8_ROW = (int)mla_fp8_entry_bytes(512, 64);
+static_assert(SPARSE_MLA_FP8_ROW == 656 && mla_fp8_rope_offset(512) == 512 + 16,
+              "FlashMLA's FP8 entry");
 
 struct SparseMlaParams {
     const __nv_bfloat16 *q;
