@@ -139,15 +139,20 @@ sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t nam
     return sl_memory_plan_check(&plan, free_bytes, name, 0, err);
 }
 
-sl_status sl_cuda_row_lengths(int32_t *dst, int n, int pos, cudaStream_t stream, sl_error *err)
+sl_status sl_cuda_rows_to_device(int32_t *ids_dev, const int32_t *ids, int32_t *len_dev, int n,
+                                 int pos, cudaStream_t stream, sl_error *err)
 {
+    CK(cudaMemcpyAsync(ids_dev, ids, (size_t)n * 4, cudaMemcpyHostToDevice, stream), "token ids");
+    if (!len_dev)
+        return SL_OK;
     int32_t *len = malloc((size_t)(n > 0 ? n : 1) * sizeof *len);
     if (!len)
         return sl_fail(err, SL_ERR_NO_MEMORY, "GPU: out of host memory for row lengths");
     for (int t = 0; t < n; t++)
         len[t] = pos + t + 1;
     /* from pageable memory the copy is staged before it returns: len may go */
-    cudaError_t e = cudaMemcpyAsync(dst, len, (size_t)n * sizeof *len, cudaMemcpyHostToDevice, stream);
+    cudaError_t e = cudaMemcpyAsync(len_dev, len, (size_t)n * sizeof *len, cudaMemcpyHostToDevice,
+                                    stream);
     free(len);
     return e == cudaSuccess ? SL_OK : sl_cuda_failed(e, "row lengths", err);
 }

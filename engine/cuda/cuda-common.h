@@ -74,10 +74,11 @@ sl_status sl_cuda_step_replay(cudaStream_t stream, cudaGraphExec_t exec, int32_t
 sl_status sl_cuda_open(int device, uint64_t weight_bytes, char *name, size_t name_cap,
                        sl_error *err);
 
-/* The lengths DSA's rows see, pos + t + 1 for rows t < n at positions pos …,
- * into dst (device, n values) on stream: once a forward call, for every
- * layer's top-k and indexer. */
-sl_status sl_cuda_row_lengths(int32_t *dst, int n, int pos, cudaStream_t stream, sl_error *err);
+/* A forward call's n rows at positions pos … onto the device, on stream: their
+ * token ids into ids_dev, and with len_dev (DSA) the lengths the rows see,
+ * pos + t + 1, for every layer's top-k and indexer. */
+sl_status sl_cuda_rows_to_device(int32_t *ids_dev, const int32_t *ids, int32_t *len_dev, int n,
+                                 int pos, cudaStream_t stream, sl_error *err);
 
 /* One device buffer of a session's state: where its pointer goes, its bytes
  * (0: left NULL). */

@@ -397,8 +397,9 @@ static sl_status indexer_scores(const gpu_ds *g, gpu_state *s, const gpu_layer *
     return SL_OK;
 }
 
-/* The selection buffers for the session's top-k, made on its first DSA call
- * (a session's DSA options are set after its state). */
+/* The selection buffers for the session's top-k, made by its first DSA call
+ * before any launch (a session's DSA options are set after its state; a
+ * captured step must allocate nothing). */
 static sl_status dsa_buffers(const gpu_ds *g, gpu_state *s, size_t k, sl_error *err)
 {
     if (s->sel_k == k)
@@ -474,19 +475,20 @@ static sl_status record_rows(const gpu_ds *g, gpu_state *s, sl_dsa *dsa, int il,
     if (r.sparse)
         CK(sl_k_selected_sum(s->scores + r.dense_rows * L, L, s->sel + r.dense_rows * k,
                              (int)r.sparse, (int)k, s->kept, g->stream), "the kept mass");
-    int32_t *sel_to = n == 1 ? s->step_sel + (size_t)il * k : rows + r.first * stride;
-    double *kept_to = n == 1 ? s->step_kept + il : s->host_kept;
-    if (n == 1) /* the step's records take the row or not: step_records */
-        CK(cudaMemcpyAsync(sel_to, s->sel, k * 4, cudaMemcpyDeviceToHost, g->stream),
-           "the selections");
-    else if (r.recorded)
-        CK(cudaMemcpyAsync(sel_to, s->sel + r.first * k, r.recorded * k * 4,
+    if (n == 1) { /* a decode step: step_records takes the row or not */
+        CK(cudaMemcpyAsync(s->step_sel + (size_t)il * k, s->sel, k * 4, cudaMemcpyDeviceToHost,
+                           g->stream), "the selections");
+        if (r.sparse)
+            CK(cudaMemcpyAsync(s->step_kept + il, s->kept, sizeof(double), cudaMemcpyDeviceToHost,
+                               g->stream), "the kept mass");
+        return SL_OK;
+    }
+    if (r.recorded)
+        CK(cudaMemcpyAsync(rows + r.first * stride, s->sel + r.first * k, r.recorded * k * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the selections");
     if (r.sparse)
-        CK(cudaMemcpyAsync(kept_to, s->kept, r.sparse * sizeof(double), cudaMemcpyDeviceToHost,
-                           g->stream), "the kept mass");
-    if (n == 1)
-        return SL_OK;
+        CK(cudaMemcpyAsync(s->host_kept, s->kept, r.sparse * sizeof(double),
+                           cudaMemcpyDeviceToHost, g->stream), "the kept mass");
     if (r.recorded || r.sparse)
         CK(cudaStreamSynchronize(g->stream), "the selections");
     rows_done(g, dsa, il, n, pos, &r, s->host_kept);
@@ -515,9 +517,7 @@ static sl_status select_rows(const gpu_ds *g, gpu_state *s, int il, uint8_t *kv,
     const sl_ds_config *c = &g->cpu->c;
     int L = positions(s, n, pos, at), k = (int)sl_dsa_k(dsa);
     const sl_bf16 *entries;
-    sl_status st = dsa_buffers(g, s, (size_t)k, err);
-    if (st)
-        return st;
+    sl_status st;
     if (sl_dsa_mode_of(dsa) == SL_DSA_ORACLE) {
         if ((st = latent_view(g, s, il, kv, L, at, &entries, err)))
             return st;
@@ -805,13 +805,11 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
         st = launch_as_graph(g, s, ids[0], pos, dsa, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
     }
-    if (st != SL_OK) {
-        CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream),
-           "token ids");
-        if ((dsa && (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err))) ||
-            (st = launch_all(g, s, n, pos, first, dsa, NULL, err)))
-            return st;
-    }
+    if (st != SL_OK &&
+        ((st = sl_cuda_rows_to_device(s->ids, ids, dsa ? s->row_len : NULL, n, pos, g->stream,
+                                      err)) ||
+         (st = launch_all(g, s, n, pos, first, dsa, NULL, err))))
+        return st;
     if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * c->vocab * 4,
                            cudaMemcpyDeviceToHost, g->stream), "the logits");

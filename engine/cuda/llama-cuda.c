@@ -722,13 +722,11 @@ static sl_status forward(const void *model, void *state, sl_pool *pool, const in
         st = launch_as_graph(g, s, ids[0], pos, dsa, &ignored);
         s->no_graphs = st != SL_OK; /* then launch by launch, from now on */
     }
-    if (st != SL_OK) {
-        CK(cudaMemcpyAsync(s->ids, ids, (size_t)n * 4, cudaMemcpyHostToDevice, g->stream),
-           "token ids");
-        if ((dsa && (st = sl_cuda_row_lengths(s->row_len, n, pos, g->stream, err))) ||
-            (st = launch_all(g, s, n, pos, first, NULL, dsa, err)))
-            return st;
-    }
+    if (st != SL_OK &&
+        ((st = sl_cuda_rows_to_device(s->ids, ids, dsa ? s->row_len : NULL, n, pos, g->stream,
+                                      err)) ||
+         (st = launch_all(g, s, n, pos, first, NULL, dsa, err))))
+        return st;
     if (first < n)
         CK(cudaMemcpyAsync(logits, s->logits, (size_t)(n - first) * V * 4, cudaMemcpyDeviceToHost,
                            g->stream), "the logits");
