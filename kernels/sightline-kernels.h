@@ -73,6 +73,11 @@ cudaError_t sl_k_topk(const float *scores, size_t row_stride, const int32_t *row
                       int L, int k, int32_t *out, void *workspace, size_t workspace_bytes,
                       cudaStream_t stream);
 size_t sl_k_topk_workspace(int rows, int L, int k);
+/* Tests and benchmarks: on (the default), one CTA's long row, where its
+ * positions fit two bitmaps in shared memory, is read twice and its
+ * selection read off the bitmaps; off, it is read a third time for the
+ * output. Not thread-safe; leave it alone elsewhere. */
+void sl_k_topk_tune_bitmaps(int on);
 /* Positions to cache slots, for rows that are different sequences laid end to
  * end in one cache: idx[r·k + j] += r·slots_per_row where it is not -1.
  * cudaErrorInvalidValue when a slot would not fit in int32. */

@@ -24,7 +24,12 @@
 // later passes; a longer row keeps, once the prefix's matching entries fit
 // (at most kCacheMax), their keys only, and is read again for the final
 // pass. Where they never fit (many equal values near the threshold) each
-// pass reads the row again: slower, never wrong.
+// pass reads the row again: slower, never wrong. A long row whose positions
+// fit two bitmaps in shared memory (up to about 190K scores: a prefill's
+// rows) is read twice only: the pass that keeps the prefix's entries (key
+// and position) also marks the positions above the prefix in one bitmap,
+// the entries at the final threshold go to the other, and the ordered
+// output is read off the bitmaps.
 //
 // Few long rows (decode: one row per layer) would leave most of the GPU
 // idle, so where the caller gives the workspace that sl_k_topk_workspace
@@ -273,12 +278,45 @@ __device__ void emit(const float *__restrict__ p, const uint32_t *cache, int n, 
     }
 }
 
+// emit's output read off two bitmaps of the row's positions instead of the
+// row: bit i of above (equal) marks position i as above (at) the threshold.
+// Thread t takes words [t·per, (t + 1)·per); a scan of their counts gives
+// each thread where its positions go.
+__device__ void emit_bitmaps(const uint32_t *above_bits, const uint32_t *equal_bits, int words,
+                             uint32_t need, int32_t *out, Shared &sh)
+{
+    const int per = (words + kThreads - 1) / kThreads;
+    const int w0 = (int)threadIdx.x * per, w1 = w0 + per < words ? w0 + per : words;
+    uint32_t above = 0, equal = 0;
+    for (int w = w0; w < w1; w++) {
+        above += (uint32_t)__popc(above_bits[w]);
+        equal += (uint32_t)__popc(equal_bits[w]);
+    }
+    unsigned long long total;
+    const unsigned long long ex = block_exclusive_scan(((unsigned long long)equal << 32) | above, sh, &total);
+    uint32_t a = (uint32_t)ex, e = (uint32_t)(ex >> 32);
+    for (int w = w0; w < w1; w++) {
+        const uint32_t hi = above_bits[w];
+        for (uint32_t bits = hi | equal_bits[w]; bits; bits &= bits - 1) {
+            const int b = __ffs(bits) - 1, pos = 32 * w + b;
+            if (hi >> b & 1u) {
+                out[a + (e < need ? e : need)] = pos;
+                a++;
+            } else {
+                if (e < need)
+                    out[a + e] = pos;
+                e++;
+            }
+        }
+    }
+}
+
 // One CTA per row. cache_cap (a multiple of 4, at most kCacheMax) keys of
 // dynamic shared memory.
 __global__ void __launch_bounds__(kThreads, 2)
     topk_rows(const float *__restrict__ scores, size_t row_stride,
               const int32_t *__restrict__ row_len, int L, int k, int32_t *__restrict__ out,
-              int cache_cap)
+              int cache_cap, bool bitmaps)
 {
     extern __shared__ uint4 dynamic_smem[];
     uint32_t *cache = reinterpret_cast<uint32_t *>(dynamic_smem);
@@ -300,12 +338,26 @@ __global__ void __launch_bounds__(kThreads, 2)
     const bool whole_row = n <= cache_cap; // the row's keys live in the cache
     bool candidates = false;               // the prefix's matching keys live in the cache
     int n_candidates = 0;
+    // A long row's positions as two bitmaps (above and at the threshold) at
+    // the head of the cache, and room after them for pairs of key and
+    // position: where the pass that collects the prefix's keys also marks
+    // the positions above it, the output comes from the bitmaps, not from
+    // a third pass over the row.
+    const int words = (n + 31) / 32, bitmap_words = 2 * ((words + 3) / 4 * 4);
+    const int pair_cap = bitmaps && bitmap_words < cache_cap ? (cache_cap - bitmap_words) / 8 * 4 : 0;
+    uint32_t *above_bits = cache, *equal_bits = cache + bitmap_words / 2;
+    uint32_t *pair_key = cache + bitmap_words;
+    int32_t *pair_pos = reinterpret_cast<int32_t *>(pair_key + pair_cap);
+    bool marked = false; // the bitmaps hold the row's selection
     uint32_t prefix = 0, mask = 0, need = (uint32_t)k, count = (uint32_t)n;
     for (int d = 0; d < 3; d++) {
         const int shift = d == 0 ? 21 : d == 1 ? 10 : 0;
         const uint32_t dmask = d < 2 ? 0x7ffu : 0x3ffu;
+        const bool mark = !whole_row && !candidates && d > 0 && count <= (uint32_t)pair_cap;
         for (int b = tid; b < kBins; b += kThreads)
             sh.hist[b] = 0;
+        for (int b = tid; mark && b < bitmap_words; b += kThreads)
+            cache[b] = 0;
         if (tid == 0)
             sh.collected = 0;
         __syncthreads();
@@ -323,7 +375,30 @@ __global__ void __launch_bounds__(kThreads, 2)
         } else if (whole_row) {
             for_each_key(cache, n, add);
         } else if (candidates) {
-            for_each_key(cache, n_candidates, add);
+            for_each_key(marked ? pair_key : cache, n_candidates, add);
+        } else if (mark) {
+            // Mark the positions above the prefix; keep the keys and
+            // positions that match it, and histogram them.
+            for_each_score(p, n, [&](uint32_t key, int pos, bool valid) {
+                if (valid && (key & mask) > prefix)
+                    atomicOr(&above_bits[pos >> 5], 1u << (pos & 31));
+                const bool m = valid && (key & mask) == prefix;
+                const unsigned ballot = __ballot_sync(kFull, m);
+                if (ballot) {
+                    const int lane = tid & 31, leader = __ffs(ballot) - 1;
+                    uint32_t at = 0;
+                    if (lane == leader)
+                        at = atomicAdd(&sh.collected, (uint32_t)__popc(ballot));
+                    at = __shfl_sync(kFull, at, leader) + __popc(ballot & ((1u << lane) - 1u));
+                    if (m) {
+                        pair_key[at] = key;
+                        pair_pos[at] = pos;
+                    }
+                }
+                hist_add(sh.hist, m, (key >> shift) & dmask);
+            });
+            candidates = marked = true;
+            n_candidates = (int)count;
         } else if (count <= (uint32_t)cache_cap) {
             // Keep the keys that match the prefix, and histogram them.
             for_each_score(p, n, [&](uint32_t key, int, bool valid) {
@@ -357,7 +432,16 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
 
     const uint32_t total_above = (uint32_t)k - need;
-    if (whole_row)
+    if (marked) { // the kept pairs above or at the final threshold to the bitmaps
+        for (int i = tid; i < n_candidates; i += kThreads) {
+            const uint32_t m = pair_key[i] & mask;
+            const int pos = pair_pos[i];
+            if (m >= prefix)
+                atomicOr(&(m > prefix ? above_bits : equal_bits)[pos >> 5], 1u << (pos & 31));
+        }
+        __syncthreads();
+        emit_bitmaps(above_bits, equal_bits, words, need, o, sh);
+    } else if (whole_row)
         emit<true>(p, cache, n, 0, 0, 0, mask, prefix, need, total_above, o, sh);
     else
         emit<false>(p, cache, n, 0, 0, 0, mask, prefix, need, total_above, o, sh);
@@ -511,6 +595,8 @@ __global__ void __launch_bounds__(kThreads, 2)
                 st.mask, st.prefix, st.need, total_above, o, sh);
 }
 
+bool g_bitmaps = true; // sl_k_topk_tune_bitmaps
+
 // The slice length for rows × L when too few rows fill the GPU, else 0.
 int split_chunk(int rows, int L)
 {
@@ -543,6 +629,11 @@ __global__ void to_slots(int32_t *idx, size_t n, int k, long long slots_per_row)
 }
 
 } // namespace
+
+extern "C" void sl_k_topk_tune_bitmaps(int on)
+{
+    g_bitmaps = on != 0;
+}
 
 extern "C" size_t sl_k_topk_workspace(int rows, int L, int k)
 {
@@ -597,7 +688,7 @@ extern "C" cudaError_t sl_k_topk(const float *scores, size_t row_stride, const i
             raised[dev] = 1;
     }
     topk_rows<<<(unsigned)rows, kThreads, smem, stream>>>(scores, row_stride, row_len, L, k, out,
-                                                         cache_cap);
+                                                         cache_cap, g_bitmaps);
     return cudaGetLastError();
 }
 

@@ -30,7 +30,9 @@
  * the prefill's time goes; those events add a little to that one run).
  *
  * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--batches 1,64] [--json F]
- *                        [--score-rows 1024] */
+ *                        [--score-rows 1024] [--sparse-mla V] [--topk-bitmaps 1]
+ * --sparse-mla and --topk-bitmaps choose kernels as sl_k_sparse_mla_tune_wgmma
+ * and sl_k_topk_tune_bitmaps do (the defaults: 0 and 1). */
 #include "sightline-kernels.h"
 
 #include <cublas_v2.h>
@@ -426,6 +428,10 @@ int main(int argc, char **argv)
             json = argv[i + 1];
         else if (!strcmp(argv[i], "--score-rows"))
             score_rows = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : score_rows;
+        else if (!strcmp(argv[i], "--sparse-mla"))
+            sl_k_sparse_mla_tune_wgmma(atoi(argv[i + 1]));
+        else if (!strcmp(argv[i], "--topk-bitmaps"))
+            sl_k_topk_tune_bitmaps(atoi(argv[i + 1]));
     }
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {

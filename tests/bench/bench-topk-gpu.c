@@ -102,8 +102,11 @@ int main(int argc, char **argv)
             TRY(cudaMemcpy(d_scores, host, n * sizeof *host, cudaMemcpyHostToDevice));
             /* With the workspace (few long rows split over CTAs) and, where
              * that differs, without (one CTA per row). */
-            for (int split = ws_bytes > 0; split >= 0; split--) {
-                const char *path = split ? "split" : "per-row";
+            for (int path_i = ws_bytes > 0 ? 2 : 1; path_i >= (L > 24576 ? 0 : 1); path_i--) {
+                static const char *const paths[] = {"per-row-3", "per-row", "split"};
+                const char *path = paths[path_i]; /* per-row-3: without the bitmaps */
+                const int split = path_i == 2;
+                sl_k_topk_tune_bitmaps(path_i != 0);
                 void *w_ptr = split ? ws : NULL;
                 const size_t w_bytes = split ? ws_bytes : 0;
                 for (int w = 0; w < 3; w++)

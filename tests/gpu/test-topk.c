@@ -2,7 +2,9 @@
  * same positions, in the same (increasing) order, -1 after them, on fresh
  * random rows and on the rows that broke other engines' radix top-k (many
  * equal ReLU zeros at the threshold, L = 2^20), with ±inf, NaN, -0, causal
- * row lengths and odd sizes. Outputs are poisoned before every launch.
+ * row lengths and odd sizes, on every path: rows split over CTAs, one CTA
+ * a row, and long rows without the bitmaps. Outputs are poisoned before
+ * every launch.
  * The seed is printed; SL_TOPK_SEED=n repeats a run. SL_TOPK_QUICK=n keeps
  * the cases of at most n scores only (for compute-sanitizer). */
 #include "gpu-util.h"
@@ -135,8 +137,14 @@ static void check_rows(const char *name, const float *host, size_t stride, int r
     int32_t *want = malloc(((size_t)k + 1) * sizeof *want);
     CHECK(d_scores && (!row_len || d_len) && want);
     n_split_cases += ws_bytes > 0;
-    for (int split = ws_bytes > 0; split >= 0; split--) {
-        const char *path = split ? "split rows" : "one CTA per row";
+    /* path 2: split rows (where the launcher would); 1: one CTA per row; 0:
+     * the same without the bitmaps (where a row is too long to keep whole) */
+    for (int path_i = ws_bytes > 0 ? 2 : 1; path_i >= (L > 24576 ? 0 : 1); path_i--) {
+        static const char *const paths[] = {"one CTA per row, no bitmaps", "one CTA per row",
+                                            "split rows"};
+        const char *path = paths[path_i];
+        const int split = path_i == 2;
+        sl_k_topk_tune_bitmaps(path_i != 0);
         int32_t *d_out = sl_gpu_poisoned(n_out * sizeof *d_out);
         void *ws = split ? sl_gpu_poisoned(ws_bytes) : NULL;
         CHECK(d_out && (!split || ws));
@@ -152,6 +160,7 @@ static void check_rows(const char *name, const float *host, size_t stride, int r
         free(got);
         cudaFree(d_out), cudaFree(ws);
     }
+    sl_k_topk_tune_bitmaps(1);
     free(want);
     cudaFree(d_scores), cudaFree(d_len);
 }
