@@ -160,7 +160,9 @@ static __device__ __forceinline__ int sparse_mla_prologue(const SparseMlaParams 
 // sparse-mla-wgmma.cu: sm_90a, 64 heads a CTA, one CTA per
 // (row, head block, split) as the mma.sync kernel; q and kv 16-byte aligned;
 // fp8: the cache in DeepSeek's FP8 entries. variant 1: each warpgroup scores
-// half of a block's positions; 2: one warpgroup scores them all.
+// half of a block's positions; 2: one warpgroup scores them all; 3: a
+// producer warpgroup and two consumers on alternate blocks (BF16 only; the
+// FP8 cache runs 2).
 cudaError_t sl_sparse_mla_wgmma(const SparseMlaParams &p, int variant, bool fp8, unsigned grid,
                                 cudaStream_t stream);
 

@@ -92,6 +92,27 @@ __device__ __forceinline__ void wgmma_pv(float (&d)[128], uint64_t a, uint64_t b
                  : "l"(a), "l"(b), "r"(1));
 }
 
+// d[64 × 256] += A[64 × 16] · B[16 × 256]: A from registers (each warp's 16
+// rows as mma.sync's A fragment), B N-major in shared memory.
+__device__ __forceinline__ void wgmma_pv_rs(float (&d)[128], const uint32_t (&a)[4], uint64_t b)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
+                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
+                 "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
+                 "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
+                 "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,"
+                 "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,"
+                 "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95,"
+                 "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111,"
+                 "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127},"
+                 " {%128,%129,%130,%131}, %132, p, 1, 1, 1;\n}\n"
+                 : SL_F8(0), SL_F8(8), SL_F8(16), SL_F8(24), SL_F8(32), SL_F8(40), SL_F8(48),
+                   SL_F8(56), SL_F8(64), SL_F8(72), SL_F8(80), SL_F8(88), SL_F8(96), SL_F8(104),
+                   SL_F8(112), SL_F8(120)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
+}
+
 // The same at N = 64.
 __device__ __forceinline__ void wgmma_qk(float (&d)[32], uint64_t a, uint64_t b, int accumulate)
 {
@@ -105,6 +126,45 @@ __device__ __forceinline__ void wgmma_qk(float (&d)[32], uint64_t a, uint64_t b,
 }
 
 #undef SL_F8
+
+// The CTA's out (and lse) rows from warpgroup wg's share of O: value
+// columns 256·wg … 256·wg + 255 of this thread's two rows, with each row's
+// running max (base 2) and its whole sum l; a split's normalised part to
+// the workspace instead.
+__device__ __forceinline__ void store_rows(const Params &p, const SparseMlaWork &work, const int (&row)[2],
+                                           int wg, const float (&o)[128], const float (&m_run)[2],
+                                           const float (&l)[2])
+{
+    const int tq = threadIdx.x & 3;
+    const size_t rows = (size_t)p.T * p.H;
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        const int h = work.h0 + row[i];
+        if (h >= p.H)
+            continue;
+        const float inv = l[i] > 0.0f ? 1.0f / l[i] : 0.0f;
+        const float lse = l[i] > 0.0f ? (m_run[i] + log2f(l[i])) * 0.69314718055994531f : -INFINITY;
+        const size_t out_row = (size_t)work.t * p.H + h;
+        const int col = 256 * wg + 2 * tq;
+        if (p.splits == 1) {
+            __nv_bfloat16 *dst = p.out + out_row * D_V + col;
+#pragma unroll
+            for (int j = 0; j < 32; j++)
+                *reinterpret_cast<__nv_bfloat162 *>(dst + 8 * j) =
+                    __floats2bfloat162_rn(o[4 * j + 2 * i] * inv, o[4 * j + 2 * i + 1] * inv);
+            if (wg == 0 && tq == 0)
+                p.lse[out_row] = lse;
+        } else {
+            float *dst = p.o_part + ((size_t)work.split * rows + out_row) * D_V + col;
+#pragma unroll
+            for (int j = 0; j < 32; j++)
+                *reinterpret_cast<float2 *>(dst + 8 * j) =
+                    make_float2(o[4 * j + 2 * i] * inv, o[4 * j + 2 * i + 1] * inv);
+            if (wg == 0 && tq == 0)
+                p.lse_part[(size_t)work.split * rows + out_row] = lse;
+        }
+    }
+}
 
 // ---- the kernel --------------------------------------------------------------
 
@@ -132,7 +192,6 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
     const int g = lane >> 2, tq = lane & 3;
     const bool scores = SPLIT_QK || wg == 0; // this warpgroup computes S
     const SparseMlaWork work = sparse_mla_work(p, HB);
-    const int t = work.t, split = work.split, h0 = work.h0;
     const int b_begin = work.b_begin, b_end = work.b_end;
     // Index of position tid of block b, -1 where invalid (tid < BK only).
     auto load_index = [&](int b) { return sparse_mla_index(p, work, b, tid); };
@@ -296,35 +355,341 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
             s_sum[wg * HB + row[i]] = l_run[i];
     }
     __syncthreads();
-    const size_t rows = (size_t)p.T * p.H;
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+        l_run[i] = s_sum[row[i]] + s_sum[HB + row[i]];
+    store_rows(p, work, row, wg, o, m_run, l_run);
+}
+
+// ---- variant 3: warp-specialised, as FlashMLA's Hopper prefill ---------------
+//
+// Three warpgroups. The producer (warpgroup 2, few registers) gathers the
+// blocks into two tiles in turn by cp.async, each tile in two halves (value
+// columns 0–255; 256–511 and the rope) that mbarriers mark full and empty.
+// Consumer w (0 or 1) scores the blocks of tile w (every other block):
+// S = Q·Kᵀ, the online softmax, then O += P·V for its own block from
+// registers and for the other consumer's block from shared memory, always
+// over value columns 256w … 256w + 255, so each consumer holds half of O.
+// The two swap their row maxima through shared memory once a pair of
+// blocks; consumer 0 goes ahead with the first product before consumer 1's
+// max is known and rescales afterwards. P of a block goes into its tile's
+// rope columns, which only that block's scores read. One consumer's softmax
+// thus runs under the other's products, and the gathers under both. Opt-in:
+// as it stands it measured slower than variant 2, its producer too slow to
+// feed the consumers (kernels/README.md).
+namespace ws {
+
+constexpr int THREADS = 384;
+constexpr int CONSUMER_REGS = 232, PRODUCER_REGS = 40;
+enum NamedBarrier { MAX0 = 1, MAX1, P0_READY, P1_READY, SUMS };
+
+struct Bars {
+    uint64_t full_l[2], full_r[2], empty_l[2], empty_r[2];
+};
+
+// Q, the two tiles, the barriers, each tile's valid positions, and the
+// consumers' row maxima and sums.
+constexpr size_t smem_bytes()
+{
+    return 1024 + 3 * (size_t)TILE + sizeof(Bars) + 2 * BK * sizeof(int) + 4 * HB * sizeof(float);
+}
+static_assert(smem_bytes() <= 232448, "more shared memory than a Hopper CTA has");
+
+// The producer: block b of the CTA into tile (b - b_begin) % 2, once both
+// consumers are done with the tile's previous block; thread pt of 128. The
+// copies arrive on the full barriers as they land (a producer that waited
+// for them and arrived itself measured no faster).
+__device__ __forceinline__ void produce(const Params &p, const SparseMlaWork &work, uint32_t k0, Bars *bars,
+                                        int *s_valid, int pt)
+{
+    constexpr size_t row_bytes = D_QK * 2;
+    for (int b = work.b_begin, it = 0; b < work.b_end; b++, it++) {
+        const int w = it & 1;
+        const uint32_t dst = k0 + w * TILE, parity = ((it >> 1) + 1) & 1;
+        if (it >= 2)
+            mbar_wait(smem_addr(&bars->empty_l[w]), parity);
+        // value columns 0–255: 32 chunks a row, chunk pt % 32 of every fourth row
+#pragma unroll 4
+        for (int i = 0; i < 16; i++) {
+            const int r = (pt >> 5) + 4 * i, c = pt & 31;
+            const int id = sparse_mla_index(p, work, b, r);
+            cp_async16(dst + tile_at(r, c), p.kv + (size_t)(id < 0 ? 0 : id) * row_bytes + c * 16, id >= 0);
+        }
+        mbar_arrive_on_copies(smem_addr(&bars->full_l[w]));
+        if (it >= 2)
+            mbar_wait(smem_addr(&bars->empty_r[w]), parity);
+        // the rest: 40 chunks a row
+#pragma unroll 4
+        for (int i = 0; i < 20; i++) {
+            const int u = pt + 128 * i, r = u / 40, c = 32 + u % 40;
+            const int id = sparse_mla_index(p, work, b, r);
+            cp_async16(dst + tile_at(r, c), p.kv + (size_t)(id < 0 ? 0 : id) * row_bytes + c * 16, id >= 0);
+        }
+        if (pt < BK)
+            s_valid[w * BK + pt] = sparse_mla_index(p, work, b, pt) >= 0;
+        mbar_arrive_on_copies(smem_addr(&bars->full_r[w]));
+        mbar_arrive(smem_addr(&bars->full_r[w])); // and s_valid
+    }
+    cp_async_wait_all();
+}
+
+// S = Q·Kᵀ over the tile at kv (36 k-steps); not committed.
+__device__ __forceinline__ void qk_steps(float (&s)[32], uint32_t q0, uint32_t kv)
+{
+#pragma unroll
+    for (int kk = 0; kk < D_QK / 16; kk++) {
+        const uint32_t at = (kk >> 2) * COLUMN_BLOCK + (kk & 3) * 32;
+        wgmma_qk(s, sw128_desc(q0 + at, 16), sw128_desc(kv + at, 16), kk > 0);
+    }
+}
+
+// The block's scores of the tile at kv (waiting for both halves): S in base
+// 2, invalid positions at -inf; bmax, the block's max of the thread's rows.
+// s[4j + 2i + e]: row i, position 8j + 2tq + e.
+__device__ __forceinline__ void block_scores(float (&s)[32], float (&bmax)[2], uint32_t q0, uint32_t kv,
+                                             Bars *bars, int w, uint32_t phase, const int *valid,
+                                             float scale_log2)
+{
+    const int tq = threadIdx.x & 3;
+    // both halves first: a wait (a loop) between wgmma and its commit would
+    // make ptxas serialise them
+    mbar_wait(smem_addr(&bars->full_l[w]), phase);
+    mbar_wait(smem_addr(&bars->full_r[w]), phase);
+    fence_proxy_async();
+    wgmma_fence();
+    qk_steps(s, q0, kv);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_regs(s);
+    bmax[0] = bmax[1] = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const bool ok = valid[8 * j + 2 * tq + e] != 0;
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                float &x = s[4 * j + 2 * i + e];
+                x = ok ? x * scale_log2 : -INFINITY;
+                bmax[i] = fmaxf(bmax[i], x);
+            }
+        }
 #pragma unroll
     for (int i = 0; i < 2; i++) {
-        const int h = h0 + row[i];
-        if (h >= p.H)
-            continue;
-        const float l = s_sum[row[i]] + s_sum[HB + row[i]];
-        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
-        const float lse = l > 0.0f ? (m_run[i] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-        const size_t out_row = (size_t)t * p.H + h;
-        const int col = 256 * wg + 2 * tq;
-        if (p.splits == 1) {
-            __nv_bfloat16 *dst = p.out + out_row * D_V + col;
+        bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 1));
+        bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 2));
+    }
+}
+
+// P = exp2(S - m) in place, with the thread's share of each row's sum.
+__device__ __forceinline__ void exp_rows(float (&s)[32], const float (&m_use)[2], float (&rsum)[2])
+{
+    rsum[0] = rsum[1] = 0.0f;
 #pragma unroll
-            for (int j = 0; j < 32; j++)
-                *reinterpret_cast<__nv_bfloat162 *>(dst + 8 * j) =
-                    __floats2bfloat162_rn(o[4 * j + 2 * i] * inv, o[4 * j + 2 * i + 1] * inv);
-            if (wg == 0 && tq == 0)
-                p.lse[out_row] = lse;
+    for (int n = 0; n < 32; n++) {
+        s[n] = exp2f(s[n] - m_use[(n >> 1) & 1]);
+        rsum[(n >> 1) & 1] += s[n];
+    }
+}
+
+// P · f (f per row) as bf16 pairs: a[n] holds s[2n], s[2n + 1], which makes
+// a[4kk … 4kk + 3] the A fragment of k-step kk (positions 16kk …).
+__device__ __forceinline__ void pack_p(const float (&s)[32], const float (&f)[2], uint32_t (&a)[16])
+{
+#pragma unroll
+    for (int n = 0; n < 16; n++) {
+        __nv_bfloat162 v = __floats2bfloat162_rn(s[2 * n] * f[n & 1], s[2 * n + 1] * f[n & 1]);
+        a[n] = *reinterpret_cast<uint32_t *>(&v);
+    }
+}
+
+// P [head][position] into a tile's last column block (K-major, swizzled).
+__device__ __forceinline__ void store_p(uint8_t *s_p, const uint32_t (&a)[16], const int (&row)[2])
+{
+    const int tq = threadIdx.x & 3;
+#pragma unroll
+    for (int j = 0; j < 8; j++)
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+            const int r = row[i];
+            *reinterpret_cast<uint32_t *>(s_p + r * 128 + ((j ^ (r & 7)) << 4) + 4 * tq) = a[2 * j + i];
+        }
+}
+
+// O += P·V over one block: P from registers or from a tile's last column
+// block (p_tile), V the 256 value columns whose first column block is at v.
+__device__ __forceinline__ void pv_from_regs(float (&o)[128], const uint32_t (&a)[16], uint32_t v)
+{
+    fence_regs(o);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+        const uint32_t ak[4] = {a[4 * kk], a[4 * kk + 1], a[4 * kk + 2], a[4 * kk + 3]};
+        wgmma_pv_rs(o, ak, sw128_desc(v + kk * 16 * 128, COLUMN_BLOCK));
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_regs(o);
+}
+
+__device__ __forceinline__ void pv_from_tile(float (&o)[128], uint32_t p_tile, uint32_t v)
+{
+    fence_regs(o);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+        wgmma_pv(o, sw128_desc(p_tile + kk * 32, 16), sw128_desc(v + kk * 16 * 128, COLUMN_BLOCK));
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_regs(o);
+}
+
+__device__ __forceinline__ void scale_o(float (&o)[128], const float (&f)[2])
+{
+#pragma unroll
+    for (int n = 0; n < 128; n++)
+        o[n] *= f[(n >> 1) & 1];
+}
+
+} // namespace ws
+
+__global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
+{
+    using namespace ws;
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t *smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
+    uint8_t *s_q = smem, *s_k = smem + TILE; // tile w at s_k + w·TILE
+    Bars *bars = reinterpret_cast<Bars *>(smem + 3 * TILE);
+    int *s_valid = reinterpret_cast<int *>(bars + 1);           // [2][BK]
+    float *s_max = reinterpret_cast<float *>(s_valid + 2 * BK); // [2][HB], each consumer's
+    float *s_sum = s_max + 2 * HB;                              // [2][HB]
+    const int tid = threadIdx.x, wg = tid >> 7;
+    const SparseMlaWork work = sparse_mla_work(p, HB);
+    if (tid == 0)
+        for (int w = 0; w < 2; w++) {
+            mbar_init(smem_addr(&bars->full_l[w]), 128);
+            mbar_init(smem_addr(&bars->full_r[w]), 256); // copies and s_valid
+            mbar_init(smem_addr(&bars->empty_l[w]), w == 0 ? 128 : 256);
+            mbar_init(smem_addr(&bars->empty_r[w]), 256);
+        }
+    sparse_mla_load_q(p, work, HB, smem_addr(s_q), tile_at, tid, ws::THREADS);
+    cp_async_commit();
+    cp_async_wait_all();
+    fence_proxy_async();
+    __syncthreads();
+    const uint32_t q0 = smem_addr(s_q), k0 = smem_addr(s_k), k1 = k0 + TILE;
+    if (wg == 2) {
+        regs_give<PRODUCER_REGS>();
+        produce(p, work, k0, bars, s_valid, tid - 256);
+        return;
+    }
+    regs_take<CONSUMER_REGS>();
+
+    const int warp = (tid >> 5) & 3, g = (tid & 31) >> 2, tq = tid & 3;
+    const int row[2] = {16 * warp + g, 16 * warp + g + 8};
+    float o[128];
+#pragma unroll
+    for (int n = 0; n < 128; n++)
+        o[n] = 0.0f;
+    float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+    const float one[2] = {1.0f, 1.0f};
+    uint32_t a[16];
+    float s[32], bmax[2], m_use[2], f[2], rsum[2];
+
+    for (int b = work.b_begin, round = 0; b < work.b_end; b += 2, round++) {
+        const bool has1 = b + 1 < work.b_end; // consumer 1 has a block this round
+        const uint32_t phase = round & 1;
+        if (wg == 0) {
+            block_scores(s, bmax, q0, k0, bars, 0, phase, s_valid, p.scale_log2);
+            mbar_arrive(smem_addr(&bars->empty_r[0])); // its scores and s_valid read
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                const float m_new = fmaxf(m_run[i], bmax[i]);
+                m_use[i] = m_new == -INFINITY ? 0.0f : m_new;
+                f[i] = exp2f(m_run[i] - m_use[i]);
+                m_run[i] = m_new;
+                if (tq == 0)
+                    s_max[row[i]] = m_new;
+            }
+            named_arrive(MAX0, 256);
+            exp_rows(s, m_use, rsum);
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+                l_run[i] = l_run[i] * f[i] + rsum[i];
+            scale_o(o, f);
+            pack_p(s, one, a);
+            pv_from_regs(o, a, k0);
+            mbar_arrive(smem_addr(&bars->empty_l[0]));
+            // consumer 1's max covers both blocks: P0 and O to it
+            named_sync(MAX1, 256);
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                const float m1 = s_max[HB + row[i]];
+                f[i] = m1 == -INFINITY ? 1.0f : exp2f(m_run[i] - m1);
+                m_run[i] = m1;
+                l_run[i] *= f[i];
+            }
+            pack_p(s, f, a);
+            store_p(s_k + 8 * COLUMN_BLOCK, a, row);
+            fence_proxy_async();
+            named_arrive(P0_READY, 256);
+            scale_o(o, f);
+            named_sync(P1_READY, 256);
+            if (has1) {
+                pv_from_tile(o, k1 + 8 * COLUMN_BLOCK, k1);
+                mbar_arrive(smem_addr(&bars->empty_l[1]));
+                mbar_arrive(smem_addr(&bars->empty_r[1]));
+            }
         } else {
-            float *dst = p.o_part + ((size_t)split * rows + out_row) * D_V + col;
+            bmax[0] = bmax[1] = -INFINITY;
+            if (has1) {
+                block_scores(s, bmax, q0, k1, bars, 1, phase, s_valid + BK, p.scale_log2);
+                mbar_arrive(smem_addr(&bars->empty_l[1]));
+            }
+            named_sync(MAX0, 256);
 #pragma unroll
-            for (int j = 0; j < 32; j++)
-                *reinterpret_cast<float2 *>(dst + 8 * j) =
-                    make_float2(o[4 * j + 2 * i] * inv, o[4 * j + 2 * i + 1] * inv);
-            if (wg == 0 && tq == 0)
-                p.lse_part[(size_t)split * rows + out_row] = lse;
+            for (int i = 0; i < 2; i++) {
+                const float m_new = fmaxf(fmaxf(m_run[i], s_max[row[i]]), bmax[i]);
+                m_use[i] = m_new == -INFINITY ? 0.0f : m_new;
+                f[i] = exp2f(m_run[i] - m_use[i]);
+                m_run[i] = m_new;
+                if (tq == 0)
+                    s_max[HB + row[i]] = m_new;
+                l_run[i] *= f[i];
+            }
+            named_arrive(MAX1, 256);
+            scale_o(o, f);
+            if (has1) {
+                exp_rows(s, m_use, rsum);
+#pragma unroll
+                for (int i = 0; i < 2; i++)
+                    l_run[i] += rsum[i];
+                pack_p(s, one, a);
+                pv_from_regs(o, a, k1 + 4 * COLUMN_BLOCK);
+                mbar_arrive(smem_addr(&bars->empty_r[1]));
+                store_p(s_k + TILE + 8 * COLUMN_BLOCK, a, row);
+                fence_proxy_async();
+            }
+            named_arrive(P1_READY, 256);
+            named_sync(P0_READY, 256);
+            pv_from_tile(o, k0 + 8 * COLUMN_BLOCK, k0 + 4 * COLUMN_BLOCK);
+            mbar_arrive(smem_addr(&bars->empty_r[0]));
         }
     }
+
+    // both consumers' row sums, then out and lse
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
+        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
+        if (tq == 0)
+            s_sum[wg * HB + row[i]] = l_run[i];
+    }
+    named_sync(SUMS, 256);
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+        l_run[i] = s_sum[row[i]] + s_sum[HB + row[i]];
+    store_rows(p, work, row, wg, o, m_run, l_run);
 }
 
 } // namespace
@@ -332,6 +697,14 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
 cudaError_t sl_sparse_mla_wgmma(const SparseMlaParams &p, int variant, bool fp8, unsigned grid,
                                 cudaStream_t stream)
 {
+    if (variant == 3 && !fp8) {
+        cudaError_t e = cudaFuncSetAttribute(sparse_mla_ws, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             (int)ws::smem_bytes());
+        if (e != cudaSuccess)
+            return e;
+        sparse_mla_ws<<<grid, ws::THREADS, ws::smem_bytes(), stream>>>(p);
+        return cudaGetLastError();
+    }
     void (*kernel)(Params) = variant == 1 ? (fp8 ? sparse_mla_wgmma<1, true> : sparse_mla_wgmma<1, false>)
                                           : (fp8 ? sparse_mla_wgmma<2, true> : sparse_mla_wgmma<2, false>);
     const size_t smem = smem_bytes(fp8);

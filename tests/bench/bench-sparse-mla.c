@@ -175,8 +175,9 @@ int main(int argc, char **argv)
         report("prefill_bf16", T_PRE, sizes[i], time_us(&a, 1, 5, 1));
         sl_k_sparse_mla_tune_wgmma(-1); /* the mma.sync kernel, where wgmma is the default */
         report("prefill_bf16_mma", T_PRE, sizes[i], time_us(&a, 1, 5, 1));
-        for (int v = 1; v <= 2; v++) { /* each wgmma variant */
-            static const char *const names[] = {"", "prefill_wgmma1", "prefill_wgmma2"};
+        for (int v = 1; v <= 3; v++) { /* each wgmma variant */
+            static const char *const names[] = {"", "prefill_wgmma1", "prefill_wgmma2",
+                                                "prefill_wgmma3"};
             sl_k_sparse_mla_tune_wgmma(v);
             report(names[v], T_PRE, sizes[i], time_us(&a, 1, 5, 1));
         }

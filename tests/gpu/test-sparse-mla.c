@@ -220,8 +220,8 @@ int main(void)
         sl_k_sparse_mla_tune_wgmma(-1);
         kernel_name = " mma.sync";
         check(&cases[i]);
-        static const char *const names[] = {"", " wgmma 1", " wgmma 2"};
-        for (int variant = 1; sm90 && variant <= 2; variant++) {
+        static const char *const names[] = {"", " wgmma 1", " wgmma 2", " wgmma 3"};
+        for (int variant = 1; sm90 && variant <= 3; variant++) {
             sl_k_sparse_mla_tune_wgmma(variant);
             kernel_name = names[variant];
             check(&cases[i]);
