@@ -60,6 +60,18 @@ __device__ __forceinline__ uint32_t tile_at(int r, int c)
 
 #define SL_F8(i) "+f"(d[i + 0]), "+f"(d[i + 1]), "+f"(d[i + 2]), "+f"(d[i + 3]), \
                  "+f"(d[i + 4]), "+f"(d[i + 5]), "+f"(d[i + 6]), "+f"(d[i + 7])
+// The 128 accumulators of an m64n256 wgmma: its operand list and operands.
+#define SL_D128 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15," \
+                "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31," \
+                "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47," \
+                "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63," \
+                "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79," \
+                "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95," \
+                "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111," \
+                "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127}"
+#define SL_D128_OUT SL_F8(0), SL_F8(8), SL_F8(16), SL_F8(24), SL_F8(32), SL_F8(40), SL_F8(48), \
+                    SL_F8(56), SL_F8(64), SL_F8(72), SL_F8(80), SL_F8(88), SL_F8(96), SL_F8(104), \
+                    SL_F8(112), SL_F8(120)
 
 // d[64 × 32] (+)= A[64 × 16] · B[16 × 32], both K-major in shared memory.
 __device__ __forceinline__ void wgmma_qk(float (&d)[16], uint64_t a, uint64_t b, int accumulate)
@@ -77,18 +89,9 @@ __device__ __forceinline__ void wgmma_pv(float (&d)[128], uint64_t a, uint64_t b
 {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
-                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-                 "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
-                 "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
-                 "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,"
-                 "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,"
-                 "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95,"
-                 "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111,"
-                 "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127},"
+                 SL_D128 ","
                  " %128, %129, p, 1, 1, 0, 1;\n}\n"
-                 : SL_F8(0), SL_F8(8), SL_F8(16), SL_F8(24), SL_F8(32), SL_F8(40), SL_F8(48),
-                   SL_F8(56), SL_F8(64), SL_F8(72), SL_F8(80), SL_F8(88), SL_F8(96), SL_F8(104),
-                   SL_F8(112), SL_F8(120)
+                 : SL_D128_OUT
                  : "l"(a), "l"(b), "r"(1));
 }
 
@@ -98,18 +101,9 @@ __device__ __forceinline__ void wgmma_pv_rs(float (&d)[128], const uint32_t (&a)
 {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
-                 "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,"
-                 "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,"
-                 "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,"
-                 "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63,"
-                 "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79,"
-                 "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95,"
-                 "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111,"
-                 "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127},"
+                 SL_D128 ","
                  " {%128,%129,%130,%131}, %132, p, 1, 1, 1;\n}\n"
-                 : SL_F8(0), SL_F8(8), SL_F8(16), SL_F8(24), SL_F8(32), SL_F8(40), SL_F8(48),
-                   SL_F8(56), SL_F8(64), SL_F8(72), SL_F8(80), SL_F8(88), SL_F8(96), SL_F8(104),
-                   SL_F8(112), SL_F8(120)
+                 : SL_D128_OUT
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));
 }
 
@@ -125,6 +119,8 @@ __device__ __forceinline__ void wgmma_qk(float (&d)[32], uint64_t a, uint64_t b,
                  : "l"(a), "l"(b), "r"(accumulate));
 }
 
+#undef SL_D128_OUT
+#undef SL_D128
 #undef SL_F8
 
 // The CTA's out (and lse) rows from warpgroup wg's share of O: value
@@ -164,6 +160,27 @@ __device__ __forceinline__ void store_rows(const Params &p, const SparseMlaWork 
                 p.lse_part[(size_t)work.split * rows + out_row] = lse;
         }
     }
+}
+
+// Each row's sum l over both warpgroups' shares (through s_sum [2][HB], with
+// sync the barrier between the two), then store_rows.
+template <class Sync>
+__device__ __forceinline__ void finish_rows(const Params &p, const SparseMlaWork &work, const int (&row)[2],
+                                            int wg, const float (&o)[128], const float (&m_run)[2],
+                                            float (&l_run)[2], float *s_sum, Sync sync)
+{
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
+        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
+        if ((threadIdx.x & 3) == 0)
+            s_sum[wg * HB + row[i]] = l_run[i];
+    }
+    sync();
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+        l_run[i] = s_sum[row[i]] + s_sum[HB + row[i]];
+    store_rows(p, work, row, wg, o, m_run, l_run);
 }
 
 // ---- the kernel --------------------------------------------------------------
@@ -346,19 +363,7 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
     }
     cp_async_wait_all();
 
-    // ---- the row sums of both warpgroups, then out and lse
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
-        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
-        if (tq == 0)
-            s_sum[wg * HB + row[i]] = l_run[i];
-    }
-    __syncthreads();
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-        l_run[i] = s_sum[row[i]] + s_sum[HB + row[i]];
-    store_rows(p, work, row, wg, o, m_run, l_run);
+    finish_rows(p, work, row, wg, o, m_run, l_run, s_sum, [] { __syncthreads(); });
 }
 
 // ---- variant 3: warp-specialised, as FlashMLA's Hopper prefill ---------------
@@ -677,19 +682,7 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
         }
     }
 
-    // both consumers' row sums, then out and lse
-#pragma unroll
-    for (int i = 0; i < 2; i++) {
-        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
-        l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
-        if (tq == 0)
-            s_sum[wg * HB + row[i]] = l_run[i];
-    }
-    named_sync(SUMS, 256);
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-        l_run[i] = s_sum[row[i]] + s_sum[HB + row[i]];
-    store_rows(p, work, row, wg, o, m_run, l_run);
+    finish_rows(p, work, row, wg, o, m_run, l_run, s_sum, [] { named_sync(ws::SUMS, 256); });
 }
 
 } // namespace

@@ -117,6 +117,21 @@ __device__ __forceinline__ void hist_add(uint32_t *hist, bool m, uint32_t bin)
         atomicAdd(&hist[bin], 1u);
 }
 
+// A slot for each lane where m holds, in lane order, from a counter that the
+// warp bumps once; meaningless where m does not hold. Warp-uniform: every
+// lane must call it.
+__device__ __forceinline__ uint32_t warp_append(bool m, uint32_t *counter)
+{
+    const unsigned ballot = __ballot_sync(kFull, m);
+    if (!ballot)
+        return 0;
+    const int lane = threadIdx.x & 31, leader = __ffs(ballot) - 1;
+    uint32_t at = 0;
+    if (lane == leader)
+        at = atomicAdd(counter, (uint32_t)__popc(ballot));
+    return __shfl_sync(kFull, at, leader) + __popc(ballot & ((1u << lane) - 1u));
+}
+
 // Calls f(key, position, valid) for every score of the row p[0, n), in no
 // particular order, with float4 loads on the 16-byte aligned body. Every
 // lane of a warp calls f the same number of times (valid says which calls
@@ -383,17 +398,10 @@ __global__ void __launch_bounds__(kThreads, 2)
                 if (valid && (key & mask) > prefix)
                     atomicOr(&above_bits[pos >> 5], 1u << (pos & 31));
                 const bool m = valid && (key & mask) == prefix;
-                const unsigned ballot = __ballot_sync(kFull, m);
-                if (ballot) {
-                    const int lane = tid & 31, leader = __ffs(ballot) - 1;
-                    uint32_t at = 0;
-                    if (lane == leader)
-                        at = atomicAdd(&sh.collected, (uint32_t)__popc(ballot));
-                    at = __shfl_sync(kFull, at, leader) + __popc(ballot & ((1u << lane) - 1u));
-                    if (m) {
-                        pair_key[at] = key;
-                        pair_pos[at] = pos;
-                    }
+                const uint32_t at = warp_append(m, &sh.collected);
+                if (m) {
+                    pair_key[at] = key;
+                    pair_pos[at] = pos;
                 }
                 hist_add(sh.hist, m, (key >> shift) & dmask);
             });
@@ -403,16 +411,9 @@ __global__ void __launch_bounds__(kThreads, 2)
             // Keep the keys that match the prefix, and histogram them.
             for_each_score(p, n, [&](uint32_t key, int, bool valid) {
                 const bool m = valid && (key & mask) == prefix;
-                const unsigned ballot = __ballot_sync(kFull, m);
-                if (ballot) {
-                    const int lane = tid & 31, leader = __ffs(ballot) - 1;
-                    uint32_t at = 0;
-                    if (lane == leader)
-                        at = atomicAdd(&sh.collected, (uint32_t)__popc(ballot));
-                    at = __shfl_sync(kFull, at, leader);
-                    if (m)
-                        cache[at + __popc(ballot & ((1u << lane) - 1u))] = key;
-                }
+                const uint32_t at = warp_append(m, &sh.collected);
+                if (m)
+                    cache[at] = key;
                 hist_add(sh.hist, m, (key >> shift) & dmask);
             });
             candidates = true;
