@@ -407,7 +407,11 @@ static_assert(smem_bytes() <= 232448, "more shared memory than a Hopper CTA has"
 __device__ __forceinline__ void produce(const Params &p, const SparseMlaWork &work, uint32_t k0, Bars *bars,
                                         int *s_valid, int pt)
 {
-    constexpr size_t row_bytes = D_QK * 2;
+    // chunk c of row r of block b into the tile at dst (zeros where invalid)
+    auto copy = [&](uint32_t dst, int b, int r, int c) {
+        const int id = sparse_mla_index(p, work, b, r);
+        cp_async16(dst + tile_at(r, c), p.kv + (size_t)(id < 0 ? 0 : id) * (D_QK * 2) + c * 16, id >= 0);
+    };
     for (int b = work.b_begin, it = 0; b < work.b_end; b++, it++) {
         const int w = it & 1;
         const uint32_t dst = k0 + w * TILE, parity = ((it >> 1) + 1) & 1;
@@ -415,20 +419,16 @@ __device__ __forceinline__ void produce(const Params &p, const SparseMlaWork &wo
             mbar_wait(smem_addr(&bars->empty_l[w]), parity);
         // value columns 0–255: 32 chunks a row, chunk pt % 32 of every fourth row
 #pragma unroll 4
-        for (int i = 0; i < 16; i++) {
-            const int r = (pt >> 5) + 4 * i, c = pt & 31;
-            const int id = sparse_mla_index(p, work, b, r);
-            cp_async16(dst + tile_at(r, c), p.kv + (size_t)(id < 0 ? 0 : id) * row_bytes + c * 16, id >= 0);
-        }
+        for (int i = 0; i < 16; i++)
+            copy(dst, b, (pt >> 5) + 4 * i, pt & 31);
         mbar_arrive_on_copies(smem_addr(&bars->full_l[w]));
         if (it >= 2)
             mbar_wait(smem_addr(&bars->empty_r[w]), parity);
         // the rest: 40 chunks a row
 #pragma unroll 4
         for (int i = 0; i < 20; i++) {
-            const int u = pt + 128 * i, r = u / 40, c = 32 + u % 40;
-            const int id = sparse_mla_index(p, work, b, r);
-            cp_async16(dst + tile_at(r, c), p.kv + (size_t)(id < 0 ? 0 : id) * row_bytes + c * 16, id >= 0);
+            const int u = pt + 128 * i;
+            copy(dst, b, u / 40, 32 + u % 40);
         }
         if (pt < BK)
             s_valid[w * BK + pt] = sparse_mla_index(p, work, b, pt) >= 0;

@@ -308,7 +308,8 @@ __device__ void emit_bitmaps(const uint32_t *above_bits, const uint32_t *equal_b
         equal += (uint32_t)__popc(equal_bits[w]);
     }
     unsigned long long total;
-    const unsigned long long ex = block_exclusive_scan(((unsigned long long)equal << 32) | above, sh, &total);
+    const unsigned long long ex =
+        block_exclusive_scan(((unsigned long long)equal << 32) | above, sh, &total);
     uint32_t a = (uint32_t)ex, e = (uint32_t)(ex >> 32);
     for (int w = w0; w < w1; w++) {
         const uint32_t hi = above_bits[w];
@@ -359,7 +360,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     // the positions above it, the output comes from the bitmaps, not from
     // a third pass over the row.
     const int words = (n + 31) / 32, bitmap_words = 2 * ((words + 3) / 4 * 4);
-    const int pair_cap = bitmaps && bitmap_words < cache_cap ? (cache_cap - bitmap_words) / 8 * 4 : 0;
+    const int pair_cap =
+        bitmaps && bitmap_words < cache_cap ? (cache_cap - bitmap_words) / 8 * 4 : 0;
     uint32_t *above_bits = cache, *equal_bits = cache + bitmap_words / 2;
     uint32_t *pair_key = cache + bitmap_words;
     int32_t *pair_pos = reinterpret_cast<int32_t *>(pair_key + pair_cap);
