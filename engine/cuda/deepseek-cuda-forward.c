@@ -276,29 +276,21 @@ static sl_status mla_project(const gpu_ds *g, gpu_state *s, const gpu_layer *l, 
         (st = linear(g, l->kv_a, D, H, s->xn, n, s->kva, err)))
         return st;
     float eps = c->norm_eps, f = m->rope_factor;
+    float *q_pe = s->q + c->qk_nope, *k_pe = s->kva + R;
     uint8_t *entries = kv + (size_t)pos * s->kv_entry;
+    CK(at ? sl_k_rope_interleaved_at(q_pe, n, nh, qk, rope, at, g->inv_freq, g->stream)
+          : sl_k_rope_interleaved(q_pe, n, nh, qk, rope, pos, g->inv_freq, g->stream), "rope");
+    CK(at ? sl_k_rope_interleaved_at(k_pe, n, 1, D, rope, at, g->inv_freq, g->stream)
+          : sl_k_rope_interleaved(k_pe, n, 1, D, rope, pos, g->inv_freq, g->stream), "rope");
     cudaError_t e;
-    if (at) {
-        e = sl_k_rope_interleaved_at(s->q + c->qk_nope, n, nh, qk, rope, at, g->inv_freq, g->stream);
-        if (e == cudaSuccess)
-            e = sl_k_rope_interleaved_at(s->kva + R, n, 1, D, rope, at, g->inv_freq, g->stream);
-        if (e == cudaSuccess)
-            e = g->fp8_cache
-                    ? sl_k_mla_cache_entries_fp8_at(s->kva, l->kv_norm, n, R, rope, eps, f, kv, at,
-                                                    g->stream)
-                    : sl_k_mla_cache_entries_at(s->kva, l->kv_norm, n, R, rope, eps, f,
-                                                (sl_bf16 *)kv, at, g->stream);
-    } else {
-        e = sl_k_rope_interleaved(s->q + c->qk_nope, n, nh, qk, rope, pos, g->inv_freq, g->stream);
-        if (e == cudaSuccess)
-            e = sl_k_rope_interleaved(s->kva + R, n, 1, D, rope, pos, g->inv_freq, g->stream);
-        if (e == cudaSuccess)
-            e = g->fp8_cache
-                    ? sl_k_mla_cache_entries_fp8(s->kva, l->kv_norm, n, R, rope, eps, f, entries,
-                                                 g->stream)
-                    : sl_k_mla_cache_entries(s->kva, l->kv_norm, n, R, rope, eps, f,
-                                             (sl_bf16 *)entries, g->stream);
-    }
+    if (g->fp8_cache)
+        e = at ? sl_k_mla_cache_entries_fp8_at(s->kva, l->kv_norm, n, R, rope, eps, f, kv, at, g->stream)
+               : sl_k_mla_cache_entries_fp8(s->kva, l->kv_norm, n, R, rope, eps, f, entries, g->stream);
+    else
+        e = at ? sl_k_mla_cache_entries_at(s->kva, l->kv_norm, n, R, rope, eps, f, (sl_bf16 *)kv, at,
+                                           g->stream)
+               : sl_k_mla_cache_entries(s->kva, l->kv_norm, n, R, rope, eps, f, (sl_bf16 *)entries,
+                                        g->stream);
     CK(e, "the latent cache");
     CK(sl_k_mla_absorb_q(s->q, l->kv_b, n, nh, c->qk_nope, rope, c->v_head, R, m->rope_factor,
                          s->q_abs, g->stream), "the absorbed queries");
