@@ -177,7 +177,8 @@ cudaError_t sl_k_sparse_mla_fp8(const sl_bf16 *q, const uint8_t *kv656, const in
                                 void *workspace, size_t workspace_bytes, cudaStream_t stream);
 /* Benchmarks and tests: which kernel takes the BF16 cache. mode -1: the
  * mma.sync kernel always; 0: the default (the wgmma kernel, sparse-mla-wgmma.cu,
- * on sm_90 devices, variant 2); 1 to 3: that kernel's variants wherever
+ * on sm_90 devices: variant 3 for the BF16 cache where each CTA has 4 or more
+ * blocks of 64 positions, variant 2 otherwise); 1 to 3: that kernel's variants wherever
  * the device allows (1: each warpgroup scores half of a block's positions;
  * 2: one scores them all; 3: warp-specialised, a producer warpgroup and two
  * consumers on alternate blocks, the BF16 cache only: the FP8 one takes 2).

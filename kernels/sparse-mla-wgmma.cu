@@ -369,103 +369,159 @@ __global__ void __launch_bounds__(THREADS, 1) sparse_mla_wgmma(const Params p)
 // ---- variant 3: warp-specialised, as FlashMLA's Hopper prefill ---------------
 //
 // Three warpgroups. The producer (warpgroup 2, few registers) gathers the
-// blocks into two tiles in turn by cp.async, each tile in two halves (value
-// columns 0–255; 256–511 and the rope) that mbarriers mark full and empty.
-// Consumer w (0 or 1) scores the blocks of tile w (every other block):
-// S = Q·Kᵀ, the online softmax, then O += P·V for its own block from
-// registers and for the other consumer's block from shared memory, always
-// over value columns 256w … 256w + 255, so each consumer holds half of O.
-// The two swap their row maxima through shared memory once a pair of
-// blocks; consumer 0 goes ahead with the first product before consumer 1's
-// max is known and rescales afterwards. P of a block goes into its tile's
-// rope columns, which only that block's scores read. One consumer's softmax
-// thus runs under the other's products, and the gathers under both. Opt-in:
-// as it stands it measured slower than variant 2, its producer too slow to
-// feed the consumers (kernels/README.md).
+// CTA's blocks into two tiles by cp.async: tile 0 takes the even blocks of a
+// round, tile 1 the odd ones. Each tile is filled in two halves, L (column
+// blocks 0-3: value columns 0-255) and R (column blocks 4-8: value columns
+// 256-511 and the rope), which mbarriers mark full and empty. Consumer w (0
+// or 1) scores the block of tile w: S = Q·Kᵀ, the online softmax, then
+// O += P·V for its own block from registers and for the other consumer's
+// block from shared memory, always over value columns 256w … 256w + 255, so
+// each consumer holds half of O. The two swap their row maxima once a round;
+// consumer 0 goes ahead with its own product before consumer 1's max is
+// known and rescales afterwards.
+//
+// What keeps the tensor cores fed: each half is released by the last
+// product that reads it, and the producer refills the halves in the order
+// they are released (L0 after consumer 0's own product, R1 after consumer
+// 1's, then R0 and L1 after the products of the other's block). Each
+// consumer scores the half that comes back first first: consumer 0 L then
+// R, consumer 1 R then L. Consumer 0 issues the next block's scores as soon
+// as its second product is issued, so the tensor cores have its next work
+// queued while that product runs. P of consumer 0's block goes into tile 0's
+// rope columns (only that block's scores read them); consumer 1's P has its
+// own buffer, so that R1 is free as soon as consumer 1's own product is done.
 namespace ws {
 
 constexpr int THREADS = 384;
-constexpr int CONSUMER_REGS = 232, PRODUCER_REGS = 40;
+constexpr int CONSUMER_REGS = 224, PRODUCER_REGS = 56;
+// setmaxnreg moves registers within the CTA's allocation at launch (168 a
+// thread at 384 threads): a consumer asking for more than the producer gave
+// back waits for ever.
+static_assert(2 * CONSUMER_REGS + PRODUCER_REGS == 3 * (65536 / THREADS / 8 * 8),
+              "registers taken and given back must balance");
 enum NamedBarrier { MAX0 = 1, MAX1, P0_READY, P1_READY, SUMS };
 
 struct Bars {
     uint64_t full_l[2], full_r[2], empty_l[2], empty_r[2];
 };
 
-// Q, the two tiles, the barriers, each tile's valid positions, and the
-// consumers' row maxima and sums.
+// Q, the two tiles, consumer 1's P, the barriers, each tile's valid
+// positions, and the consumers' row maxima and sums.
 constexpr size_t smem_bytes()
 {
-    return 1024 + 3 * (size_t)TILE + sizeof(Bars) + 2 * BK * sizeof(int) + 4 * HB * sizeof(float);
+    return 1024 + 3 * (size_t)TILE + P_BYTES + sizeof(Bars) + 2 * BK * sizeof(int) +
+           4 * HB * sizeof(float);
 }
 static_assert(smem_bytes() <= 232448, "more shared memory than a Hopper CTA has");
 
-// The producer: block b of the CTA into tile (b - b_begin) % 2, once both
-// consumers are done with the tile's previous block; thread pt of 128. The
-// copies arrive on the full barriers as they land (a producer that waited
-// for them and arrived itself measured no faster).
+// The producer thread's rows of block b: g + 16j (j < 4), g its group of 8
+// threads; -1 where invalid or past the CTA's blocks.
+__device__ __forceinline__ void block_rows(const Params &p, const SparseMlaWork &work, int b, int g,
+                                           int (&id)[4])
+{
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+        id[j] = sparse_mla_index(p, work, b, g + 16 * j);
+}
+
+// Column blocks [CB0, CB1) of the thread's rows into the tile at dst: chunk
+// q (of 8) of each, so that a group reads 128 contiguous bytes of a row at a
+// time; zeros where invalid.
+template <int CB0, int CB1>
+__device__ __forceinline__ void copy_half(const Params &p, uint32_t dst, const int (&id)[4], int g, int q)
+{
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        const int r = g + 16 * j;
+        const uint8_t *src = p.kv + (size_t)(id[j] < 0 ? 0 : id[j]) * (D_QK * 2) + q * 16;
+#pragma unroll
+        for (int cb = CB0; cb < CB1; cb++)
+            cp_async16(dst + tile_at(r, 8 * cb + q), src + cb * 128, id[j] >= 0);
+    }
+}
+
+// Tile w's valid positions (threads q == 0 of each group), then an arrival
+// that releases them with the copies' own.
+__device__ __forceinline__ void publish_valid(int *valid, const int (&id)[4], int g, int q, uint32_t full)
+{
+    if (q == 0)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+            valid[g + 16 * j] = id[j] >= 0;
+    mbar_arrive_on_copies(full);
+    mbar_arrive(full);
+}
+
+// The producer, thread pt of 128: a round's two blocks, each half once its
+// last reader of the round before has released it. Each round's indices are
+// loaded a round ahead.
 __device__ __forceinline__ void produce(const Params &p, const SparseMlaWork &work, uint32_t k0, Bars *bars,
                                         int *s_valid, int pt)
 {
-    // chunk c of row r of block b into the tile at dst (zeros where invalid)
-    auto copy = [&](uint32_t dst, int b, int r, int c) {
-        const int id = sparse_mla_index(p, work, b, r);
-        cp_async16(dst + tile_at(r, c), p.kv + (size_t)(id < 0 ? 0 : id) * (D_QK * 2) + c * 16, id >= 0);
-    };
-    for (int b = work.b_begin, it = 0; b < work.b_end; b++, it++) {
-        const int w = it & 1;
-        const uint32_t dst = k0 + w * TILE, parity = ((it >> 1) + 1) & 1;
-        if (it >= 2)
-            mbar_wait(smem_addr(&bars->empty_l[w]), parity);
-        // value columns 0–255: 32 chunks a row, chunk pt % 32 of every fourth row
-#pragma unroll 4
-        for (int i = 0; i < 16; i++)
-            copy(dst, b, (pt >> 5) + 4 * i, pt & 31);
-        mbar_arrive_on_copies(smem_addr(&bars->full_l[w]));
-        if (it >= 2)
-            mbar_wait(smem_addr(&bars->empty_r[w]), parity);
-        // the rest: 40 chunks a row
-#pragma unroll 4
-        for (int i = 0; i < 20; i++) {
-            const int u = pt + 128 * i;
-            copy(dst, b, u / 40, 32 + u % 40);
+    const int g = pt >> 3, q = pt & 7;
+    const uint32_t k1 = k0 + TILE;
+    int id0[4], id1[4];
+    block_rows(p, work, work.b_begin, g, id0);
+    block_rows(p, work, work.b_begin + 1, g, id1);
+    for (int b = work.b_begin, round = 0; b < work.b_end; b += 2, round++) {
+        const bool has1 = b + 1 < work.b_end, wait = round > 0;
+        const uint32_t parity = (round + 1) & 1; // the round before's phase
+        int next0[4], next1[4];
+        block_rows(p, work, b + 2, g, next0);
+        block_rows(p, work, b + 3, g, next1);
+        if (wait)
+            mbar_wait(smem_addr(&bars->empty_l[0]), parity);
+        copy_half<0, 4>(p, k0, id0, g, q);
+        mbar_arrive_on_copies(smem_addr(&bars->full_l[0]));
+        if (has1) {
+            if (wait)
+                mbar_wait(smem_addr(&bars->empty_r[1]), parity);
+            copy_half<4, 9>(p, k1, id1, g, q);
+            mbar_arrive_on_copies(smem_addr(&bars->full_r[1]));
         }
-        if (pt < BK)
-            s_valid[w * BK + pt] = sparse_mla_index(p, work, b, pt) >= 0;
-        mbar_arrive_on_copies(smem_addr(&bars->full_r[w]));
-        mbar_arrive(smem_addr(&bars->full_r[w])); // and s_valid
+        if (wait)
+            mbar_wait(smem_addr(&bars->empty_r[0]), parity);
+        copy_half<4, 9>(p, k0, id0, g, q);
+        publish_valid(s_valid, id0, g, q, smem_addr(&bars->full_r[0]));
+        if (has1) {
+            if (wait)
+                mbar_wait(smem_addr(&bars->empty_l[1]), parity);
+            copy_half<0, 4>(p, k1, id1, g, q);
+            publish_valid(s_valid + BK, id1, g, q, smem_addr(&bars->full_l[1]));
+        }
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            id0[j] = next0[j];
+            id1[j] = next1[j];
+        }
     }
     cp_async_wait_all();
 }
 
-// S = Q·Kᵀ over the tile at kv (36 k-steps); not committed.
-__device__ __forceinline__ void qk_steps(float (&s)[32], uint32_t q0, uint32_t kv)
+// S (+)= Q·Kᵀ over column blocks [CB0, CB1) of the tile at kv, once the
+// half is full; committed as one group. FIRST: S = rather than +=.
+template <int CB0, int CB1, bool FIRST>
+__device__ __forceinline__ void qk_half(float (&s)[32], uint32_t q0, uint32_t kv, uint32_t full,
+                                        uint32_t phase)
 {
-#pragma unroll
-    for (int kk = 0; kk < D_QK / 16; kk++) {
-        const uint32_t at = (kk >> 2) * COLUMN_BLOCK + (kk & 3) * 32;
-        wgmma_qk(s, sw128_desc(q0 + at, 16), sw128_desc(kv + at, 16), kk > 0);
-    }
-}
-
-// The block's scores of the tile at kv (waiting for both halves): S in base
-// 2, invalid positions at -inf; bmax, the block's max of the thread's rows.
-// s[4j + 2i + e]: row i, position 8j + 2tq + e.
-__device__ __forceinline__ void block_scores(float (&s)[32], float (&bmax)[2], uint32_t q0, uint32_t kv,
-                                             Bars *bars, int w, uint32_t phase, const int *valid,
-                                             float scale_log2)
-{
-    const int tq = threadIdx.x & 3;
-    // both halves first: a wait (a loop) between wgmma and its commit would
-    // make ptxas serialise them
-    mbar_wait(smem_addr(&bars->full_l[w]), phase);
-    mbar_wait(smem_addr(&bars->full_r[w]), phase);
+    mbar_wait(full, phase);
     fence_proxy_async();
     wgmma_fence();
-    qk_steps(s, q0, kv);
+#pragma unroll
+    for (int cb = CB0; cb < CB1; cb++)
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const uint32_t at = cb * COLUMN_BLOCK + k * 32;
+            wgmma_qk(s, sw128_desc(q0 + at, 16), sw128_desc(kv + at, 16), !(FIRST && cb == CB0 && k == 0));
+        }
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_regs(s);
+}
+
+// The scores in base 2, invalid positions at -inf; bmax, the block's max of
+// the thread's rows. s[4j + 2i + e]: row i, position 8j + 2tq + e.
+__device__ __forceinline__ void mask_scores(float (&s)[32], float (&bmax)[2], const int *valid, float scale_log2)
+{
+    const int tq = threadIdx.x & 3;
     bmax[0] = bmax[1] = -INFINITY;
 #pragma unroll
     for (int j = 0; j < 8; j++)
@@ -508,7 +564,7 @@ __device__ __forceinline__ void pack_p(const float (&s)[32], const float (&f)[2]
     }
 }
 
-// P [head][position] into a tile's last column block (K-major, swizzled).
+// P [head][position] into 64 rows of 128 bytes (K-major, swizzled).
 __device__ __forceinline__ void store_p(uint8_t *s_p, const uint32_t (&a)[16], const int (&row)[2])
 {
     const int tq = threadIdx.x & 3;
@@ -521,8 +577,9 @@ __device__ __forceinline__ void store_p(uint8_t *s_p, const uint32_t (&a)[16], c
         }
 }
 
-// O += P·V over one block: P from registers or from a tile's last column
-// block (p_tile), V the 256 value columns whose first column block is at v.
+// O += P·V over one block, issued and committed, not waited for: P from
+// registers or from shared memory (p_smem), V the 256 value columns whose
+// first column block is at v.
 __device__ __forceinline__ void pv_from_regs(float (&o)[128], const uint32_t (&a)[16], uint32_t v)
 {
     fence_regs(o);
@@ -533,20 +590,16 @@ __device__ __forceinline__ void pv_from_regs(float (&o)[128], const uint32_t (&a
         wgmma_pv_rs(o, ak, sw128_desc(v + kk * 16 * 128, COLUMN_BLOCK));
     }
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_regs(o);
 }
 
-__device__ __forceinline__ void pv_from_tile(float (&o)[128], uint32_t p_tile, uint32_t v)
+__device__ __forceinline__ void pv_from_smem(float (&o)[128], uint32_t p_smem, uint32_t v)
 {
     fence_regs(o);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < 4; kk++)
-        wgmma_pv(o, sw128_desc(p_tile + kk * 32, 16), sw128_desc(v + kk * 16 * 128, COLUMN_BLOCK));
+        wgmma_pv(o, sw128_desc(p_smem + kk * 32, 16), sw128_desc(v + kk * 16 * 128, COLUMN_BLOCK));
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_regs(o);
 }
 
 __device__ __forceinline__ void scale_o(float (&o)[128], const float (&f)[2])
@@ -564,7 +617,8 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
     extern __shared__ uint8_t smem_raw[];
     uint8_t *smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
     uint8_t *s_q = smem, *s_k = smem + TILE; // tile w at s_k + w·TILE
-    Bars *bars = reinterpret_cast<Bars *>(smem + 3 * TILE);
+    uint8_t *s_p1 = smem + 3 * TILE;          // consumer 1's P
+    Bars *bars = reinterpret_cast<Bars *>(s_p1 + P_BYTES);
     int *s_valid = reinterpret_cast<int *>(bars + 1);           // [2][BK]
     float *s_max = reinterpret_cast<float *>(s_valid + 2 * BK); // [2][HB], each consumer's
     float *s_sum = s_max + 2 * HB;                              // [2][HB]
@@ -572,10 +626,10 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
     const SparseMlaWork work = sparse_mla_work(p, HB);
     if (tid == 0)
         for (int w = 0; w < 2; w++) {
-            mbar_init(smem_addr(&bars->full_l[w]), 128);
-            mbar_init(smem_addr(&bars->full_r[w]), 256); // copies and s_valid
-            mbar_init(smem_addr(&bars->empty_l[w]), w == 0 ? 128 : 256);
-            mbar_init(smem_addr(&bars->empty_r[w]), 256);
+            mbar_init(smem_addr(&bars->full_l[w]), w == 0 ? 128 : 256); // copies (and s_valid)
+            mbar_init(smem_addr(&bars->full_r[w]), w == 0 ? 256 : 128);
+            mbar_init(smem_addr(&bars->empty_l[w]), 128);
+            mbar_init(smem_addr(&bars->empty_r[w]), 128);
         }
     sparse_mla_load_q(p, work, HB, smem_addr(s_q), tile_at, tid, ws::THREADS);
     cp_async_commit();
@@ -600,13 +654,20 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
     const float one[2] = {1.0f, 1.0f};
     uint32_t a[16];
     float s[32], bmax[2], m_use[2], f[2], rsum[2];
+    const uint32_t full_l0 = smem_addr(&bars->full_l[0]), full_r0 = smem_addr(&bars->full_r[0]);
 
+    if (wg == 0 && work.b_begin < work.b_end) { // the first block's scores
+        wgmma_fence();
+        qk_half<0, 4, true>(s, q0, k0, full_l0, 0);
+        qk_half<4, 9, false>(s, q0, k0, full_r0, 0);
+        wgmma_wait<0>();
+        fence_regs(s);
+    }
     for (int b = work.b_begin, round = 0; b < work.b_end; b += 2, round++) {
         const bool has1 = b + 1 < work.b_end; // consumer 1 has a block this round
         const uint32_t phase = round & 1;
         if (wg == 0) {
-            block_scores(s, bmax, q0, k0, bars, 0, phase, s_valid, p.scale_log2);
-            mbar_arrive(smem_addr(&bars->empty_r[0])); // its scores and s_valid read
+            mask_scores(s, bmax, s_valid, p.scale_log2);
 #pragma unroll
             for (int i = 0; i < 2; i++) {
                 const float m_new = fmaxf(m_run[i], bmax[i]);
@@ -624,6 +685,8 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
             scale_o(o, f);
             pack_p(s, one, a);
             pv_from_regs(o, a, k0);
+            wgmma_wait<0>();
+            fence_regs(o);
             mbar_arrive(smem_addr(&bars->empty_l[0]));
             // consumer 1's max covers both blocks: P0 and O to it
             named_sync(MAX1, 256);
@@ -640,16 +703,30 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
             named_arrive(P0_READY, 256);
             scale_o(o, f);
             named_sync(P1_READY, 256);
-            if (has1) {
-                pv_from_tile(o, k1 + 8 * COLUMN_BLOCK, k1);
+            if (has1)
+                pv_from_smem(o, smem_addr(s_p1), k1);
+            if (b + 2 < work.b_end) { // the next block's scores under that product
+                qk_half<0, 4, true>(s, q0, k0, full_l0, phase ^ 1);
+                wgmma_wait<1>();
+                fence_regs(o);
                 mbar_arrive(smem_addr(&bars->empty_l[1]));
-                mbar_arrive(smem_addr(&bars->empty_r[1]));
+                qk_half<4, 9, false>(s, q0, k0, full_r0, phase ^ 1);
+                wgmma_wait<0>();
+                fence_regs(s);
+            } else if (has1) {
+                wgmma_wait<0>();
+                fence_regs(o);
+                mbar_arrive(smem_addr(&bars->empty_l[1]));
             }
         } else {
             bmax[0] = bmax[1] = -INFINITY;
             if (has1) {
-                block_scores(s, bmax, q0, k1, bars, 1, phase, s_valid + BK, p.scale_log2);
-                mbar_arrive(smem_addr(&bars->empty_l[1]));
+                wgmma_fence();
+                qk_half<4, 9, true>(s, q0, k1, smem_addr(&bars->full_r[1]), phase);
+                qk_half<0, 4, false>(s, q0, k1, smem_addr(&bars->full_l[1]), phase);
+                wgmma_wait<0>();
+                fence_regs(s);
+                mask_scores(s, bmax, s_valid + BK, p.scale_log2);
             }
             named_sync(MAX0, 256);
 #pragma unroll
@@ -671,13 +748,18 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
                     l_run[i] += rsum[i];
                 pack_p(s, one, a);
                 pv_from_regs(o, a, k1 + 4 * COLUMN_BLOCK);
-                mbar_arrive(smem_addr(&bars->empty_r[1]));
-                store_p(s_k + TILE + 8 * COLUMN_BLOCK, a, row);
+                store_p(s_p1, a, row);
                 fence_proxy_async();
             }
             named_arrive(P1_READY, 256);
             named_sync(P0_READY, 256);
-            pv_from_tile(o, k0 + 8 * COLUMN_BLOCK, k0 + 4 * COLUMN_BLOCK);
+            pv_from_smem(o, k0 + 8 * COLUMN_BLOCK, k0 + 4 * COLUMN_BLOCK);
+            if (has1) {
+                wgmma_wait<1>();
+                mbar_arrive(smem_addr(&bars->empty_r[1]));
+            }
+            wgmma_wait<0>();
+            fence_regs(o);
             mbar_arrive(smem_addr(&bars->empty_r[0]));
         }
     }

@@ -385,13 +385,20 @@ Plan plan(int T, int H, int topk, size_t max_bytes)
 int g_wgmma = 0; // sl_k_sparse_mla_tune_wgmma
 
 // The wgmma kernel (sparse-mla-wgmma.cu) takes both caches on sm_90 with
-// 16-byte aligned q and kv; this variant of it by default (8% faster than 1).
-constexpr int kWgmmaDefault = 2;
+// 16-byte aligned q and kv. By default: the warp-specialised variant 3 for
+// the BF16 cache where a CTA has blocks enough to pipeline (1.4-1.5x variant
+// 2 in prefill), variant 2 otherwise (8% faster than 1); kernels/README.md.
+constexpr int kWsMinBlocks = 4;
+
+int default_variant(bool fp8, int blocks_per_cta)
+{
+    return !fp8 && blocks_per_cta >= kWsMinBlocks ? 3 : 2;
+}
 
 // The wgmma variant to run, 0 for the mma.sync kernel.
-int wgmma_variant(const void *q, const void *kv)
+int wgmma_variant(const void *q, const void *kv, bool fp8, int blocks_per_cta)
 {
-    int wanted = g_wgmma > 0 ? g_wgmma : g_wgmma == 0 ? kWgmmaDefault : 0;
+    int wanted = g_wgmma > 0 ? g_wgmma : g_wgmma == 0 ? default_variant(fp8, blocks_per_cta) : 0;
     if (!wanted || (uintptr_t)q % 16 || (uintptr_t)kv % 16)
         return 0;
     return sl_device_is_sm90() ? wanted : 0; // asked last: nothing is asked where not wanted
@@ -427,7 +434,7 @@ cudaError_t launch(const sl_bf16 *q, const void *kv, const int32_t *indices, int
     p.o_part = static_cast<float *>(workspace);
     p.lse_part = pl.splits > 1 ? p.o_part + (size_t)pl.splits * rows * D_V : nullptr;
     cudaError_t e;
-    if (int variant = wgmma_variant(q, kv)) {
+    if (int variant = wgmma_variant(q, kv, FP8, pl.blocks_per_split)) {
         e = sl_sparse_mla_wgmma(p, variant, FP8, (unsigned)grid, stream);
     } else {
         // Groups of 4 warps (32 heads): 8% faster than pairs (16 heads) in

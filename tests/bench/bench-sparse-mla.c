@@ -218,8 +218,10 @@ int main(int argc, char **argv)
         report("decode_bf16", b.T, S_DEC, time_us(&b, 20, 21, 20));
         sl_k_sparse_mla_tune_wgmma(-1);
         report("decode_bf16_mma", b.T, S_DEC, time_us(&b, 20, 21, 20));
-        sl_k_sparse_mla_tune_wgmma(1);
-        report("decode_bf16_wgmma1", b.T, S_DEC, time_us(&b, 20, 21, 20));
+        sl_k_sparse_mla_tune_wgmma(2);
+        report("decode_bf16_wgmma2", b.T, S_DEC, time_us(&b, 20, 21, 20));
+        sl_k_sparse_mla_tune_wgmma(3);
+        report("decode_bf16_wgmma3", b.T, S_DEC, time_us(&b, 20, 21, 20));
         sl_k_sparse_mla_tune_wgmma(0);
         for (int r = 0; r < ROTATE; r++)
             cudaFree((void *)d.idx[r]);
