@@ -105,6 +105,27 @@ __device__ __forceinline__ void wgmma_step(float (&d)[32 * NR], const uint32_t (
         wgmma_n128(d, a, b, accumulate);
 }
 
+// The four lanes of a quad hold partial sums of the same 2·MT keys (value k
+// of each lane: key k of the lane's rows). Returns the quad's whole sum of
+// value t, the lane's place in its quad, in two exchanges: across lanes
+// t ^ 2 each lane keeps half the values and hands the other half over, then
+// across t ^ 1 the same with the half kept. With MT = 1 the two values are
+// summed whole across t ^ 2 first, and lanes t and t ^ 2 end with the same.
+template <int MT> __device__ __forceinline__ float quad_sum_own(const float (&v)[2 * MT], int t)
+{
+    float keep0, keep1;
+    if constexpr (MT == 2) {
+        const bool high = t & 2;
+        keep0 = (high ? v[2] : v[0]) + __shfl_xor_sync(0xffffffffu, high ? v[0] : v[2], 2);
+        keep1 = (high ? v[3] : v[1]) + __shfl_xor_sync(0xffffffffu, high ? v[1] : v[3], 2);
+    } else {
+        keep0 = v[0] + __shfl_xor_sync(0xffffffffu, v[0], 2);
+        keep1 = v[1] + __shfl_xor_sync(0xffffffffu, v[1], 2);
+    }
+    const bool odd = t & 1;
+    return (odd ? keep1 : keep0) + __shfl_xor_sync(0xffffffffu, odd ? keep0 : keep1, 1);
+}
+
 // ---- the kernel --------------------------------------------------------------
 
 // MT: m64 tiles of keys per warpgroup (2: 256 keys a CTA; 1: 128).
@@ -114,7 +135,9 @@ template <int MT, int NR> struct Tiling {
     static constexpr int kStages = NR == 1 ? 6 : 4;   // ring of steps in shared memory
     static constexpr int kAhead = kStages - 2;         // steps loaded ahead of the one computed
     static constexpr int kStageQ = NR * kQBytes;
-    static constexpr size_t kSmem = (size_t)kStages * NR * (kQBytes + kHeads * 4) + 1024;
+    // + the active steps in order and each row's key range
+    static constexpr size_t kSmem =
+        (size_t)kStages * NR * (kQBytes + kHeads * 4) + kRowsPerCta * (4 + 8) + 1024;
 };
 
 template <int MT, int NR>
@@ -126,6 +149,8 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
     // The swizzle is a function of address bits 4-9: stages start 1024-aligned.
     uint8_t *smem = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
     float *w_smem = reinterpret_cast<float *>(smem + T::kStages * T::kStageQ);
+    int *s_steps = reinterpret_cast<int *>(w_smem + T::kStages * NR * kHeads); // [64]
+    int2 *s_range = reinterpret_cast<int2 *>(s_steps + kRowsPerCta);          // [64]: lo, hi
 
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
     const int g = lane / 4, t = lane % 4;
@@ -152,9 +177,9 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
     };
     const uint64_t active = __ballot_sync(0xffffffffu, step_active(lane)) |
                             (uint64_t)__ballot_sync(0xffffffffu, step_active(lane + 32)) << 32;
-    for (int i = 0; i < nsteps; i++) {
-        if (active >> i & 1)
-            continue;
+    const uint64_t steps = nsteps == 64 ? ~0ull : (1ull << nsteps) - 1;
+    for (uint64_t idle = steps & ~active; idle; idle &= idle - 1) { // -inf for the others
+        const int i = __ffsll((long long)idle) - 1;
         for (int n = 0; n < NR && i * NR + n < nrows; n++) {
             float *out = p.scores + (size_t)(row0 + i * NR + n) * p.stride;
             for (int s = tile0 + tid; s < tile_end; s += kThreads)
@@ -164,23 +189,43 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
     const int nact = __popcll(active);
     if (nact == 0)
         return;
+    // The active steps in order, and the rows' key ranges, once: the
+    // pipeline reads them from shared memory (after issue's first barrier).
+    if (tid < kRowsPerCta) {
+        if (active >> tid & 1)
+            s_steps[__popcll(active & ((1ull << tid) - 1))] = tid;
+        if (tid < nrows) {
+            int lo, hi;
+            row_range(row0 + tid, lo, hi);
+            s_range[tid] = make_int2(lo, hi);
+        }
+    }
+
+    // Each thread's chunks of a step's q rows: their place in a stage and in
+    // the step's rows, the same for every step.
+    constexpr int kChunks = NR * kQBytes / 16 / kThreads;
+    uint32_t chunk_dst[kChunks];
+    int chunk_src[kChunks];
+#pragma unroll
+    for (int x = 0; x < kChunks; x++) {
+        const int c = tid + x * kThreads; // 16-byte chunk of the step
+        const int n = c / (kQBytes / 16), h = (c / 8) % kHeads, ch = c % 8;
+        chunk_dst[x] = (n * kHeads + h) * 128 + ((ch ^ (h & 7)) * 16);
+        chunk_src[x] = c * 16; // from the step's first row
+    }
 
     // The j-th active step's q rows and weights into stage j % kStages
-    // (zeros past the rows). Steps are taken in order off a copy of the mask.
-    uint64_t to_load = active;
-    auto load_next = [&](int j) {
+    // (zeros past the rows). i: the step, read off the list by the caller.
+    auto load_next = [&](int j, int i) {
         if (j < nact) {
-            const int i = __ffsll((long long)to_load) - 1, st = j % T::kStages;
-            to_load &= to_load - 1;
-            uint32_t dst = smem_addr(smem + st * T::kStageQ);
+            const int st = j % T::kStages;
+            const uint32_t dst = smem_addr(smem + st * T::kStageQ);
+            const uint8_t *q = p.q + (size_t)(row0 + i * NR) * kQBytes;
 #pragma unroll
-            for (int x = 0; x < NR * kQBytes / 16 / kThreads; x++) {
-                int c = tid + x * kThreads;               // 16-byte chunk of the step
-                int n = c / (kQBytes / 16), h = (c / 8) % kHeads, ch = c % 8;
-                bool ok = i * NR + n < nrows;
-                size_t at = (size_t)(row0 + i * NR + n) * kQBytes + (size_t)(c % 512) * 16;
-                cp_async16(dst + (n * kHeads + h) * 128 + ((ch ^ (h & 7)) * 16),
-                           p.q + (ok ? at : 0), ok);
+            for (int x = 0; x < kChunks; x++) {
+                // NR == 1: the step's one row always exists
+                const bool ok = NR == 1 || i * NR + chunk_src[x] / kQBytes < nrows;
+                cp_async16(dst + chunk_dst[x], ok ? q + chunk_src[x] : p.q, ok);
             }
             if (tid < NR * kHeads) {
                 int n = tid / kHeads;
@@ -191,15 +236,18 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
         }
         cp_async_commit(); // one group a step, empty or not, for the counts below
     };
+    // the prologue's steps straight off the mask (the list is not yet read)
+    uint64_t first = active;
 #pragma unroll
-    for (int j = 0; j < T::kAhead; j++)
-        load_next(j);
+    for (int j = 0; j < T::kAhead; j++) {
+        load_next(j, first ? __ffsll((long long)first) - 1 : 0);
+        first &= first - 1;
+    }
 
     // A fragments (as mma m16n8k32's): lane (g, t) of warp w holds, for
     // k-step s, bytes 32s + 4t.. and 32s + 16 + 4t.. of keys 16w + g and
     // 16w + g + 8 of each m64 tile. Keys past L are zeros.
     uint32_t a[MT][4][4];
-    float kscale[MT][2];
 #pragma unroll
     for (int mt = 0; mt < MT; mt++)
 #pragma unroll
@@ -213,8 +261,13 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
                 a[mt][ks][r] = ok ? __ldg(src + 8 * ks + t) : 0u;
                 a[mt][ks][2 + r] = ok ? __ldg(src + 8 * ks + 4 + t) : 0u;
             }
-            kscale[mt][r] = ok ? __ldg(p.k_scale + s) : 0.0f;
         }
+    // The one key whose score this lane writes (quad_sum_own): value t of
+    // its quad's 2·MT, key0 + 64·mt + 8·r for t = 2·mt + r; with MT = 1,
+    // lanes t = 2, 3 hold the same sums as 0, 1 and write nothing.
+    const int own_key = key0 + 64 * (MT == 2 ? t >> 1 : 0) + 8 * (t & 1);
+    const bool own_key_ok = (MT == 2 || t < 2) && own_key < p.L;
+    const float own_kscale = own_key_ok ? __ldg(p.k_scale + own_key) : 0.0f;
 
     float acc0[MT][32 * NR], acc1[MT][32 * NR];
 #pragma unroll
@@ -226,12 +279,12 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
     // The j-th active step: wait for its stage, start loading step j + kAhead
     // into the stage of step j - 2 (whose wgmma every warpgroup retired
     // before this barrier), then issue the wgmma into acc.
-    uint64_t to_issue = active;
     auto issue = [&](float (&acc)[MT][32 * NR], int j) {
         cp_async_wait<T::kAhead - 1>();
         fence_proxy_async();
         __syncthreads();
-        load_next(j + T::kAhead);
+        const int ahead = j + T::kAhead;
+        load_next(ahead, ahead < nact ? s_steps[ahead] : 0);
         uint64_t desc = q_desc(smem_addr(smem + (j % T::kStages) * T::kStageQ));
 #pragma unroll
         for (int mt = 0; mt < MT; mt++)
@@ -243,9 +296,7 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
             for (int mt = 0; mt < MT; mt++)
                 wgmma_step<NR>(acc[mt], a[mt][ks], desc + 2 * ks, ks > 0); // +32 bytes
         wgmma_commit();
-        const int i = __ffsll((long long)to_issue) - 1;
-        to_issue &= to_issue - 1;
-        return i;
+        return s_steps[j];
     };
 
     // Step i (the j-th active) from acc, once its wgmma retired: ReLU, the
@@ -260,12 +311,14 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
             if (i * NR + n >= nrows)
                 break;
             const int row = row0 + i * NR + n;
-            int lo, hi;
-            row_range(row, lo, hi);
-            float sum[MT][2];
+            const int2 range = s_range[i * NR + n];
+            const int lo = range.x, hi = range.y;
+            // two sums a key and row, the products of even and odd heads, so
+            // that no two fmas in a row wait on each other
+            float sum[2 * MT][2];
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-                sum[mt][0] = sum[mt][1] = 0.0f;
+            for (int k = 0; k < 2 * MT; k++)
+                sum[k][0] = sum[k][1] = 0.0f;
 #pragma unroll
             for (int jj = 0; jj < 8; jj++) {
                 float2 wv = *reinterpret_cast<const float2 *>(ws + n * kHeads + 8 * jj + 2 * t);
@@ -273,24 +326,20 @@ __global__ void __launch_bounds__(kThreads, MT * NR == 1 ? 2 : 1)
                 for (int mt = 0; mt < MT; mt++) {
                     const float *c = &acc[mt][32 * n + 4 * jj];
                     // one max and one fma a product: the epilogue's whole cost
-                    sum[mt][0] = fmaf(wv.x, fmaxf(c[0], 0.0f), sum[mt][0]);
-                    sum[mt][0] = fmaf(wv.y, fmaxf(c[1], 0.0f), sum[mt][0]);
-                    sum[mt][1] = fmaf(wv.x, fmaxf(c[2], 0.0f), sum[mt][1]);
-                    sum[mt][1] = fmaf(wv.y, fmaxf(c[3], 0.0f), sum[mt][1]);
+                    sum[2 * mt][0] = fmaf(wv.x, fmaxf(c[0], 0.0f), sum[2 * mt][0]);
+                    sum[2 * mt][1] = fmaf(wv.y, fmaxf(c[1], 0.0f), sum[2 * mt][1]);
+                    sum[2 * mt + 1][0] = fmaf(wv.x, fmaxf(c[2], 0.0f), sum[2 * mt + 1][0]);
+                    sum[2 * mt + 1][1] = fmaf(wv.y, fmaxf(c[3], 0.0f), sum[2 * mt + 1][1]);
                 }
             }
-            float *out = p.scores + (size_t)row * p.stride;
+            float v[2 * MT];
 #pragma unroll
-            for (int mt = 0; mt < MT; mt++)
-#pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    float v = sum[mt][r];
-                    v += __shfl_xor_sync(0xffffffffu, v, 1);
-                    v += __shfl_xor_sync(0xffffffffu, v, 2);
-                    int s = key0 + 64 * mt + 8 * r;
-                    if ((2 * mt + r) % 4 == t && s < p.L)
-                        out[s] = (s >= lo && s < hi) ? v * kscale[mt][r] : -INFINITY;
-                }
+            for (int k = 0; k < 2 * MT; k++)
+                v[k] = sum[k][0] + sum[k][1];
+            const float total = quad_sum_own<MT>(v, t);
+            if (own_key_ok)
+                p.scores[(size_t)row * p.stride + own_key] =
+                    own_key >= lo && own_key < hi ? total * own_kscale : -INFINITY;
         }
     };
 
