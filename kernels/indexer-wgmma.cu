@@ -14,7 +14,10 @@
 // as QGMMA). Each warpgroup keeps two accumulator sets: it issues the next
 // step's wgmma, then folds ReLU and the head weights of the previous step
 // into one sum per key while the tensor cores run; the quad of lanes that
-// holds a key's columns adds its sums with two shuffles.
+// holds a key's columns completes its sums by a transpose (quad_sum_own),
+// each lane writing one key's score. What a step does not need (the list of
+// active steps, the rows' key ranges, addresses) is worked out once a CTA:
+// the kernel is bound by the instructions it issues (kernels/README.md).
 //
 // Products of e4m3 values are exact in f32 and the sums are f32, as in the
 // mma.sync kernel; only the order of the sums differs.
