@@ -8,7 +8,8 @@
 // 128-byte swizzle: the layout wgmma reads); BF16 rows are gathered into it
 // by cp.async, two blocks in flight; FP8 entries are gathered raw and
 // dequantised into it; invalid indices read as zeros. Per block (variant 2,
-// the default):
+// the default for the FP8 cache and for CTAs of few blocks; the BF16 cache's
+// longer runs take variant 3, warp-specialised, further down):
 //   QK: warpgroup 0 computes S = Q·Kᵀ for all 64 heads and positions (36
 //       wgmma m64n64k16, both operands in shared memory), runs the online
 //       softmax (base 2), writes P (bf16) to shared memory and leaves each
