@@ -28,7 +28,8 @@ if [[ ${KERNEL_BENCHES:-1} != 0 ]]; then
     "$b/bench-indexer" --json "$out/indexer.json" >"$out/indexer.txt" 2>&1
     "$b/bench-sparse-mla" --json "$out/sparse-mla.json" >"$out/sparse-mla.txt" 2>&1
     "$b/bench-topk-gpu" --json "$out/topk.json" >"$out/topk.txt" 2>&1
-    tail -n 25 "$out/indexer.txt" "$out/sparse-mla.txt"
+    "$b/bench-fp8-gemm" >"$out/fp8-gemm.txt" 2>&1
+    tail -n 25 "$out/indexer.txt" "$out/sparse-mla.txt" "$out/fp8-gemm.txt"
 fi
 
 echo "== DeepSeek-V3.2 attention block: DSA (ours) and dense (PyTorch)"
