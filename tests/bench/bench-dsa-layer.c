@@ -33,6 +33,7 @@
  *                        [--score-rows 1024] [--sparse-mla V] [--topk-bitmaps 1]
  * --sparse-mla and --topk-bitmaps choose kernels as sl_k_sparse_mla_tune_wgmma
  * and sl_k_topk_tune_bitmaps do (the defaults: 0 and 1). */
+#include "bench-cuda.h"
 #include "sightline-kernels.h"
 
 #include <cublas_v2.h>
@@ -50,15 +51,6 @@ enum { D = 7168, H = 128, QL = 1536, KL = 512, ROPE = 64, NOPE = 128, VD = 128,
 static int score_rows = 1024;
 static const float SCALE = 0.135234f;
 
-#define CK(call)                                                                           \
-    do {                                                                                   \
-        cudaError_t e_ = (call);                                                           \
-        if (e_ != cudaSuccess) {                                                           \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                 \
-                    cudaGetErrorString(e_));                                               \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
 #define CB(call)                                                                           \
     do {                                                                                   \
         cublasStatus_t s_ = (call);                                                        \

@@ -16,26 +16,14 @@
  * Convention (column-major, as cuBLASLt): Y[M tokens][N] row-major is
  * D = N × M = op(A) · B with A the weights W[N][K] (stored K × N, ld K,
  * transposed) and B the activations X[M][K] (stored K × M, ld K). */
-/* cublasLt.h declares a function with () */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#include <cublasLt.h>
-#pragma GCC diagnostic pop
+#include "bench-cuda.h"
+
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CK(call)                                                                           \
-    do {                                                                                   \
-        cudaError_t e_ = (call);                                                           \
-        if (e_ != cudaSuccess) {                                                           \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));    \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
 
 static uint64_t state = 7;
 

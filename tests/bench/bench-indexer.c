@@ -12,27 +12,14 @@
  * also on the wgmma kernel (sm_90 only; variants 1-3, see
  * sl_k_indexer_tune_wgmma), in the same run. Timed with CUDA events after
  * warm-up; the median of the repeats. */
+#include "bench-cuda.h"
 #include "sightline-kernels.h"
 
-/* cublasLt.h declares a function with () */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#include <cublasLt.h>
-#pragma GCC diagnostic pop
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CK(call)                                                                           \
-    do {                                                                                   \
-        cudaError_t e_ = (call);                                                           \
-        if (e_ != cudaSuccess) {                                                           \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call,                 \
-                    cudaGetErrorString(e_));                                               \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
 #define CKB(call)                                                                          \
     do {                                                                                   \
         cublasStatus_t s_ = (call);                                                        \
