@@ -132,7 +132,8 @@ static float bf16_value(uint16_t h)
 
 static int find_layout(cublasLtHandle_t lt, void *ws)
 {
-    enum { M = 256, N = 384, K = 512, MB = M, NB = N / 128, KB = K / 128 };
+    /* whole groups of 4 blocks every way, in case cuBLASLt pads a scale dimension to 4 */
+    enum { M = 256, N = 512, K = 512, MB = M, NB = N / 128, KB = K / 128 };
     uint8_t *x = malloc((size_t)M * K), *w = malloc((size_t)N * K);
     float sx[M][KB], sw[NB][KB];
     for (size_t i = 0; i < (size_t)M * K; i++)
