@@ -1,6 +1,6 @@
 /* bench-cuda.h: what the GPU benchmarks share: CK, which stops the run on a
- * CUDA error and says where, and cublasLt.h (whose one declaration with ()
- * would trip -Wstrict-prototypes). */
+ * CUDA error and says where; time_ms, the median of timed repeats; and
+ * cublasLt.h (whose one declaration with () would trip -Wstrict-prototypes). */
 #ifndef SL_BENCH_CUDA_H
 #define SL_BENCH_CUDA_H
 
@@ -21,5 +21,39 @@
             exit(1);                                                                       \
         }                                                                                  \
     } while (0)
+
+typedef cudaError_t (*run_fn)(void *ctx, int rep);
+
+static inline int bench_cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median milliseconds of `reps` runs of fn (the rep's number passed) after
+ * `warm` warm-ups, timed with CUDA events. */
+static inline double time_ms(run_fn fn, void *ctx, int warm, int reps)
+{
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    for (int i = 0; i < warm; i++)
+        CK(fn(ctx, i));
+    CK(cudaDeviceSynchronize());
+    float *ms = malloc((size_t)reps * sizeof *ms);
+    for (int i = 0; i < reps; i++) {
+        CK(cudaEventRecord(a, 0));
+        CK(fn(ctx, warm + i));
+        CK(cudaEventRecord(b, 0));
+        CK(cudaEventSynchronize(b));
+        CK(cudaEventElapsedTime(&ms[i], a, b));
+    }
+    qsort(ms, (size_t)reps, sizeof *ms, bench_cmp_float);
+    double med = ms[reps / 2];
+    free(ms);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return med;
+}
 
 #endif

@@ -206,36 +206,10 @@ static int find_layout(cublasLtHandle_t lt, void *ws)
 
 /* ---- timing ----------------------------------------------------------------- */
 
-static double median(double *v, int n)
+static cudaError_t run_gemm(void *g, int rep)
 {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1], v[j - 1] = t;
-        }
-    return v[n / 2];
-}
-
-static double time_ms(const gemm *g)
-{
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; i++)
-        gemm_run(g);
-    double t[15];
-    for (int r = 0; r < 15; r++) {
-        CK(cudaEventRecord(a, 0));
-        if (gemm_run(g) != CUBLAS_STATUS_SUCCESS)
-            return -1;
-        CK(cudaEventRecord(b, 0));
-        CK(cudaEventSynchronize(b));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, a, b));
-        t[r] = ms;
-    }
-    cudaEventDestroy(a), cudaEventDestroy(b);
-    return median(t, 15);
+    (void)rep;
+    return gemm_run(g) == CUBLAS_STATUS_SUCCESS ? cudaGetLastError() : cudaErrorUnknown;
 }
 
 static void time_shape(cublasLtHandle_t lt, void *ws, const char *name, int M, int N, int K)
@@ -258,7 +232,7 @@ static void time_shape(cublasLtHandle_t lt, void *ws, const char *name, int M, i
         gemm g = {.lt = lt};
         if (gemm_setup(&g, fp8, M, N, K, a, b, sa, sb, d, ws))
             continue;
-        ms[fp8] = time_ms(&g);
+        ms[fp8] = time_ms(run_gemm, &g, 3, 15);
         gemm_free(&g);
     }
     printf("%-12s M %5d N %5d K %5d   bf16 %8.3f ms %6.0f TFLOP/s   fp8 block-scaled %8.3f ms "

@@ -73,39 +73,6 @@ static void *upload_random(size_t n, int elem)
     return d;
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef cudaError_t (*run_fn)(void *ctx, int rep);
-
-/* Median milliseconds of `reps` runs after `warm` warm-ups. */
-static double time_ms(run_fn fn, void *ctx, int warm, int reps)
-{
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < warm; i++)
-        CK(fn(ctx, i));
-    CK(cudaDeviceSynchronize());
-    float *ms = malloc((size_t)reps * sizeof *ms);
-    for (int i = 0; i < reps; i++) {
-        CK(cudaEventRecord(a, 0));
-        CK(fn(ctx, warm + i));
-        CK(cudaEventRecord(b, 0));
-        CK(cudaEventSynchronize(b));
-        CK(cudaEventElapsedTime(&ms[i], a, b));
-    }
-    qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
-    double med = ms[reps / 2];
-    free(ms);
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-    return med;
-}
-
 /* ---- ceilings ------------------------------------------------------------- */
 
 typedef struct {
