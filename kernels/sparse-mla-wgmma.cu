@@ -518,8 +518,9 @@ __device__ __forceinline__ void qk_half(float (&s)[32], uint32_t q0, uint32_t kv
     wgmma_commit();
 }
 
-// The scores in base 2, invalid positions at -inf; bmax, the block's max of
-// the thread's rows. s[4j + 2i + e]: row i, position 8j + 2tq + e.
+// Invalid positions to -inf; bmax, the block's max of the thread's rows in
+// base 2 (the scores stay unscaled: exp_rows scales them in its fma).
+// s[4j + 2i + e]: row i, position 8j + 2tq + e.
 __device__ __forceinline__ void mask_scores(float (&s)[32], float (&bmax)[2], const int *valid, float scale_log2)
 {
     const int tq = threadIdx.x & 3;
@@ -532,7 +533,7 @@ __device__ __forceinline__ void mask_scores(float (&s)[32], float (&bmax)[2], co
 #pragma unroll
             for (int i = 0; i < 2; i++) {
                 float &x = s[4 * j + 2 * i + e];
-                x = ok ? x * scale_log2 : -INFINITY;
+                x = ok ? x : -INFINITY;
                 bmax[i] = fmaxf(bmax[i], x);
             }
         }
@@ -540,16 +541,29 @@ __device__ __forceinline__ void mask_scores(float (&s)[32], float (&bmax)[2], co
     for (int i = 0; i < 2; i++) {
         bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 1));
         bmax[i] = fmaxf(bmax[i], __shfl_xor_sync(0xffffffffu, bmax[i], 2));
+        bmax[i] *= scale_log2; // the scale is positive: the max stays the max
     }
 }
 
-// P = exp2(S - m) in place, with the thread's share of each row's sum.
-__device__ __forceinline__ void exp_rows(float (&s)[32], const float (&m_use)[2], float (&rsum)[2])
+// 2^x, denormal results flushed to zero: one MUFU.EX2 (exp2f adds the
+// instructions that keep denormals, which a probability below 2^-126 of a
+// row's largest never needs).
+__device__ __forceinline__ float exp2_ftz(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// P = exp2(S·scale - m) in place (one fma and one MUFU a score), with the
+// thread's share of each row's sum.
+__device__ __forceinline__ void exp_rows(float (&s)[32], const float (&m_use)[2], float scale_log2,
+                                         float (&rsum)[2])
 {
     rsum[0] = rsum[1] = 0.0f;
 #pragma unroll
     for (int n = 0; n < 32; n++) {
-        s[n] = exp2f(s[n] - m_use[(n >> 1) & 1]);
+        s[n] = exp2_ftz(fmaf(s[n], scale_log2, -m_use[(n >> 1) & 1]));
         rsum[(n >> 1) & 1] += s[n];
     }
 }
@@ -623,7 +637,9 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
     int *s_valid = reinterpret_cast<int *>(bars + 1);           // [2][BK]
     float *s_max = reinterpret_cast<float *>(s_valid + 2 * BK); // [2][HB], each consumer's
     float *s_sum = s_max + 2 * HB;                              // [2][HB]
-    const int tid = threadIdx.x, wg = tid >> 7;
+    // the warpgroup through a shuffle: ptxas then knows it is warp-uniform and
+    // does not serialise the wgmmas in each role's branch (C7518)
+    const int tid = threadIdx.x, wg = __shfl_sync(0xffffffffu, tid >> 7, 0);
     const SparseMlaWork work = sparse_mla_work(p, HB);
     if (tid == 0)
         for (int w = 0; w < 2; w++) {
@@ -673,13 +689,13 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
             for (int i = 0; i < 2; i++) {
                 const float m_new = fmaxf(m_run[i], bmax[i]);
                 m_use[i] = m_new == -INFINITY ? 0.0f : m_new;
-                f[i] = exp2f(m_run[i] - m_use[i]);
+                f[i] = exp2_ftz(m_run[i] - m_use[i]);
                 m_run[i] = m_new;
                 if (tq == 0)
                     s_max[row[i]] = m_new;
             }
             named_arrive(MAX0, 256);
-            exp_rows(s, m_use, rsum);
+            exp_rows(s, m_use, p.scale_log2, rsum);
 #pragma unroll
             for (int i = 0; i < 2; i++)
                 l_run[i] = l_run[i] * f[i] + rsum[i];
@@ -694,7 +710,7 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
 #pragma unroll
             for (int i = 0; i < 2; i++) {
                 const float m1 = s_max[HB + row[i]];
-                f[i] = m1 == -INFINITY ? 1.0f : exp2f(m_run[i] - m1);
+                f[i] = m1 == -INFINITY ? 1.0f : exp2_ftz(m_run[i] - m1);
                 m_run[i] = m1;
                 l_run[i] *= f[i];
             }
@@ -704,9 +720,11 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
             named_arrive(P0_READY, 256);
             scale_o(o, f);
             named_sync(P1_READY, 256);
-            if (has1)
+            // Each branch issues its own product: ptxas then knows which
+            // group a wait retires (one issued under `if` before the branches
+            // made it serialise every wgmma, C7511).
+            if (b + 2 < work.b_end) { // has1 too; the next block's scores under the product
                 pv_from_smem(o, smem_addr(s_p1), k1);
-            if (b + 2 < work.b_end) { // the next block's scores under that product
                 qk_half<0, 4, true>(s, q0, k0, full_l0, phase ^ 1);
                 wgmma_wait<1>();
                 fence_regs(o);
@@ -715,6 +733,7 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
                 wgmma_wait<0>();
                 fence_regs(s);
             } else if (has1) {
+                pv_from_smem(o, smem_addr(s_p1), k1);
                 wgmma_wait<0>();
                 fence_regs(o);
                 mbar_arrive(smem_addr(&bars->empty_l[1]));
@@ -734,7 +753,7 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
             for (int i = 0; i < 2; i++) {
                 const float m_new = fmaxf(fmaxf(m_run[i], s_max[row[i]]), bmax[i]);
                 m_use[i] = m_new == -INFINITY ? 0.0f : m_new;
-                f[i] = exp2f(m_run[i] - m_use[i]);
+                f[i] = exp2_ftz(m_run[i] - m_use[i]);
                 m_run[i] = m_new;
                 if (tq == 0)
                     s_max[HB + row[i]] = m_new;
@@ -743,7 +762,7 @@ __global__ void __launch_bounds__(ws::THREADS, 1) sparse_mla_ws(const Params p)
             named_arrive(MAX1, 256);
             scale_o(o, f);
             if (has1) {
-                exp_rows(s, m_use, rsum);
+                exp_rows(s, m_use, p.scale_log2, rsum);
 #pragma unroll
                 for (int i = 0; i < 2; i++)
                     l_run[i] += rsum[i];
