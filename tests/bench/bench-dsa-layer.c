@@ -25,12 +25,17 @@
  * by reading the weights; a larger batch is the serving regime of the
  * V3.2-Exp report's cost figure, where attention dominates.
  *
+ * Cost at a position, as the report's Figure 3 draws it (the cost of a token
+ * at position L, not the mean over a prompt of L): the last chunk of a chunked
+ * prefill, rows L - C … L - 1 (--chunk C, 4096 by default) against the cache
+ * of the rows before them, the chunk's own projections included.
+ *
  * Each prefill is also run once with an event between its stages, and the
  * time of each stage summed over the row blocks is printed beside it (where
  * the prefill's time goes; those events add a little to that one run).
  *
  * usage: bench-dsa-layer [--lengths 8192,32768,65536,131072] [--batches 1,64] [--json F]
- *                        [--score-rows 1024] [--sparse-mla V] [--topk-bitmaps 1]
+ *                        [--chunk 4096] [--score-rows 1024] [--sparse-mla V] [--topk-bitmaps 1]
  * --sparse-mla and --topk-bitmaps choose kernels as sl_k_sparse_mla_tune_wgmma
  * and sl_k_topk_tune_bitmaps do (the defaults: 0 and 1). */
 #include "bench-cuda.h"
@@ -154,7 +159,7 @@ static void unabsorb_and_project(const weights *w, const sl_bf16 *o_lat, int n, 
 }
 
 typedef struct {
-    int L;
+    int L, first;               /* rows first … L - 1 are prefilled; the cache holds the rest */
     sl_bf16 *x, *kv;            /* [L][7168], the BF16 latent cache [L][576] */
     uint8_t *k8;                /* indexer keys, e4m3 [L][128] */
     float *k_scale, *kf;        /* [L], float32 keys before quantisation [L][128] */
@@ -166,16 +171,26 @@ typedef struct {
     size_t mla_ws_bytes;
 } prefill_bufs;
 
-/* Every stage of one layer's prefill, row block by row block. */
+/* Rows r0 … r1 - 1 of the latent cache and the indexer's FP8 keys. */
+static void project_cache(const weights *w, prefill_bufs *b, int r0, int r1)
+{
+    const sl_bf16 *x = b->x + (size_t)r0 * D;
+    linear(w->kv_a, KL + ROPE, D, x, r1 - r0, b->kv + (size_t)r0 * (KL + ROPE), false);
+    linear(w->ik, DI, D, x, r1 - r0, b->kf + (size_t)r0 * DI, true);
+    CK(sl_k_quant_e4m3(b->kf + (size_t)r0 * DI, b->k8 + (size_t)r0 * DI, b->k_scale + r0,
+                       (size_t)(r1 - r0) * DI, DI, stream));
+}
+
+/* Every stage of one layer's prefill of rows first … L - 1, row block by row
+ * block, against a cache that already holds rows 0 … first - 1 (a chunked
+ * prefill's last chunk; first = 0 is the whole prompt). */
 static void prefill(const weights *w, prefill_bufs *b)
 {
     int L = b->L;
     mark(-1);
-    linear(w->kv_a, KL + ROPE, D, b->x, L, b->kv, false);
-    linear(w->ik, DI, D, b->x, L, b->kf, true);
-    CK(sl_k_quant_e4m3(b->kf, b->k8, b->k_scale, (size_t)L * DI, DI, stream));
+    project_cache(w, b, b->first, L);
     mark(ST_PROJECT);
-    for (int r0 = 0; r0 < L; r0 += ROW_BLOCK) {
+    for (int r0 = b->first; r0 < L; r0 += ROW_BLOCK) {
         int n = L - r0 < ROW_BLOCK ? L - r0 : ROW_BLOCK;
         const sl_bf16 *x = b->x + (size_t)r0 * D;
         linear(w->q_a, QL, D, x, n, b->cq, false);
@@ -380,6 +395,21 @@ static float median_ms(void (*fn)(const weights *, void *), const weights *w, vo
 }
 
 static void run_prefill(const weights *w, void *b) { prefill(w, b); }
+
+static void print_stages(const char *what, int L, int rows, const float ms[N_STAGES])
+{
+    printf("%8d %s stages (%d rows):", L, what, rows);
+    for (int s = 0; s < N_STAGES; s++)
+        printf(" %s %.2f ms%s", stage_names[s], ms[s], s + 1 < N_STAGES ? "," : "\n");
+}
+
+static void json_stages(FILE *out, const float ms[N_STAGES])
+{
+    fputc('{', out);
+    for (int s = 0; s < N_STAGES; s++)
+        fprintf(out, "%s\"%s\": %.4f", s ? ", " : "", stage_names[s], ms[s]);
+    fputc('}', out);
+}
 static void run_decode(const weights *w, void *b) { decode(w, b); }
 
 /* One decode step as a CUDA graph, as the engine runs it: launch gaps gone.
@@ -411,6 +441,7 @@ static void run_graph(const weights *w, void *exec)
 int main(int argc, char **argv)
 {
     const char *lengths = "8192,32768,65536,131072", *batches = "1,64", *json = NULL;
+    int chunk = 4096;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--lengths"))
             lengths = argv[i + 1];
@@ -418,6 +449,8 @@ int main(int argc, char **argv)
             batches = argv[i + 1];
         else if (!strcmp(argv[i], "--json"))
             json = argv[i + 1];
+        else if (!strcmp(argv[i], "--chunk"))
+            chunk = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--score-rows"))
             score_rows = atoi(argv[i + 1]) > 0 ? atoi(argv[i + 1]) : score_rows;
         else if (!strcmp(argv[i], "--sparse-mla"))
@@ -450,15 +483,21 @@ int main(int argc, char **argv)
         prefill_bufs pb = prefill_alloc(L);
         float p_ms = median_ms(run_prefill, &w, &pb, 3), stage_ms[N_STAGES];
         prefill_stages(&w, &pb, stage_ms);
+        print_stages("prefill", L, L, stage_ms);
+        int C = chunk > 0 && chunk < L ? chunk : L;
+        pb.first = L - C; /* the whole prefill just filled the cache before it */
+        float c_ms = median_ms(run_prefill, &w, &pb, 5), chunk_stage_ms[N_STAGES];
+        prefill_stages(&w, &pb, chunk_stage_ms);
+        printf("%8d chunk of %d rows at positions %d … %d: %.2f ms, %.2f µs a token\n", L, C,
+               L - C, L - 1, c_ms, c_ms * 1000.0f / C);
+        print_stages("chunk", L, C, chunk_stage_ms);
         prefill_free(&pb);
-        printf("%8d prefill stages:", L);
-        for (int s = 0; s < N_STAGES; s++)
-            printf(" %s %.1f ms%s", stage_names[s], stage_ms[s], s + 1 < N_STAGES ? "," : "\n");
         if (out) {
-            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"prefill_stages_ms\": {",
+            fprintf(out, "%s\n {\"length\": %d, \"prefill_ms\": %.4f, \"prefill_stages_ms\": ",
                     first ? "" : ",", L, p_ms);
-            for (int s = 0; s < N_STAGES; s++)
-                fprintf(out, "%s\"%s\": %.4f", s ? ", " : "", stage_names[s], stage_ms[s]);
+            json_stages(out, stage_ms);
+            fprintf(out, ", \"chunk\": {\"rows\": %d, \"ms\": %.4f, \"stages_ms\": ", C, c_ms);
+            json_stages(out, chunk_stage_ms);
             fprintf(out, "}, \"decode\": [");
         }
         first = 0;

@@ -4,8 +4,10 @@ dense, in the manner of Figure 3 of the DeepSeek-V3.2-Exp report.
 
 Reads the JSON of bench-dsa-layer (ours, with DSA) and of peer-dense-layer.py
 (the same block without DSA, PyTorch SDPA), prints a table with the ratios,
-and draws two panels: prefill cost per token (the block's prefill time over L)
-and the cost of one decode step, both against the position L.
+and draws two panels: prefill cost per token and the cost of one decode step,
+both against the position L. Prefill is drawn two ways: the cost of a token at
+position L (the last chunk of a chunked prefill over its rows: Figure 3's
+measure) and the mean over a whole prompt of L (the prefill's time over L).
 
 usage: plot-dsa-layer.py DSA.json DENSE.json OUT.png [--table OUT.md]
 needs: matplotlib
@@ -21,7 +23,8 @@ def main():
     dense = json.load(open(sys.argv[2]))
     by_len = {r["length"]: r for r in dense["rows"]}
     batches = [d["batch"] for d in dsa["rows"][0]["decode"]]
-    rows = []  # (L, prefill DSA, prefill dense, {batch: (decode DSA µs, decode dense µs)})
+    rows = []  # (L, prefill DSA, prefill dense, {batch: (decode DSA µs, decode dense µs)},
+    #            (µs a token at position L: DSA, dense) or None)
     for r in dsa["rows"]:
         d = by_len.get(r["length"])
         if not d:
@@ -29,17 +32,30 @@ def main():
         dense_dec = {x["batch"]: x["ms"] for x in d["decode"]}
         dec = {x["batch"]: (x["ms"] * 1000, dense_dec[x["batch"]] * 1000)
                for x in r["decode"] if x["batch"] in dense_dec}
-        rows.append((r["length"], r["prefill_ms"], d["prefill_ms"], dec))
+        at = None
+        if r.get("chunk") and d.get("chunk") and r["chunk"]["rows"] == d["chunk"]["rows"]:
+            at = tuple(c["ms"] * 1000 / c["rows"] for c in (r["chunk"], d["chunk"]))
+        rows.append((r["length"], r["prefill_ms"], d["prefill_ms"], dec, at))
+    chunked = all(r[4] for r in rows)
     head = "| position L | prefill, DSA (ms) | prefill, dense (ms) | ratio |"
     rule = "|---|---|---|---|"
+    if chunked:
+        head += " a token at L, DSA (µs) | dense (µs) | ratio |"
+        rule += "---|---|---|"
     for B in batches:
         head += f" decode ×{B}, DSA (µs) | dense (µs) | ratio |"
         rule += "---|---|---|"
     lines = [f"Device: {dsa['device']}. DSA: ours (top-k {dsa['top_k']}). Dense: {dense['peer']}.",
+             "Prefill: a whole prompt of L tokens (ms)" + (
+                 "; a token at L: the last chunk of a chunked prefill "
+                 f"({dsa['rows'][0]['chunk']['rows']} rows ending at L) over its rows." if chunked
+                 else "."),
              "Decode: one step of B sequences, each at position L; µs for the whole step.", "",
              head, rule]
-    for L, pd, pn, dec in rows:
+    for L, pd, pn, dec, at in rows:
         line = f"| {L:,} | {pd:.1f} | {pn:.1f} | {pn / pd:.2f}× |"
+        if chunked:
+            line += f" {at[0]:.2f} | {at[1]:.2f} | {at[1] / at[0]:.2f}× |"
         for B in batches:
             dd, dn = dec.get(B, (float("nan"), float("nan")))
             line += f" {dd:.0f} | {dn:.0f} | {dn / dd:.2f}× |"
@@ -54,8 +70,14 @@ def main():
     import matplotlib.pyplot as plt
     Ls = [r[0] / 1024 for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
-    a.plot(Ls, [r[2] / r[0] * 1e3 for r in rows], "o-", label="dense (PyTorch SDPA, MHA form)")
-    a.plot(Ls, [r[1] / r[0] * 1e3 for r in rows], "s-", label="DSA (ours, top-k 2048)")
+    if chunked:
+        a.plot(Ls, [r[4][1] for r in rows], "o-", color="C0",
+               label="dense (PyTorch SDPA, MHA form), a token at L")
+        a.plot(Ls, [r[4][0] for r in rows], "s-", color="C1", label="DSA (ours, top-k 2048), a token at L")
+    a.plot(Ls, [r[2] / r[0] * 1e3 for r in rows], "o--", color="C0", alpha=0.5,
+           label="dense, mean over a prompt of L")
+    a.plot(Ls, [r[1] / r[0] * 1e3 for r in rows], "s--", color="C1", alpha=0.5,
+           label="DSA, mean over a prompt of L")
     a.set_title("Prefill: one layer's attention block, per token")
     a.set_xlabel("token position L (K)")
     a.set_ylabel("µs per token")
