@@ -100,20 +100,14 @@ __device__ unsigned long long block_exclusive_scan(unsigned long long v, Shared 
     return ex;
 }
 
-// Counts bin for the lanes where m holds. The lanes that share the first
-// such lane's bin add in one atomic (ReLU rows put most of a warp on one
-// value); the others add alone. Warp-uniform: every lane must call it.
+// Counts bin for the lanes where m holds: one shared-memory atomic a lane.
+// Lanes on the same bin (a row's scores crowd into the few bins of their
+// exponents; ReLU rows onto one value) are left to the hardware, which was
+// faster on an H100 than merging them first by ballots or __match_any_sync
+// (kernels/topk-notes.md).
 __device__ __forceinline__ void hist_add(uint32_t *hist, bool m, uint32_t bin)
 {
-    const unsigned any = __ballot_sync(kFull, m);
-    if (!any)
-        return;
-    const int lane = threadIdx.x & 31, first = __ffs(any) - 1;
-    const uint32_t common = __shfl_sync(kFull, bin, first);
-    const unsigned same = __ballot_sync(kFull, m && bin == common);
-    if (lane == first)
-        atomicAdd(&hist[common], (uint32_t)__popc(same));
-    else if (m && bin != common)
+    if (m)
         atomicAdd(&hist[bin], 1u);
 }
 
