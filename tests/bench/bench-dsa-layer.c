@@ -410,6 +410,7 @@ static void json_stages(FILE *out, const float ms[N_STAGES])
         fprintf(out, "%s\"%s\": %.4f", s ? ", " : "", stage_names[s], ms[s]);
     fputc('}', out);
 }
+
 static void run_decode(const weights *w, void *b) { decode(w, b); }
 
 /* One decode step as a CUDA graph, as the engine runs it: launch gaps gone.
