@@ -1,6 +1,7 @@
 /* bench-cuda.h: what the GPU benchmarks share: CK, which stops the run on a
- * CUDA error and says where; time_ms, the median of timed repeats; and
- * cublasLt.h (whose one declaration with () would trip -Wstrict-prototypes). */
+ * CUDA error and says where; bench_device, the GPU to run on; time_ms, the
+ * median of timed repeats; and cublasLt.h (whose one declaration with ()
+ * would trip -Wstrict-prototypes). */
 #ifndef SL_BENCH_CUDA_H
 #define SL_BENCH_CUDA_H
 
@@ -9,6 +10,7 @@
 #include <cublasLt.h>
 #pragma GCC diagnostic pop
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +23,19 @@
             exit(1);                                                                       \
         }                                                                                  \
     } while (0)
+
+/* Device 0's properties into prop; false, with a line naming the benchmark,
+ * where there is no usable GPU. */
+static inline bool bench_device(const char *bench, struct cudaDeviceProp *prop)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0 ||
+        cudaGetDeviceProperties(prop, 0) != cudaSuccess) {
+        fprintf(stderr, "%s: no usable GPU\n", bench);
+        return false;
+    }
+    return true;
+}
 
 typedef cudaError_t (*run_fn)(void *ctx, int rep);
 

@@ -460,10 +460,8 @@ int main(int argc, char **argv)
             sl_k_topk_tune_bitmaps(atoi(argv[i + 1]));
     }
     struct cudaDeviceProp prop;
-    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
-        fprintf(stderr, "bench-dsa-layer: no usable GPU\n");
+    if (!bench_device("bench-dsa-layer", &prop))
         return 1;
-    }
     CB(cublasCreate(&blas));
     CK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     CB(cublasSetStream(blas, stream));

@@ -244,13 +244,9 @@ static void time_shape(cublasLtHandle_t lt, void *ws, const char *name, int M, i
 
 int main(void)
 {
-    int count = 0;
-    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-        fprintf(stderr, "bench-fp8-gemm: no CUDA device\n");
-        return 77;
-    }
     struct cudaDeviceProp prop;
-    CK(cudaGetDeviceProperties(&prop, 0));
+    if (!bench_device("bench-fp8-gemm", &prop))
+        return 77;
     printf("%s, sm_%d%d, cuBLASLt %zu\n", prop.name, prop.major, prop.minor,
            cublasLtGetVersion());
     cublasLtHandle_t lt;

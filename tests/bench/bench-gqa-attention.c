@@ -11,6 +11,7 @@
  * swept (sl_k_gqa_tune), and prefill at head dim 64 with one m16 tile a
  * warp beside the default two. Not a test; run by hand:
  *   build/tests/bench/bench-gqa-attention [--json FILE] */
+#include "bench-cuda.h"
 #include "sightline-kernels.h"
 
 #include <math.h>
@@ -268,13 +269,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json_path = argv[++i];
-    int n_dev = 0;
-    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-        fprintf(stderr, "no usable GPU\n");
-        return 77;
-    }
     struct cudaDeviceProp prop;
-    ck(cudaGetDeviceProperties(&prop, 0), "properties");
+    if (!bench_device("bench-gqa-attention", &prop))
+        return 77;
     printf("%s, %d SMs\n", prop.name, prop.multiProcessorCount);
     ck(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "stream");
     if (json_path) {

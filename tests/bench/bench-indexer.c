@@ -278,13 +278,9 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) {
-        fprintf(stderr, "bench-indexer: no usable GPU\n");
-        return 77;
-    }
     struct cudaDeviceProp prop;
-    CK(cudaGetDeviceProperties(&prop, 0));
+    if (!bench_device("bench-indexer", &prop))
+        return 77;
     size_t l2 = (size_t)prop.l2CacheSize;
 
     /* Ceilings. */

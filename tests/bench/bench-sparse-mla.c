@@ -7,6 +7,7 @@
  * 128; decode caches rotate through four copies so that L2 does not hold
  * them. Median of timed repeats with CUDA events after warm-up. Not a test;
  * run by hand:  build/tests/bench/bench-sparse-mla [--json FILE] */
+#include "bench-cuda.h"
 #include "sightline-kernels.h"
 
 #include <stdio.h>
@@ -146,13 +147,9 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json_path = argv[++i];
-    int n_dev = 0;
-    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-        fprintf(stderr, "no usable GPU\n");
-        return 77;
-    }
     struct cudaDeviceProp prop;
-    ck(cudaGetDeviceProperties(&prop, 0), "properties");
+    if (!bench_device("bench-sparse-mla", &prop))
+        return 77;
     printf("%s, %d SMs\n", prop.name, prop.multiProcessorCount);
     if (json_path) {
         json = fopen(json_path, "w");

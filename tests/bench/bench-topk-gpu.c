@@ -3,6 +3,7 @@
  * kernel re-reads), by row kind and path, timed with CUDA events after
  * warm-up (the median of 20 launches). Not a test; run by hand:
  *   build/tests/bench/bench-topk-gpu [--json FILE] */
+#include "bench-cuda.h"
 #include "sightline-kernels.h"
 
 #include <stdio.h>
@@ -61,13 +62,9 @@ int main(int argc, char **argv)
     static const char *const kinds[] = {"uniform", "relu", "increasing"};
     const int n_shapes = 4, n_kinds = 3, reps = 20;
 
-    int n_dev = 0;
-    if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
-        fprintf(stderr, "bench-topk-gpu: no GPU\n");
-        return 77;
-    }
     struct cudaDeviceProp prop;
-    TRY(cudaGetDeviceProperties(&prop, 0));
+    if (!bench_device("bench-topk-gpu", &prop))
+        return 77;
     FILE *json = json_path ? fopen(json_path, "w") : NULL;
     if (json_path && !json) {
         perror(json_path);
