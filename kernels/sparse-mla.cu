@@ -386,7 +386,7 @@ int g_wgmma = 0; // sl_k_sparse_mla_tune_wgmma
 
 // The wgmma kernel (sparse-mla-wgmma.cu) takes both caches on sm_90 with
 // 16-byte aligned q and kv. By default: the warp-specialised variant 3 for
-// the BF16 cache where a CTA has blocks enough to pipeline (1.4-1.5x variant
+// the BF16 cache where a CTA has blocks enough to pipeline (1.7-1.9x variant
 // 2 in prefill), variant 2 otherwise (8% faster than 1); kernels/README.md.
 constexpr int kWsMinBlocks = 4;
 
